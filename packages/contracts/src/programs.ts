@@ -1,0 +1,113 @@
+import { InvalidArgumentError } from './errors.js'
+
+/**
+ * The built-in programs every backend's guest understands, with the same behaviour in the
+ * simulator and in the vcsim harness's emulated guest:
+ *
+ * | path | behaviour |
+ * |---|---|
+ * | `/bin/true` | exits 0 at once |
+ * | `/bin/false` | exits 1 at once |
+ * | `/bin/sleep N` | exits 0 after N seconds (N a non-negative decimal; otherwise exits 1) |
+ * | `/bin/sh -c "exit N"` | exits N (0–255) at once; any other script exits 127 |
+ * | `/bin/cp SRC DST` | copies a file (paths relative to the working directory), exits 0; exits 1 with a message when SRC is missing |
+ * | `/bin/kill -N PID` | sends signal N to guest process PID, exits 0; exits 1 when there is no such process |
+ * | a file in the container with an execute bit | runs until signalled |
+ * | anything else | exits 127, "program not found" |
+ */
+export const Program = {
+  True: '/bin/true',
+  False: '/bin/false',
+  Sleep: '/bin/sleep',
+  Shell: '/bin/sh',
+  Copy: '/bin/cp',
+  Kill: '/bin/kill',
+} as const
+export type Program = (typeof Program)[keyof typeof Program]
+
+/** Exit code of a program that does not exist. */
+export const EXIT_NOT_FOUND = 127
+/** A process ended by signal `n` exits with `SIGNAL_EXIT_BASE + n`. */
+export const SIGNAL_EXIT_BASE = 128
+
+/** The signals the conformance suite and the stop sequence use. */
+export const Signal = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGTERM: 15,
+} as const
+
+/** Highest signal number accepted (Linux real-time signals end at 64). */
+export const MAX_SIGNAL = 64
+
+/** Directories a new container's file system already has. */
+export const DEFAULT_DIRECTORIES: readonly string[] = Object.freeze([
+  '/bin',
+  '/etc',
+  '/tmp',
+  '/usr/local/bin',
+])
+
+/**
+ * Splits `execArgs` the way a POSIX shell splits words: on white space, with single quotes
+ * (literal) and double quotes (backslash escapes `"`, `\`, `$` and `` ` ``), and backslash
+ * escapes outside quotes.
+ * @throws InvalidArgumentError on an unterminated quote or a trailing backslash.
+ */
+export function splitExecArgs(execArgs: string): string[] {
+  const words: string[] = []
+  let word = ''
+  let inWord = false
+  let i = 0
+  const n = execArgs.length
+  while (i < n) {
+    const c = execArgs[i] as string
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v') {
+      if (inWord) {
+        words.push(word)
+        word = ''
+        inWord = false
+      }
+      i++
+    } else if (c === "'") {
+      const end = execArgs.indexOf("'", i + 1)
+      if (end < 0) throw new InvalidArgumentError(`execArgs has an unterminated single quote: ${execArgs}`)
+      word += execArgs.slice(i + 1, end)
+      inWord = true
+      i = end + 1
+    } else if (c === '"') {
+      i++
+      let closed = false
+      while (i < n) {
+        const d = execArgs[i] as string
+        if (d === '"') {
+          closed = true
+          i++
+          break
+        }
+        if (d === '\\' && i + 1 < n && '"\\$`'.includes(execArgs[i + 1] as string)) {
+          word += execArgs[i + 1]
+          i += 2
+        } else {
+          word += d
+          i++
+        }
+      }
+      if (!closed) throw new InvalidArgumentError(`execArgs has an unterminated double quote: ${execArgs}`)
+      inWord = true
+    } else if (c === '\\') {
+      if (i + 1 >= n) throw new InvalidArgumentError(`execArgs ends with a backslash: ${execArgs}`)
+      word += execArgs[i + 1]
+      inWord = true
+      i += 2
+    } else {
+      word += c
+      inWord = true
+      i++
+    }
+  }
+  if (inWord) words.push(word)
+  return words
+}
