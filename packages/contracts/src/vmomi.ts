@@ -1,0 +1,350 @@
+/**
+ * The `VmomiGateway` contract: the only way the vSphere backend reaches vSphere. A gateway makes
+ * typed calls of vim25 methods, waits for tasks and moves files over HTTP. Implementations:
+ * `@portlayer/vmomi-soap` (node-soap), recording/replay and fault-injecting wrappers.
+ *
+ * Values are normalised JavaScript: numbers, booleans and `Date`s (never strings), arrays for
+ * every repeatable field (even with one element), and managed object references as
+ * `{ type, value }`. A data object whose vim25 type is a subtype of the declared one names its
+ * type in `_type` (e.g. `{ _type: 'TraversalSpec', … }`), in both directions.
+ *
+ * Failures are `PortLayerError`s: the vSphere fault name is in `detail.fault`
+ * (`ManagedObjectNotFound` → NOT_FOUND, `ConcurrentAccess` → CONFLICT,
+ * `InvalidPowerState`/`InvalidState` → INVALID_STATE, `InvalidArgument` → INVALID_ARGUMENT,
+ * session or connection lost → UNAVAILABLE, deadline → TIMEOUT).
+ */
+
+/** A managed object reference. */
+export interface MoRef {
+  readonly type: string
+  readonly value: string
+}
+
+/** Any data object whose type differs from the declared one carries its vim25 type name. */
+export interface Typed {
+  readonly _type?: string
+}
+
+export interface AboutInfo {
+  name: string
+  fullName: string
+  version: string
+  apiVersion: string
+  apiType: string
+  instanceUuid?: string
+}
+
+export interface ServiceContent {
+  rootFolder: MoRef
+  propertyCollector: MoRef
+  viewManager?: MoRef
+  about: AboutInfo
+  sessionManager?: MoRef
+  searchIndex: MoRef
+  fileManager?: MoRef
+  virtualDiskManager?: MoRef
+  guestOperationsManager?: MoRef
+  taskManager?: MoRef
+}
+
+export interface UserSession {
+  key: string
+  userName: string
+  fullName?: string
+  loginTime: Date
+  lastActiveTime?: Date
+}
+
+// Property collector
+
+export interface SelectionSpec extends Typed {
+  name?: string
+}
+export interface TraversalSpec extends SelectionSpec {
+  _type: 'TraversalSpec'
+  type: string
+  path: string
+  skip?: boolean
+  selectSet?: SelectionSpec[]
+}
+export interface PropertySpec {
+  type: string
+  all?: boolean
+  pathSet?: string[]
+}
+export interface ObjectSpec {
+  obj: MoRef
+  skip?: boolean
+  selectSet?: SelectionSpec[]
+}
+export interface PropertyFilterSpec {
+  propSet: PropertySpec[]
+  objectSet: ObjectSpec[]
+  reportMissingObjectsInResults?: boolean
+}
+export interface RetrieveOptions {
+  maxObjects?: number
+}
+export interface DynamicProperty {
+  name: string
+  val: unknown
+}
+export interface MissingProperty {
+  path: string
+  fault: LocalizedMethodFault
+}
+export interface ObjectContent {
+  obj: MoRef
+  propSet: DynamicProperty[]
+  missingSet?: MissingProperty[]
+}
+export interface RetrieveResult {
+  token?: string
+  objects: ObjectContent[]
+}
+
+// Faults and tasks
+
+export interface MethodFault extends Typed {
+  faultMessage?: { key: string; message?: string }[]
+  [field: string]: unknown
+}
+export interface LocalizedMethodFault {
+  fault: MethodFault
+  localizedMessage?: string
+}
+
+export const TaskInfoState = {
+  Queued: 'queued',
+  Running: 'running',
+  Success: 'success',
+  Error: 'error',
+} as const
+export type TaskInfoState = (typeof TaskInfoState)[keyof typeof TaskInfoState]
+
+export interface TaskInfo {
+  key: string
+  task: MoRef
+  name?: string
+  descriptionId?: string
+  entity?: MoRef
+  entityName?: string
+  state: TaskInfoState
+  cancelled?: boolean
+  cancelable?: boolean
+  error?: LocalizedMethodFault
+  result?: unknown
+  progress?: number
+  queueTime?: Date
+  startTime?: Date
+  completeTime?: Date
+}
+
+// Virtual machine configuration
+
+export interface OptionValue extends Typed {
+  key: string
+  /** Strings only in this project (sent as `xsd:string`). */
+  value: string
+}
+export interface ResourceAllocationInfo {
+  reservation?: number
+  expandableReservation?: boolean
+  /** MHz for CPU, MB for memory; -1 is unlimited. */
+  limit?: number
+}
+export interface VirtualMachineFileInfo {
+  vmPathName?: string
+}
+export interface VirtualMachineConfigSpec {
+  changeVersion?: string
+  name?: string
+  version?: string
+  uuid?: string
+  guestId?: string
+  annotation?: string
+  files?: VirtualMachineFileInfo
+  numCPUs?: number
+  memoryMB?: number
+  cpuAllocation?: ResourceAllocationInfo
+  memoryAllocation?: ResourceAllocationInfo
+  /** `VirtualDeviceConfigSpec` objects, passed through unchanged. */
+  deviceChange?: unknown[]
+  extraConfig?: OptionValue[]
+}
+export interface VirtualMachineRelocateSpec {
+  folder?: MoRef
+  datastore?: MoRef
+  pool?: MoRef
+  host?: MoRef
+}
+export interface VirtualMachineCloneSpec {
+  location: VirtualMachineRelocateSpec
+  template: boolean
+  config?: VirtualMachineConfigSpec
+  powerOn: boolean
+}
+
+// Guest operations
+
+export interface NamePasswordAuthentication extends Typed {
+  _type: 'NamePasswordAuthentication'
+  interactiveSession: boolean
+  username: string
+  password: string
+}
+export type GuestAuthentication = NamePasswordAuthentication
+
+export interface GuestProgramSpec extends Typed {
+  programPath: string
+  arguments: string
+  workingDirectory?: string
+  envVariables?: string[]
+}
+export interface GuestProcessInfo {
+  name: string
+  pid: number
+  owner: string
+  cmdLine: string
+  startTime: Date
+  endTime?: Date
+  exitCode?: number
+}
+export interface GuestFileAttributes extends Typed {
+  modificationTime?: Date
+  accessTime?: Date
+}
+export interface GuestPosixFileAttributes extends GuestFileAttributes {
+  _type: 'GuestPosixFileAttributes'
+  ownerId?: number
+  groupId?: number
+  /** POSIX mode bits. */
+  permissions?: number
+}
+export interface FileTransferInformation {
+  attributes: GuestFileAttributes
+  size: number
+  /** May have `*` as host; the gateway's `transfer` replaces it with the connection's host. */
+  url: string
+}
+
+/**
+ * The vim25 methods a gateway must support: for each, the arguments (with `_this`, the object the
+ * method is called on) and the normalised result.
+ */
+export interface VimMethods {
+  RetrieveServiceContent: { args: { _this: MoRef }; result: ServiceContent }
+  Login: { args: { _this: MoRef; userName: string; password: string; locale?: string }; result: UserSession }
+  Logout: { args: { _this: MoRef }; result: void }
+  CurrentTime: { args: { _this: MoRef }; result: Date }
+  SessionIsActive: { args: { _this: MoRef; sessionID: string; userName: string }; result: boolean }
+  FindByInventoryPath: { args: { _this: MoRef; inventoryPath: string }; result: MoRef | undefined }
+  RetrievePropertiesEx: {
+    args: { _this: MoRef; specSet: PropertyFilterSpec[]; options: RetrieveOptions }
+    result: RetrieveResult | undefined
+  }
+  ContinueRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: RetrieveResult }
+  CancelRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: void }
+  CreateContainerView: {
+    args: { _this: MoRef; container: MoRef; type: string[]; recursive: boolean }
+    result: MoRef
+  }
+  DestroyView: { args: { _this: MoRef }; result: void }
+  CreateVM_Task: {
+    args: { _this: MoRef; config: VirtualMachineConfigSpec; pool: MoRef; host?: MoRef }
+    result: MoRef
+  }
+  CloneVM_Task: {
+    args: { _this: MoRef; folder: MoRef; name: string; spec: VirtualMachineCloneSpec }
+    result: MoRef
+  }
+  ReconfigVM_Task: { args: { _this: MoRef; spec: VirtualMachineConfigSpec }; result: MoRef }
+  PowerOnVM_Task: { args: { _this: MoRef; host?: MoRef }; result: MoRef }
+  PowerOffVM_Task: { args: { _this: MoRef }; result: MoRef }
+  Destroy_Task: { args: { _this: MoRef }; result: MoRef }
+  CancelTask: { args: { _this: MoRef }; result: void }
+  StartProgramInGuest: {
+    args: { _this: MoRef; vm: MoRef; auth: GuestAuthentication; spec: GuestProgramSpec }
+    result: number
+  }
+  ListProcessesInGuest: {
+    args: { _this: MoRef; vm: MoRef; auth: GuestAuthentication; pids?: number[] }
+    result: GuestProcessInfo[]
+  }
+  TerminateProcessInGuest: {
+    args: { _this: MoRef; vm: MoRef; auth: GuestAuthentication; pid: number }
+    result: void
+  }
+  MakeDirectoryInGuest: {
+    args: {
+      _this: MoRef
+      vm: MoRef
+      auth: GuestAuthentication
+      directoryPath: string
+      createParentDirectories: boolean
+    }
+    result: void
+  }
+  InitiateFileTransferToGuest: {
+    args: {
+      _this: MoRef
+      vm: MoRef
+      auth: GuestAuthentication
+      guestFilePath: string
+      fileAttributes: GuestFileAttributes
+      fileSize: number
+      overwrite: boolean
+    }
+    result: string
+  }
+  InitiateFileTransferFromGuest: {
+    args: { _this: MoRef; vm: MoRef; auth: GuestAuthentication; guestFilePath: string }
+    result: FileTransferInformation
+  }
+}
+export type VimMethodName = keyof VimMethods
+export type VimArgs<M extends VimMethodName> = VimMethods[M]['args']
+export type VimResult<M extends VimMethodName> = VimMethods[M]['result']
+
+/** Per-call options every gateway honours. */
+export interface VmomiCallOptions {
+  /** Aborts the call; for `waitForTask`, also cancels the task (`CancelTask`). */
+  readonly signal?: AbortSignal
+  /** Deadline for this call in milliseconds; past it the call fails with `TIMEOUT`. */
+  readonly timeoutMs?: number
+}
+
+/** An HTTP transfer to a datastore (`/folder`) or guest file URL. */
+export interface HttpTransferRequest {
+  readonly method: 'GET' | 'PUT' | 'HEAD' | 'DELETE'
+  /** Absolute URL, or a path (e.g. `/folder/x?dsName=…`) resolved against the gateway's endpoint. */
+  readonly url: string
+  readonly body?: Uint8Array
+  readonly headers?: Readonly<Record<string, string>>
+}
+export interface HttpTransferResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+}
+
+/** A connection to vSphere. */
+export interface VmomiGateway {
+  /** The service content read when the gateway connected. */
+  readonly serviceContent: ServiceContent
+  /** Calls vim25 method `method`. */
+  call<M extends VimMethodName>(
+    method: M,
+    args: VimArgs<M>,
+    options?: VmomiCallOptions,
+  ): Promise<VimResult<M>>
+  /**
+   * Waits for `task` to finish. Resolves with its `TaskInfo` on success; rejects with the task's
+   * fault mapped to a `PortLayerError` on error. Aborting cancels the task.
+   */
+  waitForTask(task: MoRef, options?: VmomiCallOptions): Promise<TaskInfo>
+  /** Moves bytes over HTTP with the session's credentials; fails on a non-2xx status. */
+  transfer(request: HttpTransferRequest, options?: VmomiCallOptions): Promise<HttpTransferResponse>
+  /** Logs out and releases sockets and timers. Later calls fail with `UNAVAILABLE`. */
+  close(): Promise<void>
+}
