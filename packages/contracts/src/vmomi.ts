@@ -235,7 +235,7 @@ export interface FileTransferInformation {
 export interface VimMethods {
   RetrieveServiceContent: { args: { _this: MoRef }; result: ServiceContent }
   Login: { args: { _this: MoRef; userName: string; password: string; locale?: string }; result: UserSession }
-  Logout: { args: { _this: MoRef }; result: void }
+  Logout: { args: { _this: MoRef }; result: undefined }
   CurrentTime: { args: { _this: MoRef }; result: Date }
   SessionIsActive: { args: { _this: MoRef; sessionID: string; userName: string }; result: boolean }
   FindByInventoryPath: { args: { _this: MoRef; inventoryPath: string }; result: MoRef | undefined }
@@ -244,12 +244,12 @@ export interface VimMethods {
     result: RetrieveResult | undefined
   }
   ContinueRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: RetrieveResult }
-  CancelRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: void }
+  CancelRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: undefined }
   CreateContainerView: {
     args: { _this: MoRef; container: MoRef; type: string[]; recursive: boolean }
     result: MoRef
   }
-  DestroyView: { args: { _this: MoRef }; result: void }
+  DestroyView: { args: { _this: MoRef }; result: undefined }
   CreateVM_Task: {
     args: { _this: MoRef; config: VirtualMachineConfigSpec; pool: MoRef; host?: MoRef }
     result: MoRef
@@ -262,7 +262,7 @@ export interface VimMethods {
   PowerOnVM_Task: { args: { _this: MoRef; host?: MoRef }; result: MoRef }
   PowerOffVM_Task: { args: { _this: MoRef }; result: MoRef }
   Destroy_Task: { args: { _this: MoRef }; result: MoRef }
-  CancelTask: { args: { _this: MoRef }; result: void }
+  CancelTask: { args: { _this: MoRef }; result: undefined }
   StartProgramInGuest: {
     args: { _this: MoRef; vm: MoRef; auth: GuestAuthentication; spec: GuestProgramSpec }
     result: number
@@ -273,7 +273,7 @@ export interface VimMethods {
   }
   TerminateProcessInGuest: {
     args: { _this: MoRef; vm: MoRef; auth: GuestAuthentication; pid: number }
-    result: void
+    result: undefined
   }
   MakeDirectoryInGuest: {
     args: {
@@ -283,7 +283,7 @@ export interface VimMethods {
       directoryPath: string
       createParentDirectories: boolean
     }
-    result: void
+    result: undefined
   }
   InitiateFileTransferToGuest: {
     args: {
