@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest'
+import { PortLayerError, splitExecArgs } from '../src/index.js'
+
+describe('splitExecArgs', () => {
+  it.each([
+    ['', []],
+    ['   ', []],
+    ['a b  c', ['a', 'b', 'c']],
+    ['-c "exit 3"', ['-c', 'exit 3']],
+    ["'a b' c", ['a b', 'c']],
+    ['a"b c"d', ['ab cd']],
+    ["'it''s'", ['its']],
+    ['"say \\"hi\\""', ['say "hi"']],
+    ["'no \\escape'", ['no \\escape']],
+    ['a\\ b', ['a b']],
+    ['""', ['']],
+    ["x ''", ['x', '']],
+    ['\t60\n', ['60']],
+  ])('splits %j', (input, expected) => {
+    expect(splitExecArgs(input)).toEqual(expected)
+  })
+
+  it.each(['"open', "'open", 'trailing\\'])('rejects %j with INVALID_ARGUMENT', (input) => {
+    try {
+      splitExecArgs(input)
+      expect.unreachable()
+    } catch (e) {
+      expect(PortLayerError.isInstance(e, 'INVALID_ARGUMENT')).toBe(true)
+    }
+  })
+})
