@@ -1,8 +1,11 @@
 import type { ID } from './ids.js'
 import type { RunState } from './states.js'
 
-/** What a commit extension is told when a commit carries its slot. */
-export interface ExtensionContext<T = unknown> {
+/**
+ * What a commit extension is told when a commit carries its slot. `P` is the pending value a
+ * handle carries, `A` the applied value recorded with the container.
+ */
+export interface ExtensionContext<P = unknown, A = P> {
   readonly containerId: ID
   /** The backend applying the commit, e.g. `simulator` or `vsphere`. */
   readonly backend: string
@@ -11,9 +14,9 @@ export interface ExtensionContext<T = unknown> {
   /** The container's run state before the commit (`created` for a new one). */
   readonly runState: RunState
   /** The value the handle carries in this extension's slot. */
-  readonly pending: T
+  readonly pending: P
   /** The value this extension last applied to the container, if any. */
-  readonly applied: T | undefined
+  readonly applied: A | undefined
 }
 
 /** Changes an extension asks a VM-based backend to fold into the same reconfiguration. */
@@ -44,11 +47,11 @@ export interface ExtensionPlan<T = unknown> {
  * value in `namespace`, the backend calls `prepare` before applying anything. If any `prepare`
  * throws, nothing of the commit is applied and every prepared extension is rolled back.
  */
-export interface CommitExtension<T = unknown> {
+export interface CommitExtension<P = unknown, A = P> {
   /** The slot name, e.g. `net`. Lower case letters, digits, `-` and `.`. */
   readonly namespace: string
   /** Validates and reserves; throw a `PortLayerError` to reject the whole commit. */
-  prepare(context: ExtensionContext<T>): ExtensionPlan<T> | Promise<ExtensionPlan<T>>
+  prepare(context: ExtensionContext<P, A>): ExtensionPlan<A> | Promise<ExtensionPlan<A>>
   /** The container was destroyed: release what it held. */
   release?(context: {
     readonly containerId: ID
@@ -63,7 +66,7 @@ export interface ExtensibleBackend {
    * Adds an extension; returns a function that removes it.
    * @throws InvalidArgumentError for a malformed or already registered namespace.
    */
-  registerExtension<T>(extension: CommitExtension<T>): () => void
+  registerExtension<P, A>(extension: CommitExtension<P, A>): () => void
   /**
    * The value extension `namespace` last applied to the container, or `undefined`.
    * @throws NotFoundError when the container does not exist.
