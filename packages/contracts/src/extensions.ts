@@ -56,7 +56,7 @@ export interface CommitExtension<P = unknown, A = P> {
   release?(context: {
     readonly containerId: ID
     readonly backend: string
-    readonly applied: T
+    readonly applied: A
   }): void | Promise<void>
 }
 
