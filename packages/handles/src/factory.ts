@@ -1,0 +1,125 @@
+import {
+  type EntryPoint,
+  type FileCopy,
+  type Handle,
+  type HandleFactory,
+  type ID,
+  InvalidArgumentError,
+  type PendingChange,
+  type RequestedLimits,
+  type RunState,
+  validateId,
+  validateLimit,
+  validateName,
+  validateNamespace,
+  validateProcess,
+  validateTargetRunState,
+} from '@portlayer/contracts'
+import { v4 as uuidv4 } from 'uuid'
+import { assertHandle, MAX_VERSION_LENGTH, toFileCopy } from './assert.js'
+import { BasicHandle, EMPTY_EXTENSIONS, EMPTY_FILES, EMPTY_PENDING, makeHandle, pending } from './handle.js'
+import { toFrozenJson } from './json-value.js'
+
+/**
+ * The standard {@link HandleFactory}: handles are frozen objects of plain data (JSON-serialisable
+ * with {@link serializeHandle}), every derivation returns a new handle and validates what it
+ * adds, and IDs are random (v4) UUIDs. Stateless: one instance can serve any number of backends.
+ */
+export class BasicHandleFactory implements HandleFactory {
+  newId(): ID {
+    return uuidv4()
+  }
+
+  create(containerId: ID, name: string): Handle {
+    validateId(containerId, 'containerId')
+    validateName(name)
+    return makeHandle(
+      containerId,
+      null,
+      pending(name, undefined, undefined, undefined, EMPTY_FILES, EMPTY_EXTENSIONS),
+    )
+  }
+
+  forVersion(containerId: ID, version: string): Handle {
+    validateId(containerId, 'containerId')
+    if (typeof version !== 'string' || version.length === 0 || version.length > MAX_VERSION_LENGTH) {
+      throw new InvalidArgumentError(`version must be a non-empty string, got ${String(version)}`)
+    }
+    return makeHandle(containerId, version, EMPTY_PENDING)
+  }
+
+  withChange(handle: Handle, change: PendingChange): Handle {
+    const h = assertHandle(handle)
+    if (typeof change !== 'object' || change === null)
+      throw new InvalidArgumentError('change must be an object')
+    const p = h.pending
+    let limits: RequestedLimits | undefined = p.limits
+    let runState: RunState | undefined = p.runState
+    let mainProcess: EntryPoint | undefined = p.mainProcess
+    if (change.limits !== undefined) {
+      const l = change.limits
+      if (typeof l !== 'object' || l === null) throw new InvalidArgumentError('limits must be an object')
+      limits = Object.freeze({
+        memoryMb: validateLimit(l.memoryMb, 'memoryMb'),
+        cpuMhz: validateLimit(l.cpuMhz, 'cpuMhz'),
+      })
+    }
+    if (change.runState !== undefined) runState = validateTargetRunState(change.runState)
+    if (change.mainProcess !== undefined) {
+      const m = change.mainProcess
+      if (typeof m !== 'object' || m === null) throw new InvalidArgumentError('mainProcess must be an object')
+      mainProcess = Object.freeze(validateProcess(m.workDir, m.execPath, m.execArgs))
+    }
+    return makeHandle(
+      h.containerId,
+      h.baseVersion,
+      pending(p.name, limits, runState, mainProcess, p.files, p.extensions),
+    )
+  }
+
+  withFile(handle: Handle, file: FileCopy): Handle {
+    const h = assertHandle(handle)
+    const p = h.pending
+    const files = Object.freeze([...p.files, toFileCopy(file)])
+    return makeHandle(
+      h.containerId,
+      h.baseVersion,
+      pending(p.name, p.limits, p.runState, p.mainProcess, files, p.extensions),
+    )
+  }
+
+  /**
+   * A new handle whose slot `namespace` holds a deep-frozen copy of `value`; `undefined` empties
+   * the slot.
+   * @throws InvalidArgumentError for a malformed namespace or a value that is not JSON data.
+   */
+  withExtension(handle: Handle, namespace: string, value: unknown): Handle {
+    const h = assertHandle(handle)
+    validateNamespace(namespace)
+    const p = h.pending
+    let extensions: Record<string, unknown>
+    if (value === undefined) {
+      if (!Object.hasOwn(p.extensions, namespace)) return makeHandle(h.containerId, h.baseVersion, p)
+      extensions = { ...p.extensions }
+      delete extensions[namespace]
+    } else {
+      extensions = { ...p.extensions, [namespace]: toFrozenJson(value, `extension slot '${namespace}'`) }
+    }
+    return makeHandle(
+      h.containerId,
+      h.baseVersion,
+      pending(p.name, p.limits, p.runState, p.mainProcess, p.files, Object.freeze(extensions)),
+    )
+  }
+
+  getExtension<T = unknown>(handle: Handle, namespace: string): T | undefined {
+    const h = handle instanceof BasicHandle ? handle : assertHandle(handle)
+    validateNamespace(namespace)
+    const ext = h.pending.extensions
+    return Object.hasOwn(ext, namespace) ? (ext[namespace] as T) : undefined
+  }
+
+  assertHandle(value: unknown): Handle {
+    return assertHandle(value)
+  }
+}
