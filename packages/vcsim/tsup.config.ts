@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // build.ts finds tools/vcsim from import.meta.url, which the CJS build gets from this shim.
+  shims: true,
 })
