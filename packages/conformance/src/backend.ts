@@ -1,0 +1,55 @@
+import type { ExtensibleBackend, HandleFactory, PortLayer } from '@portlayer/contracts'
+
+/** What `describeConformance` runs against: one backend, made fresh (or reused) for each test. */
+export interface ConformanceBackend {
+  /** The port layer under test; extension tests use registerExtension/getExtensionState when present. */
+  portLayer: PortLayer & Partial<ExtensibleBackend>
+  /** Lets `ms` of backend time pass: a virtual clock advances it; a real backend waits. */
+  advance(ms: number): Promise<void>
+  /** Called after each test. */
+  close?(): Promise<void>
+}
+
+/** Tuning for slow backends. */
+export interface ConformanceOptions {
+  /** Per-test (and per-hook) timeout in real milliseconds. Default 20,000. */
+  timeoutMs?: number
+  /** How much backend time `eventually` lets pass between checks. Default 50. */
+  pollMs?: number
+  /**
+   * How the suite puts a value into a handle's extension slot. By default it copies the handle
+   * as plain data with the slot added, which suits any factory whose handles are plain data
+   * (such as `BasicHandleFactory`); pass the backend's factory when its handles are not.
+   */
+  handleFactory?: Pick<HandleFactory, 'withExtension'>
+}
+
+/** The options with every default filled in. */
+export interface ResolvedOptions {
+  readonly timeoutMs: number
+  readonly pollMs: number
+  /** The deadline `eventually` gives a condition, in backend and in real milliseconds. */
+  readonly waitMs: number
+  readonly handleFactory: Pick<HandleFactory, 'withExtension'> | undefined
+}
+
+export function resolveOptions(options: ConformanceOptions = {}): ResolvedOptions {
+  const timeoutMs = positive(options.timeoutMs, 20_000, 'timeoutMs')
+  const pollMs = positive(options.pollMs, 50, 'pollMs')
+  return {
+    timeoutMs,
+    pollMs,
+    // Half the test's budget, so a condition that never holds fails with eventually's message
+    // (what was awaited, the last value seen) instead of a bare test timeout.
+    waitMs: Math.max(pollMs, Math.floor(timeoutMs / 2)),
+    handleFactory: options.handleFactory,
+  }
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`describeConformance: options.${what} must be a positive number, got ${value}`)
+  }
+  return value
+}
