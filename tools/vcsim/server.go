@@ -36,10 +36,11 @@ type readyInfo struct {
 }
 
 type harness struct {
-	model *simulator.Model
-	sdk   *http.Server
-	admin *http.Server
-	ready readyInfo
+	model  *simulator.Model
+	guests *guests
+	sdk    *http.Server
+	admin  *http.Server
+	ready  readyInfo
 }
 
 // start builds the VPX inventory, wraps it and serves it on free loopback ports.
@@ -96,8 +97,36 @@ func start(opts options) (*harness, error) {
 	mux.HandleFunc("/about", svc.About)
 	simulator.Map.SessionManager().ServiceHostName = host
 
-	h.sdk = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
-	h.admin = &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: 30 * time.Second}
+	// The vCenter behaviours vcsim lacks follow the inventory through RegisterObject handlers.
+	versions := newVersionKeeper()
+	_, port, _ := net.SplitHostPort(host)
+	h.guests = newGuests(h.ready.Guest, opts.exitedRetention, newTransfers(scheme, port))
+	simulator.Map.AddHandler(versions)
+	simulator.Map.AddHandler(h.guests)
+	versions.adopt()
+	h.guests.adopt()
+	if err := installGuestManagers(model, h.guests); err != nil {
+		_ = sdkListener.Close()
+		_ = adminListener.Close()
+		return nil, err
+	}
+
+	plan, sessions := newFaultPlan(), &sessionKeys{}
+	front := &sdkFront{inner: mux, plan: plan, sessions: sessions, versions: versions}
+	h.sdk = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/sdk":
+				front.ServeHTTP(w, r)
+			case "/guestFile":
+				h.guests.serveTransfer(w, r)
+			default:
+				mux.ServeHTTP(w, r)
+			}
+		}),
+		ReadHeaderTimeout: 30 * time.Second,
+	}
+	h.admin = &http.Server{Handler: adminHandler(plan, sessions), ReadHeaderTimeout: 30 * time.Second}
 
 	var listener net.Listener = sdkListener
 	if opts.tls {

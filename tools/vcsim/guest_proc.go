@@ -1,0 +1,289 @@
+package main
+
+import (
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// guestProcess is one entry of a VM's process table.
+type guestProcess struct {
+	pid      int64
+	name     string
+	owner    string
+	cmdLine  string
+	start    time.Time
+	end      *time.Time
+	exitCode int32
+	timer    *time.Timer // the deadline of /bin/sleep
+}
+
+func (p *guestProcess) running() bool { return p.end == nil }
+
+// exit ends a running process with code.
+func (p *guestProcess) exit(code int32, now time.Time) {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.end = &now
+	p.exitCode = code
+}
+
+const (
+	exitNotFound   = 127 // contracts' EXIT_NOT_FOUND
+	signalExitBase = 128 // contracts' SIGNAL_EXIT_BASE
+	maxSignal      = 64
+	sigterm        = 15
+	// exitShellSyntax is what /bin/sh answers for a command line it cannot parse.
+	exitShellSyntax = 2
+)
+
+var (
+	exitScript   = regexp.MustCompile(`^\s*exit\s+(\d+)\s*$`)
+	sleepSeconds = regexp.MustCompile(`^(\d+(\.\d*)?|\.\d+)$`)
+)
+
+// startProgram runs spec in g following the program semantics of contracts/src/programs.ts and
+// returns the new process. g.mu is held by the caller; exit callbacks of /bin/sleep take it.
+func (g *guests) startProgram(vm *guestVM, spec types.GuestProgramSpec, owner string, now time.Time) *guestProcess {
+	vm.nextPid++
+	cmdLine := spec.ProgramPath
+	if spec.Arguments != "" {
+		cmdLine += " " + spec.Arguments
+	}
+	proc := &guestProcess{
+		pid:     vm.nextPid,
+		name:    path.Base(spec.ProgramPath),
+		owner:   owner,
+		cmdLine: cmdLine,
+		start:   now,
+	}
+	vm.procs[proc.pid] = proc
+
+	cwd := spec.WorkingDirectory
+	if cwd == "" {
+		cwd = "/"
+	}
+	args, ok := splitArgs(spec.Arguments)
+	if !ok {
+		proc.exit(exitShellSyntax, now)
+		return proc
+	}
+	switch spec.ProgramPath {
+	case "/bin/true":
+		proc.exit(0, now)
+	case "/bin/false":
+		proc.exit(1, now)
+	case "/bin/sleep":
+		g.sleep(vm, proc, args, now)
+	case "/bin/sh":
+		proc.exit(shell(args), now)
+	case "/bin/cp":
+		proc.exit(vm.copyFile(args, cwd, now), now)
+	case "/bin/kill":
+		proc.exit(vm.kill(args, now), now)
+	default:
+		node, err := vm.fs.lookup(resolvePath(spec.ProgramPath, cwd))
+		if err != nil || node.dir || node.mode&0o111 == 0 {
+			proc.exit(exitNotFound, now)
+		}
+		// An executable file runs until it is signalled.
+	}
+	return proc
+}
+
+func (g *guests) sleep(vm *guestVM, proc *guestProcess, args []string, now time.Time) {
+	if len(args) != 1 || !sleepSeconds.MatchString(args[0]) {
+		proc.exit(1, now)
+		return
+	}
+	seconds, err := strconv.ParseFloat(args[0], 64)
+	if err != nil || seconds > 1e9 {
+		proc.exit(1, now)
+		return
+	}
+	d := time.Duration(seconds * float64(time.Second))
+	if d <= 0 {
+		proc.exit(0, now)
+		return
+	}
+	proc.timer = time.AfterFunc(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		// The process may have been signalled, or the VM powered off, meanwhile.
+		if vm.procs[proc.pid] == proc && proc.running() {
+			proc.exit(0, time.Now())
+		}
+	})
+}
+
+// shell runs `/bin/sh -c "exit N"`; any other script is a command this guest does not have.
+func shell(args []string) int32 {
+	if len(args) < 2 || args[0] != "-c" {
+		return exitNotFound
+	}
+	m := exitScript.FindStringSubmatch(args[1])
+	if m == nil {
+		return exitNotFound
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n > 255 {
+		return exitNotFound
+	}
+	return int32(n)
+}
+
+// copyFile is /bin/cp SRC DST: relative paths against cwd, DST may be a directory, a new file
+// takes SRC's mode and an existing one keeps its own.
+func (vm *guestVM) copyFile(args []string, cwd string, now time.Time) int32 {
+	if len(args) != 2 {
+		return 1
+	}
+	src, dst := resolvePath(args[0], cwd), resolvePath(args[1], cwd)
+	from, err := vm.fs.fileAt(src)
+	if err != nil {
+		return 1
+	}
+	if node, err := vm.fs.lookup(dst); err == nil && node.dir {
+		dst = path.Join(dst, path.Base(src))
+	}
+	var mode *uint32
+	if _, err := vm.fs.lookup(dst); err != nil {
+		m := from.mode
+		mode = &m
+	}
+	if vm.fs.writeFile(dst, from.data, mode, nil, nil, true, now) != nil {
+		return 1
+	}
+	from.atime = now
+	return 0
+}
+
+// kill is /bin/kill [-N] PID: N defaults to SIGTERM, 0 only checks that PID runs.
+func (vm *guestVM) kill(args []string, now time.Time) int32 {
+	signal := sigterm
+	switch {
+	case len(args) == 2 && strings.HasPrefix(args[0], "-"):
+		n, err := strconv.Atoi(args[0][1:])
+		if err != nil || n < 0 || n > maxSignal {
+			return 1
+		}
+		signal = n
+		args = args[1:]
+	case len(args) != 1:
+		return 1
+	}
+	pid, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil {
+		return 1
+	}
+	target, ok := vm.procs[pid]
+	if !ok || !target.running() {
+		return 1
+	}
+	if signal != 0 {
+		target.exit(int32(signalExitBase+signal), now)
+	}
+	return 0
+}
+
+// processList returns the processes with the given pids (all when pids is empty), by pid,
+// after forgetting exited ones older than the retention (vSphere keeps them about 5 minutes).
+func (g *guests) processList(vm *guestVM, pids []int64, now time.Time) []*guestProcess {
+	if g.exitedRetention > 0 {
+		for pid, p := range vm.procs {
+			if !p.running() && now.Sub(*p.end) > g.exitedRetention {
+				delete(vm.procs, pid)
+			}
+		}
+	}
+	var out []*guestProcess
+	if len(pids) == 0 {
+		for _, p := range vm.procs {
+			out = append(out, p)
+		}
+	} else {
+		seen := map[int64]bool{}
+		for _, pid := range pids {
+			if p, ok := vm.procs[pid]; ok && !seen[pid] {
+				seen[pid] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
+	return out
+}
+
+// splitArgs splits a command line as a POSIX shell splits words (the same rules as contracts'
+// splitExecArgs): white space separates, single quotes are literal, double quotes allow
+// backslash escapes of " \ $ and `, a backslash outside quotes escapes the next character.
+// It reports false on an unterminated quote or a trailing backslash.
+func splitArgs(s string) ([]string, bool) {
+	var words []string
+	var word strings.Builder
+	inWord := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+			i++
+		case c == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return nil, false
+			}
+			word.WriteString(s[i+1 : i+1+end])
+			inWord = true
+			i += end + 2
+		case c == '"':
+			i++
+			closed := false
+			for i < len(s) {
+				d := s[i]
+				if d == '"' {
+					closed = true
+					i++
+					break
+				}
+				if d == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					word.WriteByte(s[i+1])
+					i += 2
+				} else {
+					word.WriteByte(d)
+					i++
+				}
+			}
+			if !closed {
+				return nil, false
+			}
+			inWord = true
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, false
+			}
+			word.WriteByte(s[i+1])
+			inWord = true
+			i += 2
+		default:
+			word.WriteByte(c)
+			inWord = true
+			i++
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words, true
+}
