@@ -1,0 +1,161 @@
+import { EXIT_NOT_FOUND, MAX_SIGNAL, Program, splitExecArgs } from '@portlayer/contracts'
+import type { Engine } from './engine.js'
+import { resolvePath } from './fs.js'
+import { baseName, FsNode, fsOf, joinPath, ownFs, parentOf } from './fs-tree.js'
+import { MODE_SLEEP, type Proc, STARTED } from './records.js'
+
+/**
+ * Runs `proc` if its program is one of the built-ins of the program-semantics table (see
+ * `Program` in `@portlayer/contracts`) and returns true; false for any other path.
+ */
+export function runBuiltin(engine: Engine, proc: Proc): boolean {
+  switch (proc.config.execPath) {
+    case Program.True:
+      engine.exitProcess(proc, 0, '')
+      return true
+    case Program.False:
+      engine.exitProcess(proc, 1, '')
+      return true
+    case Program.Sleep:
+      sleep(engine, proc, args(engine, proc))
+      return true
+    case Program.Shell:
+      shell(engine, proc, args(engine, proc))
+      return true
+    case Program.Copy:
+      copy(engine, proc, args(engine, proc))
+      return true
+    case Program.Kill:
+      kill(engine, proc, args(engine, proc))
+      return true
+    default:
+      return false
+  }
+}
+
+/** The words of `execArgs`; a process whose arguments cannot be split exits 2 (as a shell would). */
+export function args(engine: Engine, proc: Proc): string[] {
+  try {
+    return splitExecArgs(proc.config.execArgs)
+  } catch (e) {
+    engine.exitProcess(proc, 2, (e as Error).message)
+    return []
+  }
+}
+
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/
+
+function sleep(engine: Engine, proc: Proc, words: string[]): void {
+  if (proc.status !== STARTED) return
+  if (words.length === 0) {
+    engine.exitProcess(proc, 1, 'sleep: missing operand')
+    return
+  }
+  let seconds = 0
+  for (const w of words) {
+    if (!DECIMAL.test(w)) {
+      engine.exitProcess(proc, 1, `sleep: invalid time interval '${w}'`)
+      return
+    }
+    seconds += Number(w)
+  }
+  const ms = Math.round(seconds * 1000)
+  if (ms === 0) {
+    engine.exitProcess(proc, 0, '')
+    return
+  }
+  proc.mode = MODE_SLEEP
+  proc.deadline = engine.clock.nowMs() + ms
+  engine.armSleep(proc, ms)
+}
+
+const EXIT_SCRIPT = /^\s*exit(?:\s+(\d{1,10}))?\s*;?\s*$/
+
+function shell(engine: Engine, proc: Proc, words: string[]): void {
+  if (proc.status !== STARTED) return
+  const script = words[0] === '-c' ? words[1] : undefined
+  if (script === undefined) {
+    engine.exitProcess(proc, EXIT_NOT_FOUND, 'sh: only -c "exit N" scripts are supported: not found')
+    return
+  }
+  const m = EXIT_SCRIPT.exec(script)
+  if (m === null) {
+    const command = script.trim().split(/\s+/)[0] ?? script
+    engine.exitProcess(proc, EXIT_NOT_FOUND, `sh: 1: ${command}: not found`)
+    return
+  }
+  // As in sh, the status is taken modulo 256.
+  engine.exitProcess(proc, m[1] === undefined ? 0 : Number(m[1]) % 256, '')
+}
+
+function copy(engine: Engine, proc: Proc, words: string[]): void {
+  if (proc.status !== STARTED) return
+  if (words.length !== 2 || words.some((w) => w.startsWith('-'))) {
+    engine.exitProcess(proc, 1, 'cp: usage: cp SRC DST')
+    return
+  }
+  const c = proc.container
+  const cwd = proc.config.workDir
+  const src = resolvePath(cwd, words[0])
+  let dst = resolvePath(cwd, words[1])
+  const fs = fsOf(c)
+  const from = fs.get(src)
+  if (from === undefined) {
+    engine.exitProcess(proc, 1, `cp: cannot stat '${words[0]}': No such file or directory`)
+    return
+  }
+  if (from.dir) {
+    engine.exitProcess(proc, 1, `cp: -r not specified; omitting directory '${words[0]}'`)
+    return
+  }
+  const target = fs.get(dst)
+  if (target?.dir) dst = joinPath(dst, baseName(src))
+  if (dst === src) {
+    engine.exitProcess(proc, 1, `cp: '${words[0]}' and '${words[1]}' are the same file`)
+    return
+  }
+  const existing = fs.get(dst)
+  if (existing?.dir) {
+    engine.exitProcess(proc, 1, `cp: cannot overwrite directory '${dst}' with non-directory`)
+    return
+  }
+  const parent = fs.get(parentOf(dst))
+  if (parent === undefined || !parent.dir) {
+    engine.exitProcess(proc, 1, `cp: cannot create regular file '${words[1]}': No such file or directory`)
+    return
+  }
+  // Bytes are shared: nodes are immutable. An existing destination keeps its mode, as with cp.
+  ownFs(c).set(dst, new FsNode(false, existing?.perms ?? from.perms, from.data))
+  engine.exitProcess(proc, 0, '')
+}
+
+function kill(engine: Engine, proc: Proc, words: string[]): void {
+  if (proc.status !== STARTED) return
+  let signal = 15
+  let rest = words
+  if (words[0] === '-s' && words.length >= 2) {
+    signal = Number(words[1])
+    rest = words.slice(2)
+  } else if (words[0]?.startsWith('-')) {
+    signal = Number(words[0].slice(1))
+    rest = words.slice(1)
+  }
+  if (!Number.isInteger(signal) || signal < 1 || signal > MAX_SIGNAL) {
+    engine.exitProcess(proc, 1, `kill: invalid signal '${words[0]}'`)
+    return
+  }
+  if (rest.length !== 1 || !/^\d+$/.test(rest[0] as string)) {
+    engine.exitProcess(proc, 1, 'kill: usage: kill [-N] PID')
+    return
+  }
+  const pid = Number(rest[0])
+  const target = engine.findByPid(proc.container, pid)
+  if (target === undefined || target.status !== STARTED) {
+    engine.exitProcess(proc, 1, `kill: (${pid}) - No such process`)
+    return
+  }
+  // kill finishes before its signal lands, so it exits 0 even when it ends the container.
+  if (target !== proc) engine.exitProcess(proc, 0, '')
+  engine.deliver(target, signal)
+  if (target === proc && proc.status === STARTED) engine.exitProcess(proc, 0, '')
+}

@@ -1,0 +1,58 @@
+import {
+  ConcurrentModificationError,
+  createError,
+  type ErrorCode,
+  InvalidArgumentError,
+  InvalidStateError,
+  NotFoundError,
+  PortLayerError,
+} from '@portlayer/contracts'
+
+export const BACKEND = 'simulator'
+
+export function notFound(message: string, target?: string, detail?: Record<string, unknown>): NotFoundError {
+  return new NotFoundError(`simulator: ${message}`, { backend: BACKEND, target, detail })
+}
+
+export function conflict(message: string, target: string): ConcurrentModificationError {
+  return new ConcurrentModificationError(`simulator: ${message}`, { backend: BACKEND, target })
+}
+
+export function invalidState(message: string, target?: string): InvalidStateError {
+  return new InvalidStateError(`simulator: ${message}`, { backend: BACKEND, target })
+}
+
+export function invalidArgument(message: string, target?: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`simulator: ${message}`, { backend: BACKEND, target, cause })
+}
+
+export function containerNotFound(id: string): NotFoundError {
+  return notFound(`container ${id} does not exist`, id)
+}
+
+/**
+ * Gives an error raised outside the simulator (a handle factory, an extension) the simulator's
+ * backend name and the target, keeping its code and class; other errors pass through unchanged.
+ */
+export function adopt(error: unknown, target: string | undefined): unknown {
+  if (!PortLayerError.isInstance(error) || error.backend !== undefined) return error
+  const message = error.message.startsWith('simulator: ') ? error.message : `simulator: ${error.message}`
+  return createError(error.code, message, {
+    backend: BACKEND,
+    target: error.target ?? target,
+    detail: error.detail,
+    cause: error,
+  })
+}
+
+export function injected(code: ErrorCode, operation: string, target: string | undefined): PortLayerError {
+  return createError(
+    code,
+    `simulator: injected ${code} fault in ${operation}${target ? ` (${target})` : ''}`,
+    {
+      backend: BACKEND,
+      target,
+      detail: { injected: true, operation },
+    },
+  )
+}

@@ -1,0 +1,101 @@
+import type { ContainerEvent, ContainerEventType } from '@portlayer/contracts'
+
+/** Receives container events synchronously, as they happen. */
+export type EventListener = (event: ContainerEvent) => void
+
+/** Narrows a stream to some event types and/or one container. */
+export interface EventFilter {
+  readonly types?: readonly ContainerEventType[]
+  readonly containerId?: string
+}
+
+/**
+ * The simulator's container events: `created`, `started`, `exited` (with `processId` and
+ * `exitCode`, for the main and exec'd processes), `stopped` and `destroyed`.
+ */
+export interface SimEvents extends AsyncIterable<ContainerEvent> {
+  /**
+   * Calls `listener` for every event, synchronously while the state changes. A listener that
+   * throws does not disturb the simulator; its error is rethrown from a microtask (so a test
+   * runner reports it). Returns a function that removes the listener.
+   */
+  on(listener: EventListener): () => void
+  /**
+   * An async iterator over the events from now on (buffered until read); ending the loop (or
+   * calling `return`) unsubscribes.
+   */
+  stream(filter?: EventFilter): AsyncIterableIterator<ContainerEvent>
+}
+
+export class EventHub implements SimEvents {
+  /** Kept as a field so the hot path checks "anyone listening?" without a call. */
+  size = 0
+  private readonly listeners = new Set<EventListener>()
+
+  on(listener: EventListener): () => void {
+    if (typeof listener !== 'function') throw new TypeError('listener must be a function')
+    const wrapped: EventListener = (e) => listener(e)
+    this.listeners.add(wrapped)
+    this.size = this.listeners.size
+    return () => {
+      this.listeners.delete(wrapped)
+      this.size = this.listeners.size
+    }
+  }
+
+  emit(event: ContainerEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event)
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e
+        })
+      }
+    }
+  }
+
+  stream(filter: EventFilter = {}): AsyncIterableIterator<ContainerEvent> {
+    const types = filter.types ? new Set<string>(filter.types) : null
+    const only = filter.containerId
+    const buffer: ContainerEvent[] = []
+    let waiting: ((r: IteratorResult<ContainerEvent>) => void) | null = null
+    let closed = false
+    const off = this.on((e) => {
+      if (types !== null && !types.has(e.type)) return
+      if (only !== undefined && e.containerId !== only) return
+      if (waiting !== null) {
+        const w = waiting
+        waiting = null
+        w({ value: e, done: false })
+      } else buffer.push(e)
+    })
+    const close = (): IteratorResult<ContainerEvent> => {
+      if (!closed) {
+        closed = true
+        off()
+        buffer.length = 0
+        if (waiting !== null) waiting({ value: undefined, done: true })
+        waiting = null
+      }
+      return { value: undefined, done: true }
+    }
+    const iterator: AsyncIterableIterator<ContainerEvent> = {
+      next: () => {
+        const e = buffer.shift()
+        if (e !== undefined) return Promise.resolve({ value: e, done: false })
+        if (closed) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => {
+          waiting = resolve
+        })
+      },
+      return: () => Promise.resolve(close()),
+      [Symbol.asyncIterator]: () => iterator,
+    }
+    return iterator
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ContainerEvent> {
+    return this.stream()
+  }
+}

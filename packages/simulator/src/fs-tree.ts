@@ -1,0 +1,156 @@
+import { DEFAULT_DIRECTORIES, type FileCopy } from '@portlayer/contracts'
+import { invalidArgument } from './errors.js'
+import type { Container } from './records.js'
+
+/**
+ * One file or directory. Nodes are never changed in place — a write replaces the node — so file
+ * systems and snapshots can share them (and their bytes) freely.
+ */
+export class FsNode {
+  constructor(
+    readonly dir: boolean,
+    readonly perms: number,
+    readonly data: Uint8Array | null,
+  ) {}
+}
+
+/** A container's file system: normalised absolute path → node. Parents always exist. */
+export type FsMap = Map<string, FsNode>
+
+export const DIR_PERMS = 0o755
+const STICKY_TMP_PERMS = 0o1777
+
+function buildDefaults(): ReadonlyMap<string, FsNode> {
+  const fs: FsMap = new Map([['/', new FsNode(true, DIR_PERMS, null)]])
+  for (const dir of DEFAULT_DIRECTORIES) {
+    mkdirs(fs, dir)
+  }
+  fs.set('/tmp', new FsNode(true, STICKY_TMP_PERMS, null))
+  return fs
+}
+
+/** The directories every container starts with, shared until a container first writes. */
+export const DEFAULT_FS: ReadonlyMap<string, FsNode> = buildDefaults()
+
+export function fsOf(c: Container | null): ReadonlyMap<string, FsNode> {
+  return c?.fs ?? DEFAULT_FS
+}
+
+/** The container's own, writable file system (copied from the defaults on first write). */
+export function ownFs(c: Container): FsMap {
+  if (c.fs === null) c.fs = new Map(DEFAULT_FS)
+  return c.fs
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`
+}
+
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/')
+  return i <= 0 ? '/' : path.slice(0, i)
+}
+
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1)
+}
+
+/** Creates `dir` and its missing ancestors; anything not a directory in the way is replaced. */
+export function mkdirs(fs: FsMap, dir: string, perms = DIR_PERMS): void {
+  if (dir === '/') return
+  let i = 1
+  for (;;) {
+    const j = dir.indexOf('/', i)
+    const path = j === -1 ? dir : dir.slice(0, j)
+    const node = fs.get(path)
+    if (node === undefined || !node.dir) fs.set(path, new FsNode(true, perms, null))
+    if (j === -1) return
+    i = j + 1
+  }
+}
+
+/** Removes `path` and, for a directory, everything under it. */
+export function removeTree(fs: FsMap, path: string): void {
+  const node = fs.get(path)
+  fs.delete(path)
+  if (node?.dir) {
+    const prefix = `${path}/`
+    for (const key of fs.keys()) if (key.startsWith(prefix)) fs.delete(key)
+  }
+}
+
+/** Lands copies in order (a later copy to the same path wins), creating missing directories. */
+export function landCopies(c: Container, files: readonly FileCopy[]): void {
+  const fs = ownFs(c)
+  for (const f of files) {
+    mkdirs(fs, f.targetDir)
+    const path = joinPath(f.targetDir, f.fname)
+    // Commit checked that nothing is in the way; only a test's direct fs edits can put a
+    // directory here, and the copy (like `cp` onto a path) replaces it.
+    const old = fs.get(path)
+    if (old?.dir) removeTree(fs, path)
+    fs.set(path, new FsNode(false, f.perms, f.data))
+  }
+}
+
+const IS_FILE = false
+const IS_DIR = true
+
+/**
+ * Fails (INVALID_ARGUMENT, nothing changed) when a copy could not land: a path component of its
+ * target directory is a file, or its target path is a directory — in the container's file system
+ * as it will be when the copies land, i.e. after `earlier` copies still waiting for a start.
+ */
+export function checkCopies(
+  c: Container | null,
+  id: string,
+  files: readonly FileCopy[],
+  earlier: readonly FileCopy[] | null,
+): void {
+  const base = fsOf(c)
+  let overlay: Map<string, boolean> | null = null
+  const kindOf = (path: string): boolean | undefined => {
+    const k = overlay?.get(path)
+    if (k !== undefined) return k
+    return base.get(path)?.dir
+  }
+  const record = (f: FileCopy): void => {
+    overlay ??= new Map()
+    const dir = f.targetDir
+    if (dir !== '/') {
+      let i = 1
+      for (;;) {
+        const j = dir.indexOf('/', i)
+        overlay.set(j === -1 ? dir : dir.slice(0, j), IS_DIR)
+        if (j === -1) break
+        i = j + 1
+      }
+    }
+    overlay.set(joinPath(dir, f.fname), IS_FILE)
+  }
+  if (earlier !== null) for (const f of earlier) record(f)
+  const many = files.length > 1
+  for (const f of files) {
+    const dir = f.targetDir
+    if (dir !== '/') {
+      let i = 1
+      for (;;) {
+        const j = dir.indexOf('/', i)
+        const path = j === -1 ? dir : dir.slice(0, j)
+        if (kindOf(path) === IS_FILE) {
+          throw invalidArgument(
+            `cannot copy '${f.fname}' to ${dir} in container ${id}: ${path} is a file`,
+            id,
+          )
+        }
+        if (j === -1) break
+        i = j + 1
+      }
+    }
+    const path = joinPath(dir, f.fname)
+    if (kindOf(path) === IS_DIR) {
+      throw invalidArgument(`cannot copy to ${path} in container ${id}: it is a directory`, id)
+    }
+    if (many) record(f)
+  }
+}

@@ -1,0 +1,13 @@
+export type { SimClock } from './clock.js'
+export type { EventFilter, EventListener, SimEvents } from './events.js'
+export { type FaultTarget, SIM_OPERATIONS, type SimFaults, type SimOperation } from './faults.js'
+export type { FileStat, SimFileSystem } from './fs.js'
+export {
+  DEFAULT_LIMITS,
+  DEFAULT_STOP_GRACE_PERIOD_MS,
+  type SimulatorOptions,
+} from './options.js'
+export type { ProgramContext, ProgramDefinition, SimProgram } from './program-context.js'
+export type { ProgramRegistry } from './programs.js'
+export { createSimulator, type Simulator } from './simulator.js'
+export type { SimulatorSnapshot } from './snapshot.js'

@@ -1,0 +1,92 @@
+import type { EntryPoint, FileCopy } from '@portlayer/contracts'
+import type { FsMap } from './fs-tree.js'
+import type { ProcessRun } from './program-context.js'
+
+// Run and process states as small integers: records stay compact and comparisons cheap.
+export const CREATED = 0
+export const RUNNING = 1
+export const STOPPED = 2
+/** Set on a record once it is destroyed, so stale references (program contexts, fs views) notice. */
+export const DESTROYED = 3
+export const RUN_STATE_NAMES = ['created', 'running', 'stopped', 'destroyed'] as const
+
+export const NOT_STARTED = 0
+export const STARTED = 1
+export const EXITED = 2
+export const PROCESS_STATUS_NAMES = ['not-started', 'started', 'exited'] as const
+
+/** How a started process runs, which decides what snapshot/restore and signals do with it. */
+export const MODE_NONE = 0
+/** Runs until signalled; no code and no timer (an executable file, a restored program). */
+export const MODE_IDLE = 1
+/** `/bin/sleep`: exits 0 at `deadline` through `timer`. */
+export const MODE_SLEEP = 2
+/** A registered program whose code runs in `run`. */
+export const MODE_PROGRAM = 3
+
+/** Why a stop sequence is waiting: the grace timer and the commits blocked on it. */
+export class StopState {
+  timer: unknown = null
+  deadline = 0
+  waiters: Array<() => void> = []
+}
+
+/**
+ * One committed container. Idle containers carry no maps, arrays, closures or timers: the file
+ * system, process objects and extension state are created on first use.
+ */
+export class Container {
+  /** Number of live (started, not exited) processes, main included. */
+  live = 0
+  /** Last guest pid handed out in this container. */
+  nextPid = 0
+  /** The main process, made on first start or first observation (its ID is fixed then). */
+  main: Proc | null = null
+  /** Every exec'd process, oldest first. */
+  execd: Proc[] | null = null
+  /** Exec'd processes still running. */
+  runningExecd: Proc[] | null = null
+  /** Own file system; `null` means the shared default directories (copy-on-write). */
+  fs: FsMap | null = null
+  /** Copies waiting for the next start. */
+  pendingFiles: readonly FileCopy[] | null = null
+  /** Applied values of commit extensions, by namespace. */
+  ext: Record<string, unknown> | null = null
+  stopping: StopState | null = null
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly created: number,
+    public version: number,
+    public status: number,
+    public memoryMb: number,
+    public cpuMhz: number,
+    public entry: EntryPoint | null,
+  ) {}
+}
+
+/** One process (the main process of a container, or an exec'd one). */
+export class Proc {
+  status = NOT_STARTED
+  pid = 0
+  exitCode = 0
+  exitMsg = ''
+  startedAt = -1
+  finishedAt = -1
+  mode = MODE_NONE
+  /** Clock timer of a sleeping process. */
+  timer: unknown = null
+  /** When a sleeping process wakes (clock ms). */
+  deadline = 0
+  /** The running registered program, if any. */
+  run: ProcessRun | null = null
+
+  constructor(
+    readonly id: string,
+    readonly container: Container,
+    readonly isMain: boolean,
+    /** What it runs: for the main process, the entry point as of its last start. */
+    public config: EntryPoint,
+  ) {}
+}

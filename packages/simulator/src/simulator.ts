@@ -1,0 +1,503 @@
+import {
+  type CommitExtension,
+  type ContainerConfig,
+  type ContainerState,
+  type ExtensibleBackend,
+  type ExtensionContext,
+  type ExtensionPlan,
+  type Handle,
+  type HandleFactory,
+  type ID,
+  type PortLayer,
+  PortLayerError,
+  type ResourceLimits,
+  type RunState,
+  validateAbsolutePath,
+  validateData,
+  validateFileName,
+  validateId,
+  validateLimit,
+  validateName,
+  validateNamespace,
+  validatePerms,
+  validateProcess,
+  validateRunStateFilter,
+  validateSignal,
+  validateTargetRunState,
+} from '@portlayer/contracts'
+import { BasicHandleFactory, toFrozenJson } from '@portlayer/handles'
+import { type InternalClock, RealClock, type SimClock, VirtualClock } from './clock.js'
+import { type AppliedSlot, Engine } from './engine.js'
+import {
+  adopt,
+  BACKEND,
+  conflict,
+  containerNotFound,
+  invalidArgument,
+  invalidState,
+  notFound,
+} from './errors.js'
+import { EventHub, type SimEvents } from './events.js'
+import { Faults, type SimFaults } from './faults.js'
+import { FsView, type SimFileSystem } from './fs.js'
+import { fsOf, joinPath } from './fs-tree.js'
+import { resolveGrace, resolveLimits, resolveStart, type SimulatorOptions } from './options.js'
+import { type ProgramRegistry, Programs } from './programs.js'
+import { type Container, CREATED, RUN_STATE_NAMES, RUNNING, STARTED, STOPPED } from './records.js'
+import { restoreWorld, type SimulatorSnapshot, takeSnapshot } from './snapshot.js'
+
+/**
+ * The in-memory port layer: every `PortLayer` and `ExtensibleBackend` operation, plus controls
+ * for tests (clock, events, faults, programs, file systems, snapshots).
+ */
+export interface Simulator extends PortLayer, ExtensibleBackend {
+  /** `'simulator'`: the backend name on every error. */
+  readonly backend: 'simulator'
+  readonly clock: SimClock
+  readonly events: SimEvents
+  readonly faults: SimFaults
+  readonly programs: ProgramRegistry
+  /** The factory that makes every handle. */
+  readonly handleFactory: HandleFactory
+  /** Limits given to containers without their own (and for `-1`). */
+  readonly defaultLimits: Readonly<ResourceLimits>
+  /** Time between SIGTERM and SIGKILL when stopping, in simulator milliseconds. */
+  readonly stopGracePeriodMs: number
+  /**
+   * Direct access to a committed container's file system, whatever its run state: for test setup
+   * and inspection. Copies still waiting for the next start are not in it yet.
+   * @throws NotFoundError for an unknown container.
+   */
+  fs(containerId: ID): SimFileSystem
+  /** A deep copy of the whole world (see {@link SimulatorSnapshot}). */
+  snapshot(): SimulatorSnapshot
+  /** Replaces the whole world with a copy of `snapshot`; the snapshot stays reusable. */
+  restore(snapshot: SimulatorSnapshot): void
+  /** Cancels every timer (sleeps, grace periods, latencies) so a process can exit; for teardown. */
+  close(): void
+}
+
+interface PreparedSlot extends AppliedSlot {
+  readonly plan: ExtensionPlan<unknown>
+}
+
+function targetOf(handle: unknown): string | undefined {
+  const id = (handle as { containerId?: unknown } | null)?.containerId
+  return typeof id === 'string' ? id : undefined
+}
+
+function hasSlots(extensions: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in extensions) return true
+  return false
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function'
+}
+
+class SimulatorImpl implements Simulator {
+  readonly backend = 'simulator'
+  readonly clock: InternalClock
+  readonly events = new EventHub()
+  readonly faults: Faults
+  readonly programs = new Programs()
+  readonly handleFactory: HandleFactory
+  readonly defaultLimits: Readonly<ResourceLimits>
+  readonly stopGracePeriodMs: number
+  private engine: Engine
+  private readonly extensions = new Map<string, CommitExtension<unknown>>()
+
+  constructor(options: SimulatorOptions) {
+    if (options.clock !== undefined && options.clock !== 'real' && options.clock !== 'virtual') {
+      throw invalidArgument(`clock must be 'real' or 'virtual', got ${String(options.clock)}`)
+    }
+    this.clock =
+      options.clock === 'virtual' ? new VirtualClock(resolveStart(options.startTime)) : new RealClock()
+    this.faults = new Faults(this.clock)
+    this.handleFactory = options.handleFactory ?? new BasicHandleFactory()
+    this.defaultLimits = resolveLimits(options.defaultLimits)
+    this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
+    this.engine = new Engine(
+      this.clock,
+      this.events,
+      this.programs.map,
+      this.handleFactory,
+      this.defaultLimits,
+      this.stopGracePeriodMs,
+    )
+    for (const [path, program] of Object.entries(options.programs ?? {}))
+      this.programs.register(path, program)
+    for (const ext of options.extensions ?? []) this.registerExtension(ext)
+  }
+
+  private handle(h: Handle): Handle {
+    try {
+      return this.handleFactory.assertHandle(h)
+    } catch (e) {
+      throw adopt(e, targetOf(h))
+    }
+  }
+
+  private container(id: ID): Container {
+    validateId(id, 'id', BACKEND)
+    const c = this.engine.containers.get(id)
+    if (c === undefined) throw containerNotFound(id)
+    return c
+  }
+
+  // ---- ContainerLifecycle ------------------------------------------------------------------
+
+  async createContainer(name: string): Promise<Handle> {
+    if (this.faults.armed) await this.faults.enter('createContainer', undefined)
+    validateName(name, BACKEND)
+    const id = this.handleFactory.newId()
+    let h: Handle
+    try {
+      h = this.handleFactory.create(id, name)
+    } catch (e) {
+      throw adopt(e, id)
+    }
+    this.engine.issued.add(id)
+    return h
+  }
+
+  async getHandle(id: ID): Promise<Handle> {
+    if (this.faults.armed) await this.faults.enter('getHandle', id)
+    const c = this.container(id)
+    try {
+      return this.handleFactory.forVersion(id, String(c.version))
+    } catch (e) {
+      throw adopt(e, id)
+    }
+  }
+
+  async copyTo(
+    h: Handle,
+    targetDir: string,
+    fname: string,
+    perms: number,
+    data: Uint8Array,
+  ): Promise<Handle> {
+    if (this.faults.armed) await this.faults.enter('copyTo', targetOf(h))
+    const handle = this.handle(h)
+    const dir = validateAbsolutePath(targetDir, 'targetDir', BACKEND)
+    validateFileName(fname, BACKEND)
+    validatePerms(perms, BACKEND)
+    validateData(data, BACKEND)
+    try {
+      return this.handleFactory.withFile(handle, { targetDir: dir, fname, perms, data })
+    } catch (e) {
+      throw adopt(e, handle.containerId)
+    }
+  }
+
+  async setEntryPoint(h: Handle, workDir: string, execPath: string, execArgs: string): Promise<Handle> {
+    if (this.faults.armed) await this.faults.enter('setEntryPoint', targetOf(h))
+    const handle = this.handle(h)
+    const mainProcess = validateProcess(workDir, execPath, execArgs, BACKEND)
+    try {
+      return this.handleFactory.withChange(handle, { mainProcess })
+    } catch (e) {
+      throw adopt(e, handle.containerId)
+    }
+  }
+
+  async setLimits(h: Handle, memoryMb: number, cpuMhz: number): Promise<Handle> {
+    if (this.faults.armed) await this.faults.enter('setLimits', targetOf(h))
+    const handle = this.handle(h)
+    const limits = {
+      memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
+      cpuMhz: validateLimit(cpuMhz, 'cpuMhz', BACKEND),
+    }
+    try {
+      return this.handleFactory.withChange(handle, { limits })
+    } catch (e) {
+      throw adopt(e, handle.containerId)
+    }
+  }
+
+  async setRunState(h: Handle, runState: RunState): Promise<Handle> {
+    if (this.faults.armed) await this.faults.enter('setRunState', targetOf(h))
+    const handle = this.handle(h)
+    validateTargetRunState(runState, BACKEND)
+    try {
+      return this.handleFactory.withChange(handle, { runState })
+    } catch (e) {
+      throw adopt(e, handle.containerId)
+    }
+  }
+
+  /**
+   * Check, then (only if extension slots need it) await each extension's `prepare`, re-check,
+   * and apply synchronously: nothing can interleave between the last check and the apply, so
+   * of two commits based on the same version exactly one lands, and a failed commit applies
+   * nothing. Only the wait for a stop sequence follows the apply.
+   */
+  async commit(h: Handle): Promise<ID> {
+    if (this.faults.armed) await this.faults.enter('commit', targetOf(h))
+    const handle = this.handle(h)
+    const id = handle.containerId
+    const slots = hasSlots(handle.pending.extensions) ? handle.pending.extensions : null
+    let c = this.checkCommit(handle, slots)
+    // A stop sequence in progress finishes before anything else is applied to the container.
+    while (c !== null && c.stopping !== null) {
+      await this.engine.waitStop(c)
+      c = this.checkCommit(handle, slots)
+    }
+    let prepared: PreparedSlot[] | null = null
+    if (slots !== null) {
+      prepared = await this.prepare(id, c, slots)
+      try {
+        c = this.checkCommit(handle, slots)
+        if (c !== null && c.stopping !== null)
+          throw conflict(`container ${id} began stopping during the commit`, id)
+      } catch (e) {
+        rollback(prepared)
+        throw e
+      }
+    }
+    const wait = this.engine.apply(handle, c, prepared)
+    if (prepared !== null) {
+      for (const s of prepared) {
+        try {
+          s.plan.commit?.()
+        } catch {
+          // The commit has landed and cannot be undone; a failing commit hook changes nothing.
+        }
+      }
+    }
+    if (wait !== null) await wait
+    return id
+  }
+
+  private checkCommit(handle: Handle, slots: Readonly<Record<string, unknown>> | null): Container | null {
+    const c = this.engine.check(handle)
+    if (slots !== null) {
+      for (const ns of Object.keys(slots)) {
+        if (!this.extensions.has(ns)) {
+          throw invalidArgument(
+            `the handle of container ${handle.containerId} has a value in slot '${ns}' but no extension is registered for it`,
+            handle.containerId,
+          )
+        }
+      }
+    }
+    return c
+  }
+
+  private async prepare(
+    id: ID,
+    c: Container | null,
+    slots: Readonly<Record<string, unknown>>,
+  ): Promise<PreparedSlot[]> {
+    const done: PreparedSlot[] = []
+    try {
+      for (const namespace of Object.keys(slots).sort()) {
+        const ext = this.extensions.get(namespace)
+        if (ext === undefined) {
+          throw invalidArgument(`extension '${namespace}' was unregistered during the commit of ${id}`, id)
+        }
+        const context: ExtensionContext<unknown> = {
+          containerId: id,
+          backend: BACKEND,
+          creating: c === null,
+          runState: c === null ? 'created' : (RUN_STATE_NAMES[c.status] as RunState),
+          pending: slots[namespace],
+          applied: c?.ext?.[namespace],
+        }
+        let plan: ExtensionPlan<unknown>
+        try {
+          const r = ext.prepare(context)
+          plan = (isThenable(r) ? await r : r) as ExtensionPlan<unknown>
+        } catch (e) {
+          if (PortLayerError.isInstance(e)) throw adopt(e, id)
+          throw invalidArgument(
+            `extension '${namespace}' rejected the commit of container ${id}: ${(e as Error)?.message ?? String(e)}`,
+            id,
+            e,
+          )
+        }
+        if (typeof plan !== 'object' || plan === null || !('applied' in plan)) {
+          throw invalidArgument(`extension '${namespace}' returned no plan with an 'applied' value`, id)
+        }
+        let applied: unknown
+        try {
+          applied =
+            plan.applied === undefined
+              ? undefined
+              : toFrozenJson(plan.applied, `applied value of extension '${namespace}'`, BACKEND)
+        } catch (e) {
+          safeRollback(plan)
+          throw e
+        }
+        done.push({ namespace, applied, plan })
+      }
+    } catch (e) {
+      rollback(done)
+      throw e
+    }
+    return done
+  }
+
+  async destroyContainer(id: ID): Promise<void> {
+    if (this.faults.armed) await this.faults.enter('destroyContainer', id)
+    const c = this.container(id)
+    this.engine.destroy(c)
+    const ext = c.ext
+    if (ext === null) return
+    for (const namespace of Object.keys(ext)) {
+      const release = this.extensions.get(namespace)?.release
+      if (release === undefined) continue
+      try {
+        await this.extensions
+          .get(namespace)
+          ?.release?.({ containerId: id, backend: BACKEND, applied: ext[namespace] })
+      } catch {
+        // The container is gone whatever an extension says; release must clean up on its own.
+      }
+    }
+  }
+
+  // ---- ContainerQuery ----------------------------------------------------------------------
+
+  async listContainers(forState?: RunState): Promise<ID[]> {
+    if (this.faults.armed) await this.faults.enter('listContainers', undefined)
+    const state = validateRunStateFilter(forState, BACKEND)
+    const e = this.engine
+    if (state === undefined) return Array.from(e.containers.keys())
+    if (state === 'running') return Array.from(e.running, (c) => c.id)
+    const wanted = state === 'created' ? CREATED : STOPPED
+    const ids: ID[] = []
+    for (const c of e.containers.values()) if (c.status === wanted) ids.push(c.id)
+    return ids
+  }
+
+  async getContainerConfig(id: ID): Promise<ContainerConfig> {
+    if (this.faults.armed) await this.faults.enter('getContainerConfig', id)
+    return this.engine.config(this.container(id))
+  }
+
+  async getContainerState(id: ID): Promise<ContainerState> {
+    if (this.faults.armed) await this.faults.enter('getContainerState', id)
+    return this.engine.state(this.container(id))
+  }
+
+  async copyFrom(id: ID, sourceDir: string, fname: string): Promise<Uint8Array> {
+    if (this.faults.armed) await this.faults.enter('copyFrom', id)
+    validateId(id, 'id', BACKEND)
+    const dir = validateAbsolutePath(sourceDir, 'sourceDir', BACKEND)
+    validateFileName(fname, BACKEND)
+    const c = this.container(id)
+    if (c.status !== RUNNING) {
+      throw invalidState(`container ${id} is ${RUN_STATE_NAMES[c.status]}; copyFrom needs it running`, id)
+    }
+    const path = joinPath(dir, fname)
+    const node = fsOf(c).get(path)
+    if (node === undefined) throw notFound(`no file ${path} in container ${id}`, id, { path })
+    if (node.dir) throw invalidArgument(`${path} in container ${id} is a directory, not a file`, id)
+    return new Uint8Array(node.data as Uint8Array)
+  }
+
+  // ---- ProcessLifecycle --------------------------------------------------------------------
+
+  async execProcess(id: ID, workDir: string, execPath: string, execArgs: string): Promise<ID> {
+    if (this.faults.armed) await this.faults.enter('execProcess', id)
+    validateId(id, 'id', BACKEND)
+    const config = Object.freeze(validateProcess(workDir, execPath, execArgs, BACKEND))
+    const c = this.container(id)
+    if (c.status !== RUNNING) {
+      throw invalidState(`container ${id} is ${RUN_STATE_NAMES[c.status]}; exec needs it running`, id)
+    }
+    if (c.stopping !== null) throw invalidState(`container ${id} is stopping; exec needs it running`, id)
+    return this.engine.exec(c, config).id
+  }
+
+  async signal(processOrContainerId: ID, signal: number): Promise<void> {
+    const id = processOrContainerId
+    if (this.faults.armed) await this.faults.enter('signal', id)
+    validateId(id, 'processOrContainerId', BACKEND)
+    validateSignal(signal, BACKEND)
+    const e = this.engine
+    const c = e.containers.get(id)
+    if (c !== undefined) {
+      const m = c.main
+      if (m === null || m.status !== STARTED) {
+        throw invalidState(`the main process of container ${id} is not running`, id)
+      }
+      e.deliver(m, signal)
+      return
+    }
+    const p = e.procs.get(id)
+    if (p === undefined) throw notFound(`no container or process ${id}`, id)
+    if (p.status !== STARTED) {
+      throw invalidState(`process ${id} in container ${p.container.id} is not running`, id)
+    }
+    e.deliver(p, signal)
+  }
+
+  // ---- ExtensibleBackend -------------------------------------------------------------------
+
+  registerExtension<P, A>(extension: CommitExtension<P, A>): () => void {
+    if (typeof extension !== 'object' || extension === null || typeof extension.prepare !== 'function') {
+      throw invalidArgument('an extension needs a namespace and a prepare function')
+    }
+    const namespace = validateNamespace(extension.namespace, BACKEND)
+    if (extension.release !== undefined && typeof extension.release !== 'function') {
+      throw invalidArgument(`release of extension '${namespace}' must be a function`)
+    }
+    if (this.extensions.has(namespace)) {
+      throw invalidArgument(`an extension is already registered for namespace '${namespace}'`)
+    }
+    const ext = extension as unknown as CommitExtension<unknown>
+    this.extensions.set(namespace, ext)
+    return () => {
+      if (this.extensions.get(namespace) === ext) this.extensions.delete(namespace)
+    }
+  }
+
+  async getExtensionState<T = unknown>(containerId: ID, namespace: string): Promise<T | undefined> {
+    if (this.faults.armed) await this.faults.enter('getExtensionState', containerId)
+    validateNamespace(namespace, BACKEND)
+    const c = this.container(containerId)
+    return c.ext === null ? undefined : (c.ext[namespace] as T | undefined)
+  }
+
+  // ---- controls ----------------------------------------------------------------------------
+
+  fs(containerId: ID): SimFileSystem {
+    return new FsView(this.container(containerId))
+  }
+
+  snapshot(): SimulatorSnapshot {
+    return takeSnapshot(this.engine)
+  }
+
+  restore(snapshot: SimulatorSnapshot): void {
+    this.engine = restoreWorld(this.engine, snapshot)
+  }
+
+  close(): void {
+    this.clock.clearAll()
+  }
+}
+
+function safeRollback(plan: ExtensionPlan<unknown>): void {
+  try {
+    plan.rollback?.()
+  } catch {
+    // Rollback is best effort; the commit fails with the original error either way.
+  }
+}
+
+function rollback(prepared: readonly PreparedSlot[]): void {
+  for (let i = prepared.length - 1; i >= 0; i--) safeRollback((prepared[i] as PreparedSlot).plan)
+}
+
+/**
+ * Makes an in-memory port layer. See {@link SimulatorOptions} for the clock, default limits,
+ * grace period, handle factory, programs and extensions.
+ * @throws InvalidArgumentError for malformed options.
+ */
+export function createSimulator(options: SimulatorOptions = {}): Simulator {
+  return new SimulatorImpl(options)
+}
