@@ -1,0 +1,201 @@
+import {
+  DEFAULT_DIRECTORIES,
+  type GuestAuthentication,
+  type GuestPosixFileAttributes,
+  type GuestProcessInfo,
+  type MoRef,
+  TimeoutError,
+  type VmomiGateway,
+} from '@portlayer/contracts'
+import { BACKEND, faultOf, isCode, wrap } from './errors.js'
+import type { Inventory } from './inventory.js'
+import type { GuestCredentials } from './settings.js'
+import { retrieve } from './vim.js'
+
+/** A file to put into a guest. */
+export interface GuestFile {
+  readonly dir: string
+  readonly name: string
+  readonly perms: number
+  readonly data: Uint8Array
+}
+
+// Directories every container already has, with their parents: no MakeDirectoryInGuest for them.
+const KNOWN_DIRECTORIES: ReadonlySet<string> = (() => {
+  const known = new Set<string>(['/'])
+  for (const dir of DEFAULT_DIRECTORIES) {
+    let d = dir
+    while (d !== '' && d !== '/') {
+      known.add(d)
+      d = d.slice(0, d.lastIndexOf('/'))
+    }
+  }
+  return known
+})()
+
+/** Faults meaning the guest cannot take operations right now (tools starting, VM not running). */
+const GUEST_NOT_READY = [
+  'GuestOperationsUnavailable',
+  'ToolsUnavailable',
+  'InvalidPowerState',
+  'InvalidState',
+]
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Guest operations on container VMs, with the configured credentials. */
+export class Guest {
+  private readonly auth: GuestAuthentication
+
+  constructor(
+    private readonly gateway: VmomiGateway,
+    private readonly inventory: Inventory,
+    credentials: GuestCredentials,
+  ) {
+    this.auth = {
+      _type: 'NamePasswordAuthentication',
+      interactiveSession: false,
+      username: credentials.username,
+      password: credentials.password,
+    }
+  }
+
+  /** True when a failure means the guest was not ready for operations. */
+  static notReady(error: unknown): boolean {
+    const fault = faultOf(error)
+    return fault !== undefined && GUEST_NOT_READY.includes(fault)
+  }
+
+  /**
+   * Waits until the VM's guest tools run. One property read when they already do.
+   * @throws TimeoutError when they do not start within `timeoutMs`.
+   */
+  async waitForTools(vm: MoRef, timeoutMs: number, target: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    let pause = 100
+    for (;;) {
+      const [content] = await retrieve(this.gateway, 'VirtualMachine', [vm], ['guest.toolsRunningStatus'])
+      const status = content?.propSet?.find((p) => p.name === 'guest.toolsRunningStatus')?.val
+      if (status === 'guestToolsRunning') return
+      if (Date.now() + pause > deadline) {
+        throw new TimeoutError(`guest tools of container ${target} did not start within ${timeoutMs} ms`, {
+          backend: BACKEND,
+          target,
+          detail: { toolsRunningStatus: status },
+        })
+      }
+      await sleep(pause)
+      pause = Math.min(pause * 2, 2_000)
+    }
+  }
+
+  /** Starts a program; resolves with its guest pid. */
+  startProgram(vm: MoRef, programPath: string, args: string, workingDirectory?: string): Promise<number> {
+    return this.gateway.call('StartProgramInGuest', {
+      _this: this.inventory.processManager,
+      vm,
+      auth: this.auth,
+      spec: {
+        programPath,
+        arguments: args,
+        ...(workingDirectory === undefined ? {} : { workingDirectory }),
+      },
+    })
+  }
+
+  /** The guest's processes started through guest operations (with `pids`, just those). */
+  listProcesses(vm: MoRef, pids?: readonly number[]): Promise<GuestProcessInfo[]> {
+    return this.gateway.call('ListProcessesInGuest', {
+      _this: this.inventory.processManager,
+      vm,
+      auth: this.auth,
+      ...(pids === undefined ? {} : { pids: [...pids] }),
+    })
+  }
+
+  /** Ends a guest process at once. */
+  async terminate(vm: MoRef, pid: number): Promise<void> {
+    await this.gateway.call('TerminateProcessInGuest', {
+      _this: this.inventory.processManager,
+      vm,
+      auth: this.auth,
+      pid,
+    })
+  }
+
+  /**
+   * Copies `files` in, creating missing directories (with parents) once per directory. Files of
+   * the same commit go in the order given.
+   */
+  async copyIn(vm: MoRef, files: readonly GuestFile[], target: string): Promise<void> {
+    const made = new Set<string>(KNOWN_DIRECTORIES)
+    for (const file of files) {
+      if (!made.has(file.dir)) {
+        await this.makeDirectory(vm, file.dir, target)
+        made.add(file.dir)
+      }
+      const path = file.dir === '/' ? `/${file.name}` : `${file.dir}/${file.name}`
+      let url: string
+      try {
+        url = await this.gateway.call('InitiateFileTransferToGuest', {
+          _this: this.inventory.fileManager,
+          vm,
+          auth: this.auth,
+          guestFilePath: path,
+          fileAttributes: posixAttributes(file.perms),
+          fileSize: file.data.byteLength,
+          overwrite: true,
+        })
+        await this.gateway.transfer({ method: 'PUT', url, body: file.data })
+      } catch (e) {
+        throw wrap(e, `copying ${path} into container ${target}`, target)
+      }
+    }
+  }
+
+  private async makeDirectory(vm: MoRef, dir: string, target: string): Promise<void> {
+    try {
+      await this.gateway.call('MakeDirectoryInGuest', {
+        _this: this.inventory.fileManager,
+        vm,
+        auth: this.auth,
+        directoryPath: dir,
+        createParentDirectories: true,
+      })
+    } catch (e) {
+      if (faultOf(e) === 'FileAlreadyExists') return
+      throw wrap(e, `creating directory ${dir} in container ${target}`, target)
+    }
+  }
+
+  /**
+   * Reads a file from the guest.
+   * @throws NotFoundError when the file does not exist.
+   */
+  async copyOut(vm: MoRef, path: string, target: string): Promise<Uint8Array> {
+    try {
+      const info = await this.gateway.call('InitiateFileTransferFromGuest', {
+        _this: this.inventory.fileManager,
+        vm,
+        auth: this.auth,
+        guestFilePath: path,
+      })
+      const response = await this.gateway.transfer({ method: 'GET', url: info.url })
+      return response.body
+    } catch (e) {
+      if (isCode(e, 'NOT_FOUND') || faultOf(e) === 'FileNotFound') {
+        throw wrap(e, `file ${path} not found in container ${target}`, target, 'NOT_FOUND')
+      }
+      throw wrap(e, `copying ${path} out of container ${target}`, target)
+    }
+  }
+}
+
+/** True when starting a program failed because the program does not exist (vSphere: `FileNotFound`). */
+export function programNotFound(error: unknown): boolean {
+  return faultOf(error) === 'FileNotFound'
+}
+
+function posixAttributes(permissions: number): GuestPosixFileAttributes {
+  return { _type: 'GuestPosixFileAttributes', permissions }
+}

@@ -1,0 +1,153 @@
+import type { GuestProcessInfo, OptionValue } from '@portlayer/contracts'
+import { livenessOf, UNKNOWN_EXIT_CODE } from './derive.js'
+import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
+import {
+  type ContainerRecord,
+  encodeExec,
+  encodeMainState,
+  execKey,
+  Key,
+  type MainStateRecord,
+  option,
+} from './extra-config.js'
+
+// The extraConfig changes that record a run's transitions. Pure: the callers decide when to apply.
+
+const latest = (a: Date, startedAt: string | null): Date => {
+  if (startedAt === null) return a
+  const s = new Date(startedAt)
+  return a < s ? s : a
+}
+
+/** The `starting` record a start writes before powering on: a new run, the previous run's fields kept. */
+export function startingState(previous: MainStateRecord | null, run: string): MainStateRecord {
+  return {
+    phase: 'starting',
+    run,
+    pid: previous?.pid ?? 0,
+    startedAt: previous?.startedAt ?? null,
+    finishedAt: previous?.finishedAt ?? null,
+    exitCode: previous?.exitCode ?? 0,
+    exitMsg: previous?.exitMsg ?? '',
+  }
+}
+
+/** The record of a main process that now runs as guest process `pid`. */
+export function startedState(run: string, pid: number, startedAt: Date): MainStateRecord {
+  return {
+    phase: 'started',
+    run,
+    pid,
+    startedAt: startedAt.toISOString(),
+    finishedAt: null,
+    exitCode: 0,
+    exitMsg: '',
+  }
+}
+
+/** The record of a main process that could not even start (its program does not exist). */
+export function failedStartState(run: string, at: Date, exitCode: number, exitMsg: string): MainStateRecord {
+  const iso = at.toISOString()
+  return { phase: 'exited', run, pid: 0, startedAt: iso, finishedAt: iso, exitCode, exitMsg }
+}
+
+/** The `stopping` record a stop writes before signalling. */
+export function stoppingState(current: MainStateRecord): MainStateRecord {
+  return { ...current, phase: 'stopping' }
+}
+
+/** What {@link endOfRun} found. */
+export interface EndOfRun {
+  /** extraConfig entries recording every end found (empty when nothing ended). */
+  readonly options: OptionValue[]
+  /** True when the main process's run is over, so the VM is to be powered off. */
+  readonly ended: boolean
+}
+
+/**
+ * Records the ends the guest reports in `procs`: the main process's exit (which ends the run:
+ * exec'd processes still running are recorded as killed by the power-off that follows), and exec'd
+ * processes that exited on their own. With `stopping`, the run ends now whatever the guest says:
+ * a main process still running is recorded as killed.
+ */
+export function endOfRun(
+  record: ContainerRecord,
+  procs: readonly GuestProcessInfo[],
+  now: Date,
+  stopping: boolean,
+): EndOfRun {
+  const options: OptionValue[] = []
+  const state = record.mainState
+  const main = record.main
+  let ended = false
+  if (state && (state.phase === 'started' || state.phase === 'stopping')) {
+    const live = livenessOf(procs, state.pid)
+    let exitCode: number | undefined
+    let finishedAt = now
+    if (live.kind === 'exited') {
+      exitCode = live.exitCode
+      finishedAt = live.finishedAt
+    } else if (stopping) {
+      exitCode = POWER_OFF_EXIT_CODE
+    } else if (live.kind === 'gone') {
+      exitCode = UNKNOWN_EXIT_CODE
+    }
+    if (exitCode !== undefined) {
+      ended = true
+      const exitMsg =
+        exitCode === UNKNOWN_EXIT_CODE
+          ? 'exit status no longer reported by the guest'
+          : main
+            ? exitMessage(main.execPath, main.execArgs, exitCode)
+            : ''
+      options.push(
+        option(
+          Key.mainState,
+          encodeMainState({
+            phase: 'exited',
+            run: state.run,
+            pid: state.pid,
+            startedAt: state.startedAt,
+            finishedAt: latest(finishedAt, state.startedAt).toISOString(),
+            exitCode,
+            exitMsg,
+          }),
+        ),
+      )
+    }
+  } else if (stopping && state?.phase === 'exited') {
+    ended = true
+  }
+  const run = state?.run ?? ''
+  for (const exec of record.execs) {
+    if (exec.exited || exec.run !== run) continue
+    const live = livenessOf(procs, exec.pid)
+    let exitCode: number | undefined
+    let finishedAt = now
+    if (live.kind === 'exited') {
+      exitCode = live.exitCode
+      finishedAt = live.finishedAt
+    } else if (ended || stopping) {
+      exitCode = POWER_OFF_EXIT_CODE
+    } else if (live.kind === 'gone') {
+      exitCode = UNKNOWN_EXIT_CODE
+    }
+    if (exitCode === undefined) continue
+    options.push(
+      option(
+        execKey(exec.processId),
+        encodeExec({
+          ...exec,
+          finishedAt: latest(finishedAt, exec.startedAt).toISOString(),
+          exitCode,
+          exitMsg:
+            exitCode === UNKNOWN_EXIT_CODE
+              ? 'exit status no longer reported by the guest'
+              : exitMessage(exec.execPath, exec.execArgs, exitCode),
+          exited: true,
+        }),
+      ),
+    )
+  }
+  return { options, ended }
+}

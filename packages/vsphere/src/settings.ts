@@ -1,0 +1,211 @@
+import { type ID, InvalidArgumentError, MAX_LIMITS, type ResourceLimits } from '@portlayer/contracts'
+
+/** Credentials for guest operations (`NamePasswordAuthentication` inside the VM). */
+export interface GuestCredentials {
+  readonly username: string
+  readonly password: string
+}
+
+/** How `PortLayerVsphere` places and runs containers. Inventory paths are as vSphere shows them. */
+export interface VsphereSettings {
+  /** Inventory path of the datacenter, e.g. `DC0` (or `Folder/DC0` when it sits in a folder). */
+  readonly datacenter: string
+  /** Inventory path of the VM folder that holds the containers, e.g. `DC0/vm/portlayer`. */
+  readonly vmFolder: string
+  /** Inventory path of the resource pool, e.g. `DC0/host/DC0_C0/Resources`. */
+  readonly resourcePool: string
+  /** Name of the datastore in the datacenter's datastore folder, e.g. `LocalDS_0`. */
+  readonly datastore: string
+  /** Inventory path of a VM or template to clone for each container; a blank VM is created without it. */
+  readonly template?: string
+  /** Guest credentials used for every guest operation. Never logged, never put in an error. */
+  readonly guest: GuestCredentials
+  /** Limits of a container that never had any set, and what `-1` resolves to. Default 512 MiB, 1000 MHz. */
+  readonly defaultLimits?: ResourceLimits
+  /** How long `Stopped` waits after SIGTERM before powering the VM off. Default 10000 ms. */
+  readonly stopGracePeriodMs?: number
+  /**
+   * Interval of the background check for main processes that exited by themselves; 0 turns it
+   * off (exits are then noticed only when that container is read). Default 2000 ms.
+   */
+  readonly exitPollIntervalMs?: number
+  /**
+   * The VM name of a container. Must be deterministic and different for every container ID: the
+   * name is how a container is found again and how a retried create is recognised.
+   * Default: `portlayer-<id>`.
+   */
+  readonly vmName?: (containerId: ID) => string
+  /** How long to wait for guest tools after power-on. Default 120000 ms. */
+  readonly guestToolsTimeoutMs?: number
+  /** `guestId` of blank VMs (ignored with a template). Default `otherLinux64Guest`. */
+  readonly guestId?: string
+  /** `maxObjects` per page when listing. Default 500. */
+  readonly listPageSize?: number
+  /** Told about failures of background and best-effort work (exit poll, staged file clean-up, release hooks). */
+  readonly onBackgroundError?: (error: unknown) => void
+}
+
+/** Settings with every default filled in and every value checked. */
+export interface ResolvedSettings {
+  readonly datacenter: string
+  readonly vmFolder: string
+  readonly resourcePool: string
+  readonly datastore: string
+  readonly template: string | undefined
+  readonly guest: GuestCredentials
+  readonly defaultLimits: ResourceLimits
+  readonly stopGracePeriodMs: number
+  readonly exitPollIntervalMs: number
+  readonly vmName: (containerId: ID) => string
+  readonly guestToolsTimeoutMs: number
+  readonly guestId: string
+  readonly listPageSize: number
+  readonly onBackgroundError: (error: unknown) => void
+}
+
+export const DEFAULT_LIMITS: ResourceLimits = Object.freeze({ memoryMb: 512, cpuMhz: 1000 })
+export const DEFAULT_STOP_GRACE_PERIOD_MS = 10_000
+export const DEFAULT_EXIT_POLL_INTERVAL_MS = 2_000
+export const DEFAULT_GUEST_TOOLS_TIMEOUT_MS = 120_000
+export const DEFAULT_GUEST_ID = 'otherLinux64Guest'
+export const DEFAULT_LIST_PAGE_SIZE = 500
+/** vSphere refuses VM names longer than this. */
+export const MAX_VM_NAME_LENGTH = 80
+
+const HOUR_MS = 3_600_000
+
+/** The default VM name of a container. */
+export function defaultVmName(containerId: ID): string {
+  return `portlayer-${containerId}`
+}
+
+function fail(message: string): never {
+  throw new InvalidArgumentError(`vsphere settings: ${message}`, { backend: 'vsphere' })
+}
+
+function inventoryPath(value: unknown, what: string): string {
+  if (typeof value !== 'string') fail(`${what} must be an inventory path string, got ${typeof value}`)
+  const trimmed = value.trim()
+  if (trimmed.length === 0) fail(`${what} must not be empty`)
+  if (trimmed.startsWith('/') || trimmed.endsWith('/'))
+    fail(`${what} must not start or end with '/', got ${JSON.stringify(value)}`)
+  if (trimmed.split('/').some((s) => s.length === 0))
+    fail(`${what} has an empty segment: ${JSON.stringify(value)}`)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) fail(`${what} must not contain control characters`)
+  return trimmed
+}
+
+function integer(value: unknown, what: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`${what} must be an integer from ${min} to ${max}, got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * Checks `settings` and fills in defaults.
+ * @throws InvalidArgumentError naming the offending setting (never echoing the guest password).
+ */
+export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
+  if (typeof settings !== 'object' || settings === null) fail('settings must be an object')
+  const datacenter = inventoryPath(settings.datacenter, 'datacenter')
+  const vmFolder = inventoryPath(settings.vmFolder, 'vmFolder')
+  const resourcePool = inventoryPath(settings.resourcePool, 'resourcePool')
+  const datastore = inventoryPath(settings.datastore, 'datastore')
+  if (datastore.includes('/'))
+    fail(`datastore must be a datastore name, not a path: ${JSON.stringify(datastore)}`)
+  for (const [what, path] of [
+    ['vmFolder', vmFolder],
+    ['resourcePool', resourcePool],
+  ] as const) {
+    if (!path.startsWith(`${datacenter}/`))
+      fail(`${what} must be inside datacenter ${datacenter}, got ${path}`)
+  }
+  const template = settings.template === undefined ? undefined : inventoryPath(settings.template, 'template')
+
+  const guest = settings.guest as unknown
+  if (typeof guest !== 'object' || guest === null) fail('guest must be { username, password }')
+  const { username, password } = guest as Record<string, unknown>
+  if (typeof username !== 'string' || username.length === 0) fail('guest.username must be a non-empty string')
+  if (typeof password !== 'string') fail('guest.password must be a string')
+
+  let defaultLimits = DEFAULT_LIMITS
+  if (settings.defaultLimits !== undefined) {
+    const l = settings.defaultLimits as unknown
+    if (typeof l !== 'object' || l === null) fail('defaultLimits must be { memoryMb, cpuMhz }')
+    const { memoryMb, cpuMhz } = l as Record<string, unknown>
+    defaultLimits = Object.freeze({
+      memoryMb: integer(memoryMb, 'defaultLimits.memoryMb', 1, MAX_LIMITS.memoryMb, Number.NaN),
+      cpuMhz: integer(cpuMhz, 'defaultLimits.cpuMhz', 1, MAX_LIMITS.cpuMhz, Number.NaN),
+    })
+    if (Number.isNaN(defaultLimits.memoryMb) || Number.isNaN(defaultLimits.cpuMhz))
+      fail('defaultLimits needs both memoryMb and cpuMhz')
+  }
+
+  if (settings.vmName !== undefined && typeof settings.vmName !== 'function')
+    fail('vmName must be a function of the container ID')
+  if (settings.onBackgroundError !== undefined && typeof settings.onBackgroundError !== 'function')
+    fail('onBackgroundError must be a function')
+  const guestId = settings.guestId ?? DEFAULT_GUEST_ID
+  if (typeof guestId !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(guestId))
+    fail(`guestId must be a vSphere guest identifier, got ${String(guestId)}`)
+
+  return Object.freeze({
+    datacenter,
+    vmFolder,
+    resourcePool,
+    datastore,
+    template,
+    guest: Object.freeze({ username, password }),
+    defaultLimits,
+    stopGracePeriodMs: integer(
+      settings.stopGracePeriodMs,
+      'stopGracePeriodMs',
+      0,
+      HOUR_MS,
+      DEFAULT_STOP_GRACE_PERIOD_MS,
+    ),
+    exitPollIntervalMs: integer(
+      settings.exitPollIntervalMs,
+      'exitPollIntervalMs',
+      0,
+      HOUR_MS,
+      DEFAULT_EXIT_POLL_INTERVAL_MS,
+    ),
+    vmName: settings.vmName ?? defaultVmName,
+    guestToolsTimeoutMs: integer(
+      settings.guestToolsTimeoutMs,
+      'guestToolsTimeoutMs',
+      1,
+      HOUR_MS,
+      DEFAULT_GUEST_TOOLS_TIMEOUT_MS,
+    ),
+    guestId,
+    listPageSize: integer(settings.listPageSize, 'listPageSize', 1, 100_000, DEFAULT_LIST_PAGE_SIZE),
+    onBackgroundError: settings.onBackgroundError ?? (() => {}),
+  })
+}
+
+/**
+ * The VM name of `containerId`, checked: vSphere names are at most 80 characters, and names that
+ * need escaping in inventory paths (`/`, `\`, `%`) could not be found again by path.
+ */
+export function vmNameFor(settings: ResolvedSettings, containerId: ID): string {
+  const name = settings.vmName(containerId)
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_VM_NAME_LENGTH) {
+    throw new InvalidArgumentError(
+      `vsphere settings: vmName(${containerId}) must return 1–${MAX_VM_NAME_LENGTH} characters, got ${JSON.stringify(name)}`,
+      { backend: 'vsphere', target: containerId },
+    )
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+  if (/[/\\%\u0000-\u001f\u007f]/.test(name)) {
+    throw new InvalidArgumentError(
+      `vsphere settings: vmName(${containerId}) must not contain '/', '\\', '%' or control characters`,
+      { backend: 'vsphere', target: containerId },
+    )
+  }
+  return name
+}

@@ -1,0 +1,59 @@
+import type { MoRef, ObjectContent, OptionValue } from '@portlayer/contracts'
+import { type ContainerRecord, decodeRecord, portlayerEntries } from './extra-config.js'
+
+/** What one read of a container's VM fetches: everything commit and the queries need, in one call. */
+export const VM_PROPERTIES: readonly string[] = Object.freeze([
+  'config.changeVersion',
+  'config.extraConfig',
+  'config.hardware.memoryMB',
+  'config.cpuAllocation.limit',
+  'runtime.powerState',
+])
+
+/** What a listing fetches per VM: just enough to know the container and its run state. */
+export const LIST_PROPERTIES: readonly string[] = Object.freeze(['config.extraConfig', 'runtime.powerState'])
+
+export type PowerState = 'poweredOn' | 'poweredOff' | 'suspended'
+
+/** One read of a VM. */
+export interface VmSnapshot {
+  readonly ref: MoRef
+  /** `config.changeVersion`; empty when the server does not keep one. */
+  readonly version: string
+  readonly powerState: PowerState
+  readonly memoryMb: number | undefined
+  readonly cpuLimitMhz: number | undefined
+  /** The portlayer extraConfig entries (last entry per key). */
+  readonly entries: ReadonlyMap<string, string>
+  /** `null` when the VM is not a portlayer container. */
+  readonly record: ContainerRecord | null
+}
+
+function asPowerState(value: unknown): PowerState {
+  return value === 'poweredOn' || value === 'suspended' ? value : 'poweredOff'
+}
+
+/** The snapshot of a VM from its property-collector content. */
+export function snapshotOf(content: ObjectContent): VmSnapshot {
+  const props = new Map<string, unknown>()
+  for (const p of content.propSet ?? []) props.set(p.name, p.val)
+  const extra = props.get('config.extraConfig')
+  const entries = portlayerEntries(Array.isArray(extra) ? (extra as OptionValue[]) : undefined)
+  const version = props.get('config.changeVersion')
+  const memory = props.get('config.hardware.memoryMB')
+  const cpu = props.get('config.cpuAllocation.limit')
+  return {
+    ref: content.obj,
+    version: typeof version === 'string' ? version : '',
+    powerState: asPowerState(props.get('runtime.powerState')),
+    memoryMb: typeof memory === 'number' ? memory : undefined,
+    cpuLimitMhz: typeof cpu === 'number' ? cpu : undefined,
+    entries,
+    record: decodeRecord(entries),
+  }
+}
+
+/** The same VM with `entries` replaced (after a change this process applied itself). */
+export function withEntries(snapshot: VmSnapshot, entries: ReadonlyMap<string, string>): VmSnapshot {
+  return { ...snapshot, entries, record: decodeRecord(entries) }
+}
