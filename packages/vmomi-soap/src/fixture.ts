@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import {
+  createError,
+  type ErrorCode,
+  isErrorCode,
+  type MoRef,
+  PortLayerError,
+  type PortLayerError as PortLayerErrorType,
+} from '@portlayer/contracts'
+import { BACKEND, gatewayError } from './errors.js'
+import { collectSecrets, type Redactor, scrub } from './redact.js'
+
+/**
+ * A recorded gateway session as JSON: the service content and every call, task wait and transfer
+ * with its result or error, secrets already cut out. Dates are written `{ "$date": ISO }` and
+ * bytes `{ "$bytes": base64 }`.
+ */
+export interface GatewayFixture {
+  readonly format: typeof FIXTURE_FORMAT
+  readonly version: 1
+  readonly serviceContent: unknown
+  readonly entries: readonly FixtureEntry[]
+}
+
+export const FIXTURE_FORMAT = 'portlayer-vmomi-fixture'
+
+export interface FixtureError {
+  readonly code: ErrorCode
+  readonly message: string
+  readonly detail?: unknown
+}
+
+export type FixtureEntry =
+  | {
+      readonly kind: 'call'
+      readonly method: string
+      readonly args: unknown
+      readonly result?: unknown
+      readonly error?: FixtureError
+    }
+  | {
+      readonly kind: 'waitForTask'
+      readonly task: MoRef
+      readonly result?: unknown
+      readonly error?: FixtureError
+    }
+  | {
+      readonly kind: 'transfer'
+      readonly request: {
+        readonly method: string
+        readonly url: string
+        readonly bodySha256?: string
+        readonly bodyLength?: number
+      }
+      readonly result?: unknown
+      readonly error?: FixtureError
+    }
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** JSON-safe form of a normalised value. */
+export function encode(value: unknown): unknown {
+  if (value instanceof Date) return { $date: value.toISOString() }
+  if (value instanceof Uint8Array)
+    return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : encode(item)))
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {}
+    for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = encode(v)
+    return out
+  }
+  return value
+}
+
+/** The inverse of {@link encode}. */
+export function decode(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decode)
+  if (!isRecord(value)) return value
+  const keys = Object.keys(value)
+  if (keys.length === 1 && typeof value.$date === 'string') return new Date(value.$date)
+  if (keys.length === 1 && typeof value.$bytes === 'string')
+    return new Uint8Array(Buffer.from(value.$bytes, 'base64'))
+  const out: Record<string, unknown> = {}
+  for (const [key, v] of Object.entries(value)) out[key] = decode(v)
+  return out
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
+  if (isRecord(value)) {
+    const keys = Object.keys(value).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson(value[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** The scrubbed, encoded form of `value`, learning its secrets first. */
+export function scrubbed(value: unknown, redactor: Redactor): unknown {
+  collectSecrets(value, redactor)
+  return scrub(encode(value), redactor)
+}
+
+export function errorRecord(error: unknown, redactor: Redactor): FixtureError {
+  if (PortLayerError.isInstance(error)) {
+    const record: { code: ErrorCode; message: string; detail?: unknown } = {
+      code: error.code,
+      message: redactor.text(error.message),
+    }
+    if (error.detail !== undefined) record.detail = scrub(encode(error.detail), redactor)
+    return record
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return { code: 'UNAVAILABLE', message: redactor.text(message) }
+}
+
+export function errorFromRecord(record: FixtureError): PortLayerErrorType {
+  const code = isErrorCode(record.code) ? record.code : 'UNAVAILABLE'
+  const detail = isRecord(record.detail) ? (decode(record.detail) as Record<string, unknown>) : undefined
+  return createError(code, record.message, { backend: BACKEND, detail })
+}
+
+/** Reads and checks a fixture written by a recording gateway. */
+export async function loadFixture(path: string): Promise<GatewayFixture> {
+  const text = await readFile(path, 'utf8')
+  return parseFixture(text)
+}
+
+export function parseFixture(text: string): GatewayFixture {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw gatewayError('INVALID_ARGUMENT', 'vSphere fixture is not valid JSON')
+  }
+  if (
+    !isRecord(value) ||
+    value.format !== FIXTURE_FORMAT ||
+    value.version !== 1 ||
+    !Array.isArray(value.entries)
+  ) {
+    throw gatewayError('INVALID_ARGUMENT', `vSphere fixture is not a ${FIXTURE_FORMAT} version 1 document`)
+  }
+  return value as unknown as GatewayFixture
+}

@@ -1,0 +1,131 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type {
+  HttpTransferRequest,
+  HttpTransferResponse,
+  MoRef,
+  ServiceContent,
+  TaskInfo,
+  VimArgs,
+  VimMethodName,
+  VimResult,
+  VmomiCallOptions,
+  VmomiGateway,
+} from '@portlayer/contracts'
+import {
+  encode,
+  errorRecord,
+  FIXTURE_FORMAT,
+  type FixtureEntry,
+  type FixtureError,
+  type GatewayFixture,
+  scrubbed,
+  sha256,
+} from './fixture.js'
+import { Redactor, scrub } from './redact.js'
+
+export interface RecordingOptions {
+  /** Written with the fixture when the gateway is closed. */
+  readonly path?: string
+  /** More strings to cut out of the fixture wherever they appear (e.g. the vCenter password). */
+  readonly secrets?: readonly string[]
+}
+
+/** A gateway that passes everything to another and records it. */
+export interface RecordingGateway extends VmomiGateway {
+  /** The recording so far, secrets scrubbed, ready for `JSON.stringify`. */
+  fixture(): GatewayFixture
+  /** Writes {@link fixture} as JSON to `path`. */
+  save(path: string): Promise<void>
+}
+
+type Slot = { entry: FixtureEntry | undefined }
+
+/**
+ * Wraps `inner` and records every call, task wait and transfer with its result or error, in the
+ * order they were started. Passwords, session keys, cookies and guest authentication are
+ * scrubbed from the fixture; so is every occurrence of such a secret inside other strings.
+ */
+export function createRecordingGateway(
+  inner: VmomiGateway,
+  options: RecordingOptions = {},
+): RecordingGateway {
+  const redactor = new Redactor()
+  for (const secret of options.secrets ?? []) redactor.add(secret)
+  const slots: Slot[] = []
+
+  const record = async <T>(
+    make: (outcome: { result?: unknown; error?: FixtureError }) => FixtureEntry,
+    run: () => Promise<T>,
+    encodeResult: (r: T) => unknown = (r) => r,
+  ): Promise<T> => {
+    const slot: Slot = { entry: undefined }
+    slots.push(slot)
+    try {
+      const result = await run()
+      slot.entry = make({ result: scrubbed(encodeResult(result), redactor) })
+      return result
+    } catch (error) {
+      slot.entry = make({ error: errorRecord(error, redactor) })
+      throw error
+    }
+  }
+
+  const fixture = (): GatewayFixture => ({
+    format: FIXTURE_FORMAT,
+    version: 1,
+    serviceContent: scrubbed(inner.serviceContent, redactor),
+    // Scrubbed again at the end: a secret learned late (a later guest password) leaves no trace
+    // in an earlier entry either.
+    entries: slots.flatMap((s) => (s.entry ? [scrub(s.entry, redactor)] : [])),
+  })
+
+  const save = async (path: string): Promise<void> => {
+    await mkdir(dirname(path), { recursive: true })
+    await writeFile(path, `${JSON.stringify(fixture(), null, 2)}\n`, 'utf8')
+  }
+
+  return {
+    get serviceContent(): ServiceContent {
+      return inner.serviceContent
+    },
+    call<M extends VimMethodName>(
+      method: M,
+      args: VimArgs<M>,
+      opts?: VmomiCallOptions,
+    ): Promise<VimResult<M>> {
+      const recordedArgs = scrubbed(args, redactor)
+      return record(
+        (outcome) => ({ kind: 'call', method, args: recordedArgs, ...outcome }),
+        () => inner.call(method, args, opts),
+      )
+    },
+    waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
+      const recordedTask = encode(task) as MoRef
+      return record(
+        (outcome) => ({ kind: 'waitForTask', task: recordedTask, ...outcome }),
+        () => inner.waitForTask(task, opts),
+      )
+    },
+    transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
+      const recordedRequest: { method: string; url: string; bodySha256?: string; bodyLength?: number } = {
+        method: String(request?.method),
+        url: redactor.text(String(request?.url)),
+      }
+      if (request?.body instanceof Uint8Array) {
+        recordedRequest.bodySha256 = sha256(request.body)
+        recordedRequest.bodyLength = request.body.byteLength
+      }
+      return record(
+        (outcome) => ({ kind: 'transfer', request: recordedRequest, ...outcome }),
+        () => inner.transfer(request, opts),
+      )
+    },
+    async close(): Promise<void> {
+      await inner.close()
+      if (options.path !== undefined) await save(options.path)
+    },
+    fixture,
+    save,
+  }
+}

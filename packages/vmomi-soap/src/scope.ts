@@ -1,0 +1,109 @@
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import { gatewayError } from './errors.js'
+
+export type StopReason = 'timeout' | 'aborted' | 'closed'
+
+/**
+ * The life of one gateway operation: its deadline, the caller's `AbortSignal` and the gateway's
+ * closing, folded into one signal handed to every request, retry pause and poll the operation
+ * makes. Records why it stopped, so the error says deadline, abort or closed rather than whatever
+ * the interrupted request happened to report.
+ */
+export class CallScope {
+  readonly #controller = new AbortController()
+  readonly #timer: NodeJS.Timeout | undefined
+  readonly #cleanups: (() => void)[] = []
+  #reason: StopReason | undefined
+  #abortReason: unknown
+
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+    signal: AbortSignal | undefined,
+    closing: AbortSignal,
+  ) {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw gatewayError(ErrorCode.InvalidArgument, `${what}: options.signal must be an AbortSignal`)
+    }
+    this.#timer = setTimeout(() => this.#stop('timeout'), timeoutMs)
+    this.#timer.unref()
+    this.#follow(closing, 'closed')
+    if (signal) this.#follow(signal, 'aborted')
+  }
+
+  #follow(signal: AbortSignal, reason: StopReason): void {
+    if (signal.aborted) {
+      this.#stop(reason, signal.reason)
+      return
+    }
+    const listener = (): void => this.#stop(reason, signal.reason)
+    signal.addEventListener('abort', listener, { once: true })
+    this.#cleanups.push(() => signal.removeEventListener('abort', listener))
+  }
+
+  #stop(reason: StopReason, abortReason?: unknown): void {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    this.#abortReason = abortReason
+    this.#controller.abort()
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  get stopped(): StopReason | undefined {
+    return this.#reason
+  }
+
+  /** The error for a stopped operation. */
+  error(detail: Record<string, unknown> = {}): PortLayerError {
+    const reason = this.#reason
+    if (reason === 'closed') {
+      return gatewayError(ErrorCode.Unavailable, `vSphere ${this.what}: the gateway was closed`, {
+        ...detail,
+        closed: true,
+      })
+    }
+    if (reason === 'aborted' && PortLayerError.isInstance(this.#abortReason)) return this.#abortReason
+    const message =
+      reason === 'timeout'
+        ? `vSphere ${this.what} timed out after ${this.timeoutMs} ms`
+        : `vSphere ${this.what} was aborted`
+    return gatewayError(
+      ErrorCode.Timeout,
+      message,
+      { ...detail, ...(reason === 'aborted' ? { aborted: true } : { timeoutMs: this.timeoutMs }) },
+      reason === 'aborted' ? this.#abortReason : undefined,
+    )
+  }
+
+  /** Rejects with the stop error if the operation has already stopped. */
+  check(): void {
+    if (this.#reason !== undefined) throw this.error()
+  }
+
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    for (const cleanup of this.#cleanups) cleanup()
+  }
+}
+
+/** Waits `ms`, or rejects as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason)
+      return
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -1,0 +1,116 @@
+import { invalidArgument } from './errors.js'
+import type { TlsOptions } from './tls.js'
+
+/** Receives the gateway's log lines. Lines never hold credentials, cookies or session keys. */
+export interface GatewayLogger {
+  debug?(message: string): void
+  info?(message: string): void
+  warn?(message: string): void
+}
+
+export interface SoapGatewaySettings {
+  /** The SDK endpoint, e.g. `https://vcenter.example.com/sdk`. */
+  readonly url: string | URL
+  readonly username: string
+  readonly password: string
+  /** Certificate checking; verification against Node's CA store by default. */
+  readonly tls?: TlsOptions
+  /** Default deadline of a call in ms (60 000). */
+  readonly timeoutMs?: number
+  /** Default deadline of `waitForTask` in ms (3 600 000). */
+  readonly taskTimeoutMs?: number
+  /** Default deadline of `transfer` in ms (300 000). */
+  readonly transferTimeoutMs?: number
+  /** A keepalive call is made after this many idle ms (600 000); 0 turns it off. */
+  readonly keepAliveMs?: number
+  /** Upper bound of `maxObjects` for one page of `RetrievePropertiesEx` (500). */
+  readonly pageSize?: number
+  /** Extra attempts of an idempotent read after a transient network error (2). */
+  readonly retries?: number
+  /** First retry delay in ms, doubled each attempt (100). */
+  readonly retryDelayMs?: number
+  /** First and longest pause between task polls in ms (25 and 1 000). */
+  readonly taskPollMs?: { readonly initial?: number; readonly max?: number }
+  /** vim25 API version sent as SOAPAction `urn:vim25/<version>` ("6.5"). */
+  readonly apiVersion?: string
+  /** Locale passed to `Login`. */
+  readonly locale?: string
+  /** Sockets per host (8). */
+  readonly maxSockets?: number
+  readonly logger?: GatewayLogger
+}
+
+export interface ResolvedSettings {
+  readonly url: URL
+  readonly username: string
+  readonly password: string
+  readonly tls: TlsOptions | undefined
+  readonly timeoutMs: number
+  readonly taskTimeoutMs: number
+  readonly transferTimeoutMs: number
+  readonly keepAliveMs: number
+  readonly pageSize: number
+  readonly retries: number
+  readonly retryDelayMs: number
+  readonly taskPollInitialMs: number
+  readonly taskPollMaxMs: number
+  readonly apiVersion: string
+  readonly locale: string | undefined
+  readonly maxSockets: number
+  readonly logger: GatewayLogger
+}
+
+function count(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalidArgument(`settings.${name} must be an integer ≥ ${min}`)
+  }
+  return value
+}
+
+/** Checks settings; errors never repeat the credentials. */
+export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings {
+  if (typeof settings !== 'object' || settings === null) throw invalidArgument('settings must be an object')
+  let url: URL
+  try {
+    url = new URL(String(settings.url))
+  } catch {
+    throw invalidArgument('settings.url is not a valid URL')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw invalidArgument('settings.url must be an http or https URL')
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw invalidArgument('settings.url must not carry credentials; pass username and password')
+  }
+  if (typeof settings.username !== 'string' || settings.username === '') {
+    throw invalidArgument('settings.username must be a non-empty string')
+  }
+  if (typeof settings.password !== 'string') throw invalidArgument('settings.password must be a string')
+  if (url.protocol === 'http:' && settings.tls !== undefined && Object.keys(settings.tls).length > 0) {
+    throw invalidArgument('settings.tls applies to https URLs only')
+  }
+  if (settings.apiVersion !== undefined && !/^\d+(\.\d+)*$/.test(settings.apiVersion)) {
+    throw invalidArgument('settings.apiVersion must look like "6.5"')
+  }
+  const taskPollInitialMs = count(settings.taskPollMs?.initial, 'taskPollMs.initial', 25, 1)
+  return {
+    url,
+    username: settings.username,
+    password: settings.password,
+    tls: settings.tls,
+    timeoutMs: count(settings.timeoutMs, 'timeoutMs', 60_000, 1),
+    taskTimeoutMs: count(settings.taskTimeoutMs, 'taskTimeoutMs', 3_600_000, 1),
+    transferTimeoutMs: count(settings.transferTimeoutMs, 'transferTimeoutMs', 300_000, 1),
+    keepAliveMs: count(settings.keepAliveMs, 'keepAliveMs', 600_000, 0),
+    pageSize: count(settings.pageSize, 'pageSize', 500, 1),
+    retries: count(settings.retries, 'retries', 2, 0),
+    retryDelayMs: count(settings.retryDelayMs, 'retryDelayMs', 100, 0),
+    taskPollInitialMs,
+    taskPollMaxMs: Math.max(taskPollInitialMs, count(settings.taskPollMs?.max, 'taskPollMs.max', 1_000, 1)),
+    apiVersion: settings.apiVersion ?? '6.5',
+    locale: settings.locale,
+    maxSockets: count(settings.maxSockets, 'maxSockets', 8, 1),
+    logger: settings.logger ?? {},
+  }
+}

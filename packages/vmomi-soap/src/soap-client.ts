@@ -1,0 +1,46 @@
+import { type Client, createClientAsync, type IOptions } from 'soap'
+import type { Redactor } from './redact.js'
+import { SoapHttpClient, type Transport } from './transport.js'
+import { vim25Wsdl } from './wsdl.js'
+
+type SoapMethod = (args: unknown, options?: { signal?: AbortSignal }) => Promise<[unknown, ...unknown[]]>
+
+/** The slice of a node-soap client the gateway uses. */
+export interface VimSoapClient {
+  invoke(method: string, args: unknown, signal: AbortSignal): Promise<unknown>
+  /** node-soap keeps the last request (a `Login` body has the password): dropped after each call. */
+  forget(): void
+}
+
+// node-soap parses a WSDL string once per cache; ours holds only the generated vim25 subset.
+const wsdlCache = new Map<string, unknown>()
+
+export async function createVimSoapClient(
+  transport: Transport,
+  redactor: Redactor,
+  apiVersion: string,
+): Promise<VimSoapClient> {
+  const client = (await createClientAsync(vim25Wsdl(), {
+    endpoint: transport.endpoint.href,
+    httpClient: new SoapHttpClient(transport, redactor),
+    wsdlCache,
+    // vim25 faults carry the fault type in the detail; node-soap must not interpret them.
+    returnFault: false,
+  } as unknown as IOptions)) as unknown as Client & Record<string, unknown>
+  client.setSOAPAction(`urn:vim25/${apiVersion}`)
+  const mutable = client as unknown as Record<string, unknown>
+  return {
+    async invoke(method, args, signal) {
+      const fn = client[`${method}Async`] as SoapMethod | undefined
+      if (typeof fn !== 'function') throw new Error(`node-soap client lacks ${method}`)
+      const [result] = await fn.call(client, args, { signal })
+      return result
+    },
+    forget() {
+      mutable.lastRequest = undefined
+      mutable.lastMessage = undefined
+      mutable.lastRequestHeaders = undefined
+      mutable.lastResponse = undefined
+    },
+  }
+}

@@ -1,0 +1,177 @@
+import {
+  ErrorCode,
+  type HttpTransferRequest,
+  type HttpTransferResponse,
+  PortLayerError,
+} from '@portlayer/contracts'
+import { GatewayCause, gatewayError, invalidArgument } from './errors.js'
+import type { Redactor } from './redact.js'
+import { type CallScope, sleep } from './scope.js'
+import { isTransientTransportError, type Transport, toTransportError, transportFailure } from './transport.js'
+
+export interface TransferContext {
+  readonly transport: Transport
+  readonly redactor: Redactor
+  readonly scope: CallScope
+  readonly retries: number
+  readonly retryDelayMs: number
+  onRetry(message: string): void
+  restoreSession(): Promise<void>
+}
+
+const METHODS = new Set(['GET', 'PUT', 'HEAD', 'DELETE'])
+const TRANSIENT_STATUS = new Set([502, 503, 504])
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+function codeForStatus(status: number): ErrorCode {
+  if (status === 404 || status === 410) return ErrorCode.NotFound
+  if (status === 409 || status === 412) return ErrorCode.Conflict
+  if (status === 408 || status === 504) return ErrorCode.Timeout
+  if (status === 401 || status === 403 || status >= 500) return ErrorCode.Unavailable
+  return ErrorCode.InvalidArgument
+}
+
+/**
+ * The URL of a transfer: a path resolves against the endpoint; a guest transfer URL whose host is
+ * `*` means "the host you are connected to" (keeping its port if it names one).
+ */
+export function resolveTransferUrl(raw: string, endpoint: URL): URL {
+  let text = raw
+  const star = /^(https?:\/\/)\*(:\d+)?(?=[/?#]|$)/i.exec(text)
+  if (star) {
+    const [whole, scheme, port] = star as unknown as [string, string, string | undefined]
+    text = `${scheme}${port ? `${endpoint.hostname}${port}` : endpoint.host}${text.slice(whole.length)}`
+  }
+  let url: URL
+  try {
+    url = new URL(text, endpoint)
+  } catch {
+    throw invalidArgument('transfer: url is not a valid URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidArgument('transfer: url must be http or https')
+  }
+  if (url.username !== '' || url.password !== '')
+    throw invalidArgument('transfer: url must not carry credentials')
+  return url
+}
+
+function checkRequest(request: HttpTransferRequest): void {
+  if (typeof request !== 'object' || request === null)
+    throw invalidArgument('transfer: request must be an object')
+  if (typeof request.method !== 'string' || !METHODS.has(request.method)) {
+    throw invalidArgument('transfer: method must be GET, PUT, HEAD or DELETE')
+  }
+  if (typeof request.url !== 'string' || request.url === '')
+    throw invalidArgument('transfer: url must be a string')
+  if (request.body !== undefined && !(request.body instanceof Uint8Array)) {
+    throw invalidArgument('transfer: body must be a Uint8Array')
+  }
+  if (request.body !== undefined && request.method !== 'PUT') {
+    throw invalidArgument(`transfer: a ${request.method} request has no body`)
+  }
+  if (request.headers !== undefined) {
+    if (typeof request.headers !== 'object' || request.headers === null) {
+      throw invalidArgument('transfer: headers must be an object')
+    }
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (!HEADER_NAME.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+        throw invalidArgument('transfer: headers must be valid HTTP header names and string values')
+      }
+      if (name.toLowerCase() === 'cookie')
+        throw invalidArgument('transfer: the session cookie is managed by the gateway')
+    }
+  }
+}
+
+function flatHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    const key = name.toLowerCase()
+    // The session cookie stays inside the gateway.
+    if (key === 'set-cookie' || value === undefined || value === null) continue
+    out[key] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  if (typeof data === 'string') return new TextEncoder().encode(data)
+  return new Uint8Array(0)
+}
+
+/** One HTTP transfer with the gateway's cookie and TLS settings, bounded retries for reads. */
+export async function performTransfer(
+  request: HttpTransferRequest,
+  ctx: TransferContext,
+): Promise<HttpTransferResponse> {
+  checkRequest(request)
+  const url = resolveTransferUrl(request.url, ctx.transport.endpoint)
+  const shown = ctx.redactor.text(`${url.pathname}${url.search}`)
+  const what = `vSphere transfer ${request.method} ${shown}`
+  const idempotent = request.method === 'GET' || request.method === 'HEAD'
+  const sameOrigin = url.origin === ctx.transport.origin
+  const body = request.body
+  const headers: Record<string, string> = { ...request.headers }
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+    headers['Content-Type'] = 'application/octet-stream'
+  }
+  let relogged = false
+  for (let attempt = 0; ; attempt++) {
+    ctx.scope.check()
+    let retryable: string | undefined
+    try {
+      const res = await ctx.transport.axios.request({
+        url: url.href,
+        method: request.method,
+        data: body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        headers,
+        responseType: 'arraybuffer',
+        signal: ctx.scope.signal,
+        transformRequest: [(data: unknown) => data],
+      })
+      const status = res.status
+      if (status >= 200 && status < 300) {
+        return {
+          status,
+          headers: flatHeaders(res.headers as Record<string, unknown>),
+          body: request.method === 'HEAD' ? new Uint8Array(0) : toBytes(res.data),
+        }
+      }
+      if (status === 401 && sameOrigin && !relogged) {
+        relogged = true
+        await ctx.restoreSession()
+        attempt--
+        continue
+      }
+      if (idempotent && TRANSIENT_STATUS.has(status) && attempt < ctx.retries) {
+        retryable = `HTTP ${status}`
+      } else {
+        const text = ctx.redactor.text(Buffer.from(toBytes(res.data)).toString('utf8', 0, 200)).trim()
+        throw gatewayError(
+          codeForStatus(status),
+          `${what} failed with HTTP ${status}${text ? `: ${text}` : ''}`,
+          { httpStatus: status, method: request.method, url: ctx.redactor.text(url.href) },
+          new GatewayCause(`HTTP ${status}`),
+        )
+      }
+    } catch (error) {
+      if (ctx.scope.stopped) throw ctx.scope.error({ method: request.method })
+      if (PortLayerError.isInstance(error)) throw error
+      const failure = toTransportError(error, ctx.redactor)
+      if (!idempotent || attempt >= ctx.retries || !isTransientTransportError(failure)) {
+        throw transportFailure(failure, what, url.host, request.method)
+      }
+      retryable = failure.message
+    }
+    const delay = ctx.retryDelayMs * 2 ** attempt
+    ctx.onRetry(`${what}: ${retryable}; retrying in ${delay} ms`)
+    try {
+      await sleep(delay, ctx.scope.signal)
+    } catch {
+      throw ctx.scope.error({ method: request.method })
+    }
+  }
+}
