@@ -108,10 +108,26 @@ func (g *guests) Reference() types.ManagedObjectReference {
 }
 
 func (g *guests) PutObject(obj mo.Reference) {
-	if _, ok := obj.(*simulator.VirtualMachine); ok {
+	switch obj := obj.(type) {
+	case *simulator.VirtualMachine:
 		g.mu.Lock()
 		g.vm(obj.Reference())
 		g.mu.Unlock()
+	case *simulator.Task:
+		// vcsim reports a new VM's tools as not installed; this guest has them, not yet running.
+		if obj.Info.DescriptionId != "Folder.createVm" {
+			return
+		}
+		run := obj.Execute
+		obj.Execute = func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+			res, fault := run(t)
+			if ref, ok := res.(types.ManagedObjectReference); ok && fault == nil {
+				if vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok {
+					simulator.Map.WithLock(vm, func() { g.setPower(vm, vm.Runtime.PowerState) })
+				}
+			}
+			return res, fault
+		}
 	}
 }
 

@@ -146,16 +146,21 @@ func faultName(err error) string {
 	if err == nil {
 		return ""
 	}
-	var fault interface{}
-	switch {
-	case soap.IsSoapFault(err):
-		fault = soap.ToSoapFault(err).VimFault()
-	case isTaskError(err):
-		fault = err.(task.Error).Fault()
-	default:
+	fault := faultOf(err)
+	if fault == nil {
 		return "error: " + err.Error()
 	}
 	return strings.TrimSuffix(reflect.Indirect(reflect.ValueOf(fault)).Type().Name(), "Fault")
+}
+
+func faultOf(err error) interface{} {
+	switch {
+	case soap.IsSoapFault(err):
+		return soap.ToSoapFault(err).VimFault()
+	case isTaskError(err):
+		return err.(task.Error).Fault()
+	}
+	return nil
 }
 
 func isTaskError(err error) bool {

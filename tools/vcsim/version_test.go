@@ -7,7 +7,9 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-func (e *env) changeVersion(vm interface{ Reference() types.ManagedObjectReference }) string {
+func (e *env) changeVersion(vm interface {
+	Reference() types.ManagedObjectReference
+}) string {
 	e.t.Helper()
 	return e.props(e.vmObject(vm.Reference()), "config.changeVersion").Config.ChangeVersion
 }
