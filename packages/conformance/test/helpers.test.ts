@@ -56,7 +56,11 @@ describe('eventually', () => {
   it('gives up on real time too, when the advance function lets none pass', async () => {
     const started = Date.now()
     await expect(
-      eventually(() => false, { advance: () => new Promise((r) => setTimeout(r, 5)), timeoutMs: 60, pollMs: 0.001 }),
+      eventually(() => false, {
+        advance: () => new Promise((r) => setTimeout(r, 5)),
+        timeoutMs: 60,
+        pollMs: 0.001,
+      }),
     ).rejects.toThrow(/did not hold/)
     expect(Date.now() - started).toBeLessThan(1000)
   })
@@ -64,7 +68,10 @@ describe('eventually', () => {
 
 describe('expectPortLayerError', () => {
   it('returns the error when the code matches', async () => {
-    const e = await expectPortLayerError(Promise.reject(new NotFoundError('container x not found')), 'NOT_FOUND')
+    const e = await expectPortLayerError(
+      Promise.reject(new NotFoundError('container x not found')),
+      'NOT_FOUND',
+    )
     expect(e.message).toBe('container x not found')
   })
 
