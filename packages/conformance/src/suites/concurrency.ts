@@ -1,4 +1,4 @@
-import { PortLayerError } from '@portlayer/contracts'
+import { type Handle, PortLayerError } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { LONG_RUNNER, text } from '../harness.js'
 import { describeOutcome, expectPortLayerError } from '../outcome.js'
@@ -66,6 +66,44 @@ export function concurrencyTests(s: SuiteContext): void {
       await pl.commit(change)
       expect((await t.config(id)).limits).toEqual({ memoryMb: 340, cpuMhz: 1140 })
       await expectPortLayerError(pl.commit(empty), 'CONFLICT', 'a stale handle that changes nothing')
+    })
+
+    it('3: commit checks the handle, then existence, then the version, then run-state rules, then extensions', async () => {
+      const t = s.t()
+      const { pl } = t
+      const id = await t.container('three-order')
+      let prepared = 0
+      const ns = caps.extensions ? t.namespace('order') : undefined
+      if (ns) {
+        t.register({
+          namespace: ns,
+          prepare: () => {
+            prepared++
+            return { applied: true }
+          },
+        })
+      }
+      const withSlot = (h: Handle): Handle => (ns ? t.withSlot(h, ns, true) : h)
+      // Asks to run without an entry point: INVALID_STATE if it were current.
+      const stale = withSlot(await pl.setRunState(await pl.getHandle(id), 'running'))
+      await t.update(id, (h) => pl.setLimits(h, 350, 1150))
+      await expectPortLayerError(
+        pl.commit(stale),
+        'CONFLICT',
+        'a stale handle that also breaks a run-state rule',
+      )
+      const current = withSlot(await pl.setRunState(await pl.getHandle(id), 'running'))
+      await expectPortLayerError(pl.commit(current), 'INVALID_STATE', 'running without an entry point')
+      expect(prepared, 'prepare calls for commits refused before extensions').toBe(0)
+
+      await pl.destroyContainer(id)
+      await expectPortLayerError(pl.commit(stale), 'NOT_FOUND', 'a stale handle of a destroyed container')
+      const malformed = { ...stale, baseVersion: 42 } as unknown as Handle
+      await expectPortLayerError(
+        pl.commit(malformed),
+        'INVALID_ARGUMENT',
+        'a malformed handle of a destroyed container',
+      )
     })
 
     it(`3: ${CLIENTS} clients doing read-modify-commit on limits concurrently lose no update`, async () => {
