@@ -5,9 +5,7 @@ import {
   InvalidArgumentError,
   type RequestedLimits,
   type RunState,
-  validateAbsolutePath,
   validateData,
-  validateFileName,
   validateId,
   validateLimit,
   validateName,
@@ -16,6 +14,7 @@ import {
   validateProcess,
   validateTargetRunState,
 } from '@portlayer/contracts'
+import { checkAbsolutePath, checkFileName } from './fast-checks.js'
 import { BasicHandle, EMPTY_EXTENSIONS, EMPTY_FILES, makeHandle, pending } from './handle.js'
 import { toFrozenJson } from './json-value.js'
 
@@ -117,8 +116,8 @@ export function assertHandle(value: unknown): Handle {
 /** Validates one file to copy and returns a frozen copy that owns its bytes. */
 export function toFileCopy(value: unknown): FileCopy {
   if (!isRecord(value)) bad('each pending file must be an object')
-  const targetDir = validateAbsolutePath(value.targetDir, 'targetDir')
-  const fname = validateFileName(value.fname)
+  const targetDir = checkAbsolutePath(value.targetDir, 'targetDir')
+  const fname = checkFileName(value.fname)
   const perms = validatePerms(value.perms)
   const data = validateData(value.data)
   // A private copy: the caller may reuse its buffer, and a handle must never change.

@@ -8,15 +8,14 @@ import {
   type PendingChange,
   type RequestedLimits,
   type RunState,
-  validateId,
   validateLimit,
   validateName,
   validateNamespace,
-  validateProcess,
   validateTargetRunState,
 } from '@portlayer/contracts'
 import { v4 as uuidv4 } from 'uuid'
 import { assertHandle, MAX_VERSION_LENGTH, toFileCopy } from './assert.js'
+import { checkAbsolutePath, checkExecArgs, checkId } from './fast-checks.js'
 import { BasicHandle, EMPTY_EXTENSIONS, EMPTY_FILES, EMPTY_PENDING, makeHandle, pending } from './handle.js'
 import { toFrozenJson } from './json-value.js'
 
@@ -31,7 +30,7 @@ export class BasicHandleFactory implements HandleFactory {
   }
 
   create(containerId: ID, name: string): Handle {
-    validateId(containerId, 'containerId')
+    checkId(containerId, 'containerId')
     validateName(name)
     return makeHandle(
       containerId,
@@ -41,7 +40,7 @@ export class BasicHandleFactory implements HandleFactory {
   }
 
   forVersion(containerId: ID, version: string): Handle {
-    validateId(containerId, 'containerId')
+    checkId(containerId, 'containerId')
     if (typeof version !== 'string' || version.length === 0 || version.length > MAX_VERSION_LENGTH) {
       throw new InvalidArgumentError(`version must be a non-empty string, got ${String(version)}`)
     }
@@ -68,7 +67,11 @@ export class BasicHandleFactory implements HandleFactory {
     if (change.mainProcess !== undefined) {
       const m = change.mainProcess
       if (typeof m !== 'object' || m === null) throw new InvalidArgumentError('mainProcess must be an object')
-      mainProcess = Object.freeze(validateProcess(m.workDir, m.execPath, m.execArgs))
+      mainProcess = Object.freeze({
+        workDir: checkAbsolutePath(m.workDir, 'workDir'),
+        execPath: checkAbsolutePath(m.execPath, 'execPath'),
+        execArgs: checkExecArgs(m.execArgs),
+      })
     }
     return makeHandle(
       h.containerId,

@@ -105,6 +105,11 @@ class SimulatorImpl implements Simulator {
   readonly defaultLimits: Readonly<ResourceLimits>
   readonly stopGracePeriodMs: number
   private engine: Engine
+  /**
+   * True when the factory is this project's BasicHandleFactory, which validates (with the same
+   * shared validators) everything a setter gives it; the setters then skip checking twice.
+   */
+  private readonly factoryValidates: boolean
   private readonly extensions = new Map<string, CommitExtension<unknown>>()
 
   constructor(options: SimulatorOptions) {
@@ -115,6 +120,7 @@ class SimulatorImpl implements Simulator {
       options.clock === 'virtual' ? new VirtualClock(resolveStart(options.startTime)) : new RealClock()
     this.faults = new Faults(this.clock)
     this.handleFactory = options.handleFactory ?? new BasicHandleFactory()
+    this.factoryValidates = this.handleFactory instanceof BasicHandleFactory
     this.defaultLimits = resolveLimits(options.defaultLimits)
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
     this.engine = new Engine(
@@ -149,7 +155,7 @@ class SimulatorImpl implements Simulator {
 
   async createContainer(name: string): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('createContainer', undefined)
-    validateName(name, BACKEND)
+    if (!this.factoryValidates) validateName(name, BACKEND)
     const id = this.handleFactory.newId()
     let h: Handle
     try {
@@ -180,10 +186,13 @@ class SimulatorImpl implements Simulator {
   ): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('copyTo', targetOf(h))
     const handle = this.handle(h)
-    const dir = validateAbsolutePath(targetDir, 'targetDir', BACKEND)
-    validateFileName(fname, BACKEND)
-    validatePerms(perms, BACKEND)
-    validateData(data, BACKEND)
+    let dir = targetDir
+    if (!this.factoryValidates) {
+      dir = validateAbsolutePath(targetDir, 'targetDir', BACKEND)
+      validateFileName(fname, BACKEND)
+      validatePerms(perms, BACKEND)
+      validateData(data, BACKEND)
+    }
     try {
       return this.handleFactory.withFile(handle, { targetDir: dir, fname, perms, data })
     } catch (e) {
@@ -194,7 +203,9 @@ class SimulatorImpl implements Simulator {
   async setEntryPoint(h: Handle, workDir: string, execPath: string, execArgs: string): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('setEntryPoint', targetOf(h))
     const handle = this.handle(h)
-    const mainProcess = validateProcess(workDir, execPath, execArgs, BACKEND)
+    const mainProcess = this.factoryValidates
+      ? { workDir, execPath, execArgs }
+      : validateProcess(workDir, execPath, execArgs, BACKEND)
     try {
       return this.handleFactory.withChange(handle, { mainProcess })
     } catch (e) {
@@ -205,10 +216,12 @@ class SimulatorImpl implements Simulator {
   async setLimits(h: Handle, memoryMb: number, cpuMhz: number): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('setLimits', targetOf(h))
     const handle = this.handle(h)
-    const limits = {
-      memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
-      cpuMhz: validateLimit(cpuMhz, 'cpuMhz', BACKEND),
-    }
+    const limits = this.factoryValidates
+      ? { memoryMb, cpuMhz }
+      : {
+          memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
+          cpuMhz: validateLimit(cpuMhz, 'cpuMhz', BACKEND),
+        }
     try {
       return this.handleFactory.withChange(handle, { limits })
     } catch (e) {
@@ -219,7 +232,7 @@ class SimulatorImpl implements Simulator {
   async setRunState(h: Handle, runState: RunState): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('setRunState', targetOf(h))
     const handle = this.handle(h)
-    validateTargetRunState(runState, BACKEND)
+    if (!this.factoryValidates) validateTargetRunState(runState, BACKEND)
     try {
       return this.handleFactory.withChange(handle, { runState })
     } catch (e) {
