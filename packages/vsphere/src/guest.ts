@@ -1,5 +1,6 @@
 import {
   DEFAULT_DIRECTORIES,
+  type FileCopy,
   type GuestAuthentication,
   type GuestPosixFileAttributes,
   type GuestProcessInfo,
@@ -198,4 +199,9 @@ export function programNotFound(error: unknown): boolean {
 
 function posixAttributes(permissions: number): GuestPosixFileAttributes {
   return { _type: 'GuestPosixFileAttributes', permissions }
+}
+
+/** A handle's file copy as a guest file. */
+export function toGuestFile(file: FileCopy): GuestFile {
+  return { dir: file.targetDir, name: file.fname, perms: file.perms, data: file.data }
 }

@@ -1,0 +1,439 @@
+import {
+  ConcurrentModificationError,
+  type ExtensionPlan,
+  type Handle,
+  type ID,
+  InvalidArgumentError,
+  type MoRef,
+  NotFoundError,
+  type OptionValue,
+  PortLayerError,
+  RunState,
+  type VirtualMachineConfigSpec,
+} from '@portlayer/contracts'
+import { type AnyExtension, type Backend, versionOf } from './backend.js'
+import { resolveLimits, statusOf } from './derive.js'
+import { BACKEND, faultOf, invalidState, isCode, isOutcomeUnknown, notFound, wrap } from './errors.js'
+import {
+  applyOptions,
+  type ContainerRecord,
+  encodeFiles,
+  encodeLimits,
+  encodeMain,
+  encodeMainState,
+  extensionKey,
+  KEY_PREFIX,
+  Key,
+  option,
+} from './extra-config.js'
+import { toGuestFile } from './guest.js'
+import type { Inventory } from './inventory.js'
+import { lastCopyPerPath } from './pending-files.js'
+import { endOfRun, startingState, stoppingState } from './run-records.js'
+import { startRun, stopRun } from './runs.js'
+import { vmNameFor } from './settings.js'
+import { deleteStaged, persistFiles } from './staged-files.js'
+import { runTask } from './vim.js'
+import { type VmSnapshot, withEntries } from './vm.js'
+
+/** An extension's plan for one commit. */
+export interface Prepared {
+  readonly namespace: string
+  readonly plan: ExtensionPlan<unknown>
+}
+
+export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
+  const { factory, inventory } = b.c()
+  const id = handle.containerId
+  const p = handle.pending
+  const vmName = vmNameFor(b.settings, id)
+  if (typeof p.name !== 'string') {
+    throw new InvalidArgumentError(`container ${id}: a create-handle needs a name`, {
+      backend: BACKEND,
+      target: id,
+    })
+  }
+  // The VM name comes from the container ID, so an earlier commit of this create-handle (also
+  // one whose answer was lost) is found here instead of producing a second VM.
+  if ((await b.lookup(id, true)) !== undefined) {
+    throw new ConcurrentModificationError(
+      `container ${id} was already created: a create-handle commits once`,
+      {
+        backend: BACKEND,
+        target: id,
+      },
+    )
+  }
+  const main = p.mainProcess ? { processId: factory.newId(), ...p.mainProcess } : null
+  const wantStart = p.runState === RunState.Running
+  if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
+
+  const prepared = await prepareExtensions(b, handle, null, RunState.Created)
+  const token = factory.newId()
+  const files = lastCopyPerPath(p.files)
+  const options: OptionValue[] = [
+    option(Key.id, id),
+    option(Key.name, p.name),
+    option(Key.created, new Date().toISOString()),
+    option(Key.rev, token),
+  ]
+  if (p.limits) options.push(option(Key.limits, encodeLimits(p.limits)))
+  if (main) options.push(option(Key.main, encodeMain(main)))
+  if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(null, token))))
+  let staged: string[] = []
+  try {
+    // Files of a container that starts in this commit go straight into the guest; otherwise
+    // they wait in the record (or on the datastore) for the first start.
+    if (!wantStart && files.length > 0) {
+      const persisted = await persistFiles(b, id, [], files)
+      staged = persisted.staged
+      options.push(option(Key.files, encodeFiles(persisted.records)))
+    }
+    const contribution = contributions(prepared, id)
+    options.push(...contribution.options)
+    const limits = resolveLimits(p.limits, b.settings.defaultLimits)
+    const config: VirtualMachineConfigSpec = {
+      memoryMB: limits.memoryMb,
+      cpuAllocation: { limit: limits.cpuMhz },
+      extraConfig: options,
+      ...(contribution.deviceChange.length > 0 ? { deviceChange: contribution.deviceChange } : {}),
+    }
+    const ref = await createVm(b, id, vmName, config, inventory)
+    b.refs.set(id, ref)
+    finish(prepared, 'commit')
+    if (main && wantStart) {
+      const record = recordOf(options)
+      try {
+        await startRun(b, id, ref, main, token, [], files, false)
+      } catch (e) {
+        await undoCreate(b, id, ref, record)
+        throw e
+      }
+    }
+    return id
+  } catch (e) {
+    if (!prepared.done) finish(prepared, 'rollback')
+    if (!b.refs.has(id)) deleteStaged(b, staged)
+    throw wrap(e, `committing new container ${id}`, id)
+  }
+}
+
+export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
+  const { factory, guest } = b.c()
+  const id = handle.containerId
+  const p = handle.pending
+  const snap = await b.read(id)
+  if (versionOf(snap) !== handle.baseVersion) {
+    throw new ConcurrentModificationError(
+      `container ${id} changed since the handle was made (version ${handle.baseVersion}, now ${versionOf(snap)})`,
+      {
+        backend: BACKEND,
+        target: id,
+        detail: { baseVersion: handle.baseVersion, version: versionOf(snap) },
+      },
+    )
+  }
+  const record = snap.record as ContainerRecord
+  // Whether the main process still runs matters only when the handle asks for a run state.
+  const procs =
+    p.runState !== undefined && snap.powerState === 'poweredOn' && record.mainState?.phase === 'started'
+      ? await b.listQuietly(snap.ref)
+      : undefined
+  const status = statusOf(record, snap.powerState, procs)
+  const running = status === RunState.Running
+  const main = p.mainProcess
+    ? { processId: record.main?.processId ?? factory.newId(), ...p.mainProcess }
+    : record.main
+  if (p.runState === RunState.Running && !main)
+    throw invalidState(`container ${id} cannot run: it has no entry point`, id)
+  const wantStart = p.runState === RunState.Running && !running
+  const wantStop = p.runState === RunState.Stopped && running
+  const applyLimits = p.limits !== undefined && !running
+  const files = lastCopyPerPath(p.files)
+  const hasExtensions = Object.keys(p.extensions).length > 0
+  if (!applyLimits && !p.mainProcess && files.length === 0 && !wantStart && !wantStop && !hasExtensions)
+    return id
+
+  const prepared = await prepareExtensions(b, handle, record, status)
+  const token = factory.newId()
+  const options: OptionValue[] = [option(Key.rev, token)]
+  const spec: VirtualMachineConfigSpec = {}
+  if (snap.version !== '') spec.changeVersion = snap.version
+  if (applyLimits && p.limits) {
+    const limits = resolveLimits(p.limits, b.settings.defaultLimits)
+    options.push(option(Key.limits, encodeLimits(p.limits)))
+    spec.memoryMB = limits.memoryMb
+    spec.cpuAllocation = { limit: limits.cpuMhz }
+  }
+  if (p.mainProcess && main) options.push(option(Key.main, encodeMain(main)))
+  // A run that ended unobserved is recorded in this same reconfiguration.
+  const ending =
+    procs && snap.powerState === 'poweredOn' && !running
+      ? endOfRun(record, procs, new Date(), false)
+      : undefined
+  if (ending) options.push(...ending.options)
+  if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(record.mainState, token))))
+  if (wantStop && record.mainState?.phase === 'started') {
+    options.push(option(Key.mainState, encodeMainState(stoppingState(record.mainState))))
+  }
+  let staged: string[] = []
+  let superseded: string[] = []
+  try {
+    if (files.length > 0 && !running && !wantStart) {
+      const persisted = await persistFiles(b, id, record.files, files)
+      staged = persisted.staged
+      superseded = persisted.superseded
+      options.push(option(Key.files, encodeFiles(persisted.records)))
+    }
+    const contribution = contributions(prepared, id)
+    options.push(...contribution.options)
+    if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
+    spec.extraConfig = options
+    await applyCommit(b, id, snap, spec, token)
+    finish(prepared, 'commit')
+  } catch (e) {
+    if (!prepared.done) finish(prepared, 'rollback')
+    deleteStaged(b, staged)
+    throw wrap(e, `committing container ${id}`, id)
+  }
+  deleteStaged(b, superseded)
+
+  const after = applyOptions(snap.entries, options)
+  const recordAfter = withEntries(snap, after).record as ContainerRecord
+  const poweredOnButEnded = snap.powerState === 'poweredOn' && !running
+  try {
+    if (running && files.length > 0) await guest.copyIn(snap.ref, files.map(toGuestFile), id)
+    if (wantStop) await stopRun(b, id, snap.ref, recordAfter)
+    else if (wantStart && main) {
+      await startRun(b, id, snap.ref, main, token, recordAfter.files, files, poweredOnButEnded)
+    } else if (poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
+      await b.powerOff(id, snap.ref)
+    }
+  } catch (e) {
+    throw wrap(e, `committing container ${id}`, id)
+  }
+  return id
+}
+
+/** Creates (or clones) the VM; a create whose answer was lost is looked up before giving up. */
+export async function createVm(
+  b: Backend,
+  id: ID,
+  vmName: string,
+  config: VirtualMachineConfigSpec,
+  inventory: Inventory,
+): Promise<MoRef> {
+  const { gateway } = b.c()
+  try {
+    const info = inventory.template
+      ? await runTask(gateway, 'CloneVM_Task', {
+          _this: inventory.template,
+          folder: inventory.folder,
+          name: vmName,
+          spec: {
+            location: { pool: inventory.pool, datastore: inventory.datastore },
+            template: false,
+            powerOn: false,
+            config,
+          },
+        })
+      : await runTask(gateway, 'CreateVM_Task', {
+          _this: inventory.folder,
+          config: {
+            ...config,
+            name: vmName,
+            guestId: b.settings.guestId,
+            numCPUs: 1,
+            files: { vmPathName: `[${b.settings.datastore}]` },
+          },
+          pool: inventory.pool,
+        })
+    const ref = isMoRef(info.result) ? info.result : await b.lookup(id, true)
+    if (!ref)
+      throw new NotFoundError(`the VM of container ${id} was created but cannot be found`, {
+        backend: BACKEND,
+      })
+    return ref
+  } catch (e) {
+    if (isCode(e, 'CONFLICT') || faultOf(e) === 'DuplicateName') {
+      throw new ConcurrentModificationError(
+        `container ${id} was already created: a create-handle commits once`,
+        {
+          backend: BACKEND,
+          target: id,
+          detail: PortLayerError.isInstance(e) ? e.detail : undefined,
+          cause: e,
+        },
+      )
+    }
+    if (isOutcomeUnknown(e)) {
+      const ref = await b.lookup(id, true).catch(() => undefined)
+      if (ref) {
+        const snap = await b.readRef(ref).catch(() => undefined)
+        if (snap?.record?.id === id) return ref
+      }
+    }
+    throw wrap(e, `creating the VM of container ${id}`, id)
+  }
+}
+
+/** A create+start whose start failed: the VM goes again, so the failed commit leaves nothing. */
+export async function undoCreate(
+  b: Backend,
+  id: ID,
+  ref: MoRef,
+  record: ContainerRecord | null,
+): Promise<void> {
+  const { gateway } = b.c()
+  try {
+    await b.powerOff(id, ref)
+    await runTask(gateway, 'Destroy_Task', { _this: ref })
+    b.forget(id)
+    if (record) await b.releaseExtensions(id, record)
+  } catch (e) {
+    b.settings.onBackgroundError(e)
+  }
+}
+
+/** The one guarded reconfiguration of a commit: lands only if the VM is at the version read. */
+export async function applyCommit(
+  b: Backend,
+  id: ID,
+  snap: VmSnapshot,
+  spec: VirtualMachineConfigSpec,
+  token: string,
+): Promise<void> {
+  const { gateway } = b.c()
+  try {
+    await runTask(gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+  } catch (e) {
+    if (isCode(e, 'CONFLICT') || faultOf(e) === 'ConcurrentAccess') {
+      throw new ConcurrentModificationError(`container ${id} changed since the handle was made`, {
+        backend: BACKEND,
+        target: id,
+        detail: PortLayerError.isInstance(e) ? e.detail : undefined,
+        cause: e,
+      })
+    }
+    if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
+      b.forget(id)
+      throw notFound(id)
+    }
+    if (isOutcomeUnknown(e)) {
+      const now = await b.readRef(snap.ref).catch(() => undefined)
+      if (now?.record?.rev === token) return
+    }
+    throw wrap(e, `reconfiguring the VM of container ${id}`, id)
+  }
+}
+
+export async function prepareExtensions(
+  b: Backend,
+  handle: Handle,
+  record: ContainerRecord | null,
+  runState: RunState,
+): Promise<Prepared[] & { done?: boolean }> {
+  const prepared: Prepared[] & { done?: boolean } = []
+  const id = handle.containerId
+  try {
+    for (const [namespace, pending] of Object.entries(handle.pending.extensions)) {
+      const extension = b.extensions.get(namespace) as AnyExtension
+      const plan = await extension.prepare({
+        containerId: id,
+        backend: BACKEND,
+        creating: record === null,
+        runState,
+        pending,
+        applied: record?.extensions.get(namespace),
+      })
+      prepared.push({ namespace, plan })
+      checkContribution(plan, namespace, id)
+    }
+  } catch (e) {
+    finish(prepared, 'rollback')
+    throw e
+  }
+  return prepared
+}
+
+function isMoRef(value: unknown): value is MoRef {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as MoRef).type === 'string' &&
+    typeof (value as MoRef).value === 'string'
+  )
+}
+
+function recordOf(options: readonly OptionValue[]): ContainerRecord | null {
+  return withEntries(
+    {
+      ref: { type: 'VirtualMachine', value: '' },
+      version: '',
+      powerState: 'poweredOff',
+      memoryMb: undefined,
+      cpuLimitMhz: undefined,
+      entries: new Map(),
+      record: null,
+    },
+    applyOptions(new Map(), options),
+  ).record
+}
+
+/** Rejects extension contributions that would overwrite portlayer's own keys. */
+function checkContribution(plan: ExtensionPlan<unknown>, namespace: string, id: ID): void {
+  const extra = plan.reconfigure?.extraConfig ?? {}
+  for (const [key, value] of Object.entries(extra)) {
+    if (key.startsWith(KEY_PREFIX) || typeof value !== 'string' || key.length === 0) {
+      throw new InvalidArgumentError(
+        `extension '${namespace}' contributed extraConfig key '${key}' for container ${id}: keys under ${KEY_PREFIX} belong to portlayer and values must be strings`,
+        { backend: BACKEND, target: id },
+      )
+    }
+  }
+  if (plan.reconfigure?.deviceChange !== undefined && !Array.isArray(plan.reconfigure.deviceChange)) {
+    throw new InvalidArgumentError(
+      `extension '${namespace}' contributed a deviceChange that is not an array`,
+      {
+        backend: BACKEND,
+        target: id,
+      },
+    )
+  }
+}
+
+/** The extraConfig and device changes every prepared extension adds to the commit's one reconfiguration. */
+function contributions(
+  prepared: readonly Prepared[],
+  id: ID,
+): { options: OptionValue[]; deviceChange: unknown[] } {
+  const options: OptionValue[] = []
+  const deviceChange: unknown[] = []
+  for (const { namespace, plan } of prepared) {
+    const applied = plan.applied === undefined ? '' : JSON.stringify(plan.applied)
+    if (applied === undefined) {
+      throw new InvalidArgumentError(`extension '${namespace}' applied a value that is not JSON data`, {
+        backend: BACKEND,
+        target: id,
+      })
+    }
+    options.push(option(extensionKey(namespace), applied))
+    for (const [key, value] of Object.entries(plan.reconfigure?.extraConfig ?? {}))
+      options.push(option(key, value))
+    deviceChange.push(...(plan.reconfigure?.deviceChange ?? []))
+  }
+  return { options, deviceChange }
+}
+
+/** Tells every prepared extension the outcome, once. */
+export function finish(prepared: Prepared[] & { done?: boolean }, outcome: 'commit' | 'rollback'): void {
+  if (prepared.done) return
+  prepared.done = true
+  for (const { plan } of prepared) {
+    try {
+      plan[outcome]?.()
+    } catch {
+      // An extension's bookkeeping failure must not change the commit's outcome.
+    }
+  }
+}
