@@ -232,7 +232,7 @@ class SimulatorImpl implements Simulator {
   async setRunState(h: Handle, runState: RunState): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('setRunState', targetOf(h))
     const handle = this.handle(h)
-    if (!this.factoryValidates) validateTargetRunState(runState, BACKEND)
+    validateTargetRunState(runState, BACKEND)
     try {
       return this.handleFactory.withChange(handle, { runState })
     } catch (e) {
