@@ -116,14 +116,17 @@ export class NetExtension {
   async adopt(backend: PortLayer & ExtensibleBackend): Promise<void> {
     for (const id of await backend.listContainers()) {
       const attachment = await backend.getExtensionState<NetAttachment | null>(id, NET_NAMESPACE)
-      if (attachment && attachment.network === this.network) this.owners.set(parseIpv4(attachment.address), id)
+      if (attachment && attachment.network === this.network)
+        this.owners.set(parseIpv4(attachment.address), id)
     }
   }
 
   private reserve(containerId: ID, wanted: number | undefined): number {
     if (wanted !== undefined) {
       if (wanted < this.range.first || wanted > this.range.last) {
-        throw new InvalidArgumentError(`${formatIpv4(wanted)} is not a host address of network ${this.network}`)
+        throw new InvalidArgumentError(
+          `${formatIpv4(wanted)} is not a host address of network ${this.network}`,
+        )
       }
       const owner = this.owners.get(wanted)
       if (owner !== undefined && owner !== containerId) {

@@ -103,14 +103,22 @@ describe('NetExtension on the simulator', () => {
   it('checks addresses when the handle is made, not at commit', async () => {
     const { sim, net } = setup()
     const h = await sim.createContainer('x')
-    expect(() => net.attach(h, '10.0.1.5')).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
-    expect(() => net.attach(h, '10.0.0.300')).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    expect(() => net.attach(h, '10.0.1.5')).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    expect(() => net.attach(h, '10.0.0.300')).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
   })
 
   it('adopt learns what a backend already holds', async () => {
     const { sim, net } = setup()
     const a = await sim.commit(net.attach(await sim.createContainer('a')))
-    const fresh = new NetExtension({ factory: new BasicHandleFactory(), network: 'backend', cidr: '10.0.0.0/24' })
+    const fresh = new NetExtension({
+      factory: new BasicHandleFactory(),
+      network: 'backend',
+      cidr: '10.0.0.0/24',
+    })
     await fresh.adopt(sim)
     expect(fresh.allocations()).toEqual(new Map([['10.0.0.2', a]]))
   })

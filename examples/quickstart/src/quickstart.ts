@@ -59,7 +59,8 @@ export async function runQuickstart(pl: PortLayer, log: Log = console.log): Prom
   await pl.commit(await pl.setRunState(await pl.getHandle(id), RunState.Stopped))
 
   log('7. config and state')
-  for (const line of describe(await pl.getContainerConfig(id), await pl.getContainerState(id))) log(`   ${line}`)
+  for (const line of describe(await pl.getContainerConfig(id), await pl.getContainerState(id)))
+    log(`   ${line}`)
 
   log('8. destroy it')
   await pl.destroyContainer(id)
@@ -84,8 +85,8 @@ function time(d: Date | null): string {
 
 function processLine(label: string, command: string, p: ProcessState | undefined): string {
   if (!p) return `${label}: ${command} (no state)`
-  const exit = p.status === 'exited' ? ` exit ${p.exitCode}${p.exitMsg ? ` (${p.exitMsg})` : ''}` : ''
-  return `${label}: ${command} — ${p.status}${exit}, pid ${p.guestPid}, started ${time(p.startedAt)}, finished ${time(p.finishedAt)}`
+  const exit = p.status === 'exited' ? ` with code ${p.exitCode}${p.exitMsg ? ` (${p.exitMsg})` : ''}` : ''
+  return `${label}: ${command}: ${p.status}${exit}; pid ${p.guestPid}, started ${time(p.startedAt)}, finished ${time(p.finishedAt)}`
 }
 
 /** Config and state as lines a person reads. */
@@ -96,7 +97,9 @@ export function describe(config: ContainerConfig, state: ContainerState): string
   ]
   if (config.mainProcess) {
     const m = config.mainProcess
-    lines.push(processLine('main', `${m.execPath} ${m.execArgs} (in ${m.workDir})`, state.mainProcess ?? undefined))
+    lines.push(
+      processLine('main', `${m.execPath} ${m.execArgs} (in ${m.workDir})`, state.mainProcess ?? undefined),
+    )
   }
   for (const p of config.execdProcs) {
     const s = state.execdProcs.find((x) => x.processId === p.processId)
