@@ -27,6 +27,10 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("vcsim: ")
 
+	// Before the start line: whoever reads it may signal us at once.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+
 	h, err := start(opts)
 	if err != nil {
 		log.Fatal(err)
@@ -40,15 +44,13 @@ func main() {
 		log.Fatal(err)
 	}
 
-	log.Printf("exiting: %s", waitForExit(opts.watchStdin))
+	log.Printf("exiting: %s", waitForExit(signals, opts.watchStdin))
 	h.close()
 }
 
 // waitForExit blocks until a termination signal arrives or stdin closes, and says which.
-func waitForExit(watchStdin bool) string {
+func waitForExit(signals <-chan os.Signal, watchStdin bool) string {
 	done := make(chan string, 2)
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go func() { done <- (<-signals).String() }()
 	if watchStdin {
 		go func() {
