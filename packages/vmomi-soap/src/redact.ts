@@ -62,11 +62,12 @@ export function collectSecrets(value: unknown, redactor: Redactor): void {
     return
   }
   if (!isRecord(value)) return
-  const auth = isAuthentication(value)
   const session = isUserSession(value)
   for (const [key, v] of Object.entries(value)) {
     if (typeof v === 'string') {
-      if (isSecretKey(key) || (auth && key !== '_type') || (session && key === 'key')) redactor.add(v)
+      // User names are redacted where they stand but are not secrets to hunt for elsewhere: a
+      // guest user `root` must not erase every process owner named root.
+      if (isSecretKey(key) || (session && key === 'key')) redactor.add(v)
     } else {
       collectSecrets(v, redactor)
     }

@@ -1,0 +1,83 @@
+import { PortLayerError } from '@portlayer/contracts'
+import { describe, expect, it } from 'vitest'
+import { createSoapGateway, type SoapGatewaySettings } from '../src/index.js'
+import { createAgents, normalizeThumbprint } from '../src/tls.js'
+import { resolveTransferUrl } from '../src/transfer.js'
+
+const PASSWORD = 'Pa55-word-that-must-not-leak'
+const BASE: SoapGatewaySettings = { url: 'https://vc.example.test/sdk', username: 'admin', password: PASSWORD }
+
+async function refused(settings: SoapGatewaySettings): Promise<PortLayerError> {
+  try {
+    const gw = await createSoapGateway(settings)
+    await gw.close()
+  } catch (e) {
+    if (PortLayerError.isInstance(e)) return e
+    throw e
+  }
+  throw new Error('connected')
+}
+
+describe('settings', () => {
+  it.each<[string, Partial<SoapGatewaySettings>, RegExp]>([
+    ['a URL that is not one', { url: 'not a url' }, /settings.url is not a valid URL/],
+    ['a non-HTTP URL', { url: 'ftp://vc/sdk' }, /http or https/],
+    ['credentials in the URL', { url: `https://admin:${PASSWORD}@vc/sdk` }, /must not carry credentials/],
+    ['an empty user name', { username: '' }, /username/],
+    ['TLS options on plain HTTP', { url: 'http://vc/sdk', tls: { insecure: true } }, /https URLs only/],
+    ['insecure with a thumbprint', { tls: { insecure: true, thumbprint: 'AA'.repeat(32) } }, /cannot be combined/],
+    ['a SHA-1 thumbprint', { tls: { thumbprint: 'AB:'.repeat(19).concat('AB') } }, /SHA-1/],
+    ['a malformed thumbprint', { tls: { thumbprint: 'xyz' } }, /SHA-256/],
+    ['a zero timeout', { timeoutMs: 0 }, /timeoutMs/],
+    ['a bad API version', { apiVersion: 'latest' }, /apiVersion/],
+  ])('refuses %s with INVALID_ARGUMENT, never echoing the password', async (_name, change, message) => {
+    const error = await refused({ ...BASE, ...change })
+    expect(error.code).toBe('INVALID_ARGUMENT')
+    expect(error.message).toMatch(message)
+    expect(JSON.stringify(error)).not.toContain(PASSWORD)
+    expect(error.message).not.toContain(PASSWORD)
+  })
+
+  it('reports an unreachable endpoint as UNAVAILABLE', async () => {
+    const error = await refused({ ...BASE, url: 'http://127.0.0.1:9/sdk', timeoutMs: 5_000 })
+    expect(error.code).toBe('UNAVAILABLE')
+    expect(error.detail).toMatchObject({ network: 'ECONNREFUSED' })
+  })
+})
+
+describe('TLS helpers', () => {
+  it('normalises SHA-256 thumbprints', () => {
+    const hex = 'ab'.repeat(32)
+    expect(normalizeThumbprint(hex)).toBe(Array(32).fill('AB').join(':'))
+    expect(normalizeThumbprint(Array(32).fill('ab').join(':'))).toBe(Array(32).fill('AB').join(':'))
+  })
+
+  it('builds keep-alive agents per connection, never touching process-wide TLS settings', () => {
+    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED
+    const agents = createAgents({ insecure: true }, 4)
+    expect(agents.http.keepAlive).toBe(true)
+    expect((agents.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized).toBe(false)
+    const strict = createAgents(undefined, 4)
+    expect((strict.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized).toBe(true)
+    expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).toBe(before)
+    agents.destroy()
+    strict.destroy()
+  })
+})
+
+describe('transfer URLs', () => {
+  const endpoint = new URL('https://vc.example.test:8443/sdk')
+  it('replaces a * host by the connected host, keeping a named port', () => {
+    expect(resolveTransferUrl('https://*:443/guestFile?id=1&token=x', endpoint).href).toBe(
+      'https://vc.example.test/guestFile?id=1&token=x',
+    )
+    expect(resolveTransferUrl('https://*/guestFile?id=1', endpoint).href).toBe('https://vc.example.test:8443/guestFile?id=1')
+  })
+  it('resolves paths against the endpoint and refuses other schemes', () => {
+    expect(resolveTransferUrl('/folder/a.txt?dsName=LocalDS_0', endpoint).href).toBe(
+      'https://vc.example.test:8443/folder/a.txt?dsName=LocalDS_0',
+    )
+    expect(() => resolveTransferUrl('file:///etc/passwd', endpoint)).toThrow(/http or https/)
+    expect(() => resolveTransferUrl('https://u:p@esx/x', endpoint)).toThrow(/credentials/)
+  })
+})
