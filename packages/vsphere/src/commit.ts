@@ -134,9 +134,13 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     )
   }
   const record = snap.record as ContainerRecord
-  // Whether the main process still runs matters only when the handle asks for a run state.
+  // Whether the main process still runs matters only when the handle asks to run: a container
+  // whose main process exited unobserved is started afresh. (A stop needs no look first: the
+  // stop sequence asks the guest anyway and records the real exit code.)
   const procs =
-    p.runState !== undefined && snap.powerState === 'poweredOn' && record.mainState?.phase === 'started'
+    p.runState === RunState.Running &&
+    snap.powerState === 'poweredOn' &&
+    record.mainState?.phase === 'started'
       ? await b.listQuietly(snap.ref)
       : undefined
   const status = statusOf(record, snap.powerState, procs)

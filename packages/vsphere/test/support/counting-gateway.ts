@@ -24,7 +24,11 @@ export class CountingGateway implements VmomiGateway {
     return this.inner.serviceContent
   }
 
-  call<M extends VimMethodName>(method: M, args: VimArgs<M>, options?: VmomiCallOptions): Promise<VimResult<M>> {
+  call<M extends VimMethodName>(
+    method: M,
+    args: VimArgs<M>,
+    options?: VmomiCallOptions,
+  ): Promise<VimResult<M>> {
     this.bump(method)
     return this.inner.call(method, args, options)
   }

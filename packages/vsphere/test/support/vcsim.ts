@@ -21,7 +21,10 @@ export interface VcsimFixture {
   readonly vc: Vcsim
   readonly gateway: SoapGateway
   /** A new, initialised backend on the shared gateway (or `gateway` when given). */
-  backend(overrides?: Partial<VsphereSettings>, gateway?: SoapGateway | import('@portlayer/contracts').VmomiGateway): Promise<PortLayerVsphere>
+  backend(
+    overrides?: Partial<VsphereSettings>,
+    gateway?: SoapGateway | import('@portlayer/contracts').VmomiGateway,
+  ): Promise<PortLayerVsphere>
 }
 
 /**

@@ -1,0 +1,240 @@
+import type { Handle, ID } from '@portlayer/contracts'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { PortLayerVsphere } from '../src/index.js'
+import { CountingGateway } from './support/counting-gateway.js'
+import { useVcsim } from './support/vcsim.js'
+
+// Round trips per operation, counted at the gateway (each `call` is one SOAP request; a task
+// wait is counted once; transfers by verb). A change that adds a round trip fails here.
+// The background exit poll is off so nothing but the operation under test talks to vSphere.
+
+const vcsim = useVcsim()
+const text = new TextEncoder()
+
+let counting: CountingGateway
+let pl: PortLayerVsphere
+const created: ID[] = []
+
+beforeEach(async () => {
+  counting = new CountingGateway(vcsim.gateway)
+  pl = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 2_000 }, counting)
+})
+
+afterEach(async () => {
+  for (const id of created.splice(0)) {
+    try {
+      await pl.commit(await pl.setRunState(await pl.getHandle(id), 'stopped'))
+      await pl.destroyContainer(id)
+    } catch {
+      // already gone
+    }
+  }
+  await pl.close()
+})
+
+async function newContainer(configure: (h: Handle) => Promise<Handle> = async (h) => h): Promise<ID> {
+  const id = await pl.commit(await configure(await pl.createContainer('counted')))
+  created.push(id)
+  return id
+}
+
+const withEntry = async (h: Handle) =>
+  pl.copyTo(
+    await pl.setLimits(await pl.setEntryPoint(h, '/', '/bin/sleep', '3600'), 256, 500),
+    '/tmp',
+    'seed.txt',
+    0o644,
+    text.encode('seed'),
+  )
+
+describe('SOAP round trips per operation', () => {
+  it('create + commit (name, entry point, limits, a pending file): one lookup and one CreateVM_Task', async () => {
+    const h = await withEntry(await pl.createContainer('counted'))
+    const counts = await counting.measure(async () => {
+      created.push(await pl.commit(h))
+    })
+    expect(counts).toEqual({ CreateVM_Task: 1, FindByInventoryPath: 1, waitForTask: 1 })
+  })
+
+  it('create + commit with Running: the create, then power-on, file copy and program start', async () => {
+    const h = await pl.setRunState(await withEntry(await pl.createContainer('counted')), 'running')
+    const counts = await counting.measure(async () => {
+      created.push(await pl.commit(h))
+    })
+    expect(counts).toEqual({
+      CreateVM_Task: 1,
+      FindByInventoryPath: 1,
+      InitiateFileTransferToGuest: 1,
+      PowerOnVM_Task: 1,
+      ReconfigVM_Task: 1,
+      RetrievePropertiesEx: 1,
+      StartProgramInGuest: 1,
+      'transfer:PUT': 1,
+      waitForTask: 3,
+    })
+  })
+
+  it('a handle that changes nothing: one read, no reconfigure', async () => {
+    const id = await newContainer(withEntry)
+    const h = await pl.getHandle(id)
+    expect(await counting.measure(() => pl.commit(h))).toEqual({ RetrievePropertiesEx: 1 })
+    // Also when it asks for the state the container already has.
+    const stopped = await pl.setRunState(await pl.getHandle(id), 'stopped')
+    expect(await counting.measure(() => pl.commit(stopped))).toEqual({ RetrievePropertiesEx: 1 })
+  })
+
+  it('a stale handle that changes nothing: one read, then CONFLICT', async () => {
+    const id = await newContainer(withEntry)
+    const stale = await pl.getHandle(id)
+    await pl.commit(await pl.setLimits(await pl.getHandle(id), 300, 600))
+    counting.reset()
+    await expect(pl.commit(stale)).rejects.toMatchObject({ code: 'CONFLICT' })
+    expect(counting.snapshot()).toEqual({ RetrievePropertiesEx: 1 })
+  })
+
+  it('limits, entry point and files on a stopped container: one read and one reconfigure', async () => {
+    const id = await newContainer(withEntry)
+    let h = await pl.getHandle(id)
+    h = await pl.setLimits(h, 300, 600)
+    h = await pl.setEntryPoint(h, '/srv', '/bin/sleep', '60')
+    h = await pl.copyTo(h, '/etc/app', 'a.conf', 0o600, text.encode('a=1'))
+    expect(await counting.measure(() => pl.commit(h))).toEqual({
+      ReconfigVM_Task: 1,
+      RetrievePropertiesEx: 1,
+      waitForTask: 1,
+    })
+  })
+
+  it('start: read, one guarded reconfigure, power-on, tools check, file copy, program start, record', async () => {
+    const id = await newContainer(withEntry)
+    const h = await pl.setRunState(await pl.getHandle(id), 'running')
+    expect(await counting.measure(() => pl.commit(h))).toEqual({
+      InitiateFileTransferToGuest: 1,
+      PowerOnVM_Task: 1,
+      ReconfigVM_Task: 2,
+      RetrievePropertiesEx: 2,
+      StartProgramInGuest: 1,
+      'transfer:PUT': 1,
+      waitForTask: 3,
+    })
+  })
+
+  it('reads: config is one call; state of a running container adds one guest process list', async () => {
+    const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    expect(await counting.measure(() => pl.getContainerConfig(id))).toEqual({ RetrievePropertiesEx: 1 })
+    expect(await counting.measure(() => pl.getContainerState(id))).toEqual({
+      ListProcessesInGuest: 1,
+      RetrievePropertiesEx: 1,
+    })
+    expect(await counting.measure(() => pl.getHandle(id))).toEqual({
+      ListProcessesInGuest: 1,
+      RetrievePropertiesEx: 1,
+    })
+  })
+
+  it('exec, copyFrom and signal through the guest', async () => {
+    const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    expect(await counting.measure(() => pl.execProcess(id, '/', '/bin/sleep', '100'))).toEqual({
+      ReconfigVM_Task: 1,
+      RetrievePropertiesEx: 1,
+      StartProgramInGuest: 1,
+      waitForTask: 1,
+    })
+    expect(await counting.measure(() => pl.copyFrom(id, '/tmp', 'seed.txt'))).toEqual({
+      InitiateFileTransferFromGuest: 1,
+      RetrievePropertiesEx: 1,
+      'transfer:GET': 1,
+    })
+    expect(await counting.measure(() => pl.signal(id, 10))).toEqual({
+      ListProcessesInGuest: 1,
+      RetrievePropertiesEx: 1,
+      StartProgramInGuest: 1,
+    })
+  })
+
+  it('files into a running container: one guarded reconfigure, then the copy', async () => {
+    const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    const h = await pl.copyTo(await pl.getHandle(id), '/var/data', 'x.bin', 0o644, text.encode('x'))
+    expect(await counting.measure(() => pl.commit(h))).toEqual({
+      InitiateFileTransferToGuest: 1,
+      MakeDirectoryInGuest: 1,
+      ReconfigVM_Task: 1,
+      RetrievePropertiesEx: 1,
+      'transfer:PUT': 1,
+      waitForTask: 1,
+    })
+  })
+
+  it('stop: guarded reconfigure, SIGTERM, one look at the guest, record, power-off', async () => {
+    const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    const h = await pl.setRunState(await pl.getHandle(id), 'stopped')
+    expect(await counting.measure(() => pl.commit(h))).toEqual({
+      ListProcessesInGuest: 1,
+      PowerOffVM_Task: 1,
+      ReconfigVM_Task: 2,
+      RetrievePropertiesEx: 1,
+      StartProgramInGuest: 1,
+      waitForTask: 3,
+    })
+    expect((await pl.getContainerState(id)).mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
+  })
+
+  it('destroy of a stopped container: read and Destroy_Task', async () => {
+    const id = await newContainer(withEntry)
+    expect(await counting.measure(() => pl.destroyContainer(id))).toEqual({
+      Destroy_Task: 1,
+      RetrievePropertiesEx: 1,
+      waitForTask: 1,
+    })
+  })
+
+  it('listContainers stays one property read however many containers there are', async () => {
+    await newContainer()
+    await pl.listContainers() // creates the container view once
+    const one = await counting.measure(() => pl.listContainers())
+    for (let i = 0; i < 12; i++) await newContainer()
+    const many = await counting.measure(() => pl.listContainers('created'))
+    expect(one).toEqual({ RetrievePropertiesEx: 1 })
+    expect(many).toEqual({ RetrievePropertiesEx: 1 })
+  })
+
+  it('the first listing creates its container view once, then reuses it', async () => {
+    const first = await counting.measure(() => pl.listContainers())
+    expect(first).toEqual({ CreateContainerView: 1, RetrievePropertiesEx: 1 })
+    expect(await counting.measure(() => pl.listContainers())).toEqual({ RetrievePropertiesEx: 1 })
+  })
+
+  it('an unknown container costs one lookup by name', async () => {
+    const unknown = '0b7c1e4a-4f4e-4c8e-9d3b-2f1a6c5d7e8f'
+    await expect(pl.getContainerConfig(unknown)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(await counting.measure(() => pl.getContainerConfig(unknown).catch(() => {}))).toEqual({
+      FindByInventoryPath: 1,
+    })
+  })
+})
+
+describe('SOAP requests the server sees', () => {
+  it('a whole lifecycle costs the same at the server as at the gateway (a task wait is one poll on vcsim)', async () => {
+    await pl.listContainers()
+    await vcsim.vc.admin.reset()
+    counting.reset()
+    let h = await withEntry(await pl.createContainer('lifecycle'))
+    const id = await pl.commit(await pl.setRunState(h, 'running'))
+    await pl.execProcess(id, '/', '/bin/true', '')
+    await pl.copyFrom(id, '/tmp', 'seed.txt')
+    h = await pl.setRunState(await pl.getHandle(id), 'stopped')
+    await pl.commit(h)
+    await pl.destroyContainer(id)
+    await pl.listContainers()
+    const atGateway = counting.snapshot()
+    const atServer = await vcsim.vc.admin.calls()
+    const expected: Record<string, number> = {}
+    for (const [name, n] of Object.entries(atGateway)) {
+      if (name.startsWith('transfer:')) continue
+      const method = name === 'waitForTask' ? 'RetrievePropertiesEx' : name
+      expected[method] = (expected[method] ?? 0) + n
+    }
+    expect(atServer).toEqual(expected)
+    expect(Object.values(atServer).reduce((a, b) => a + b, 0)).toBe(34)
+  })
+})
