@@ -55,6 +55,9 @@ func (p *faultPlan) reset() {
 func (p *faultPlan) take(method string) callPlan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if method == "" {
+		return callPlan{} // not a SOAP call vcsim can decode; it answers with its own fault
+	}
 	p.calls[method]++
 	plan := callPlan{delay: p.delays[method]}
 	if queue := p.fails[method]; len(queue) > 0 {

@@ -138,7 +138,8 @@ func start(opts options) (*harness, error) {
 		}
 		h.ready.Thumbprint = cert.thumbprint
 		h.ready.CertificatePem = cert.pem
-		// HTTP/1.1 only: vCenter's SDK endpoint speaks it, and dropping a response needs Hijack.
+		// HTTP/1.1 only, as vCenter's SDK endpoint: a dropped response must close the connection
+		// (under HTTP/2 it would only reset a stream).
 		listener = newTLSListener(sdkListener, cert)
 	}
 	go func() { _ = h.sdk.Serve(listener) }()
