@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -165,5 +166,21 @@ func TestTheAdminEndpointRefusesBadRequestsAndNonLoopbackClients(t *testing.T) {
 	handler.ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("a non-loopback client got %d, want 403", rec.Code)
+	}
+}
+
+func TestADelayedCallIsAppliedEvenWhenTheClientGivesUp(t *testing.T) {
+	resetFaults(t)
+	e := newEnv(t)
+	vm := e.createVM()
+	mustAdmin(t, "delay", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 300})
+	ctx, cancel := context.WithTimeout(e.ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := vm.PowerOn(ctx); err == nil {
+		t.Fatal("the call returned before its delay")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if m := e.props(vm, "runtime.powerState"); m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		t.Fatal("a delayed call was dropped when its client gave up")
 	}
 }
