@@ -1,4 +1,5 @@
 import { Engine } from './engine.js'
+import { invalidArgument } from './errors.js'
 import {
   Container,
   DESTROYED,
@@ -101,7 +102,7 @@ export function takeSnapshot(engine: Engine): SimulatorSnapshot {
 export function restoreWorld(old: Engine, snapshot: SimulatorSnapshot): Engine {
   const world = WORLDS.get(snapshot)
   if (world === undefined) {
-    throw new TypeError('restore needs a snapshot taken by sim.snapshot()')
+    throw invalidArgument('restore needs a snapshot taken by sim.snapshot()')
   }
   retire(old)
   const engine = new Engine(old.clock, old.events, old.programs, old.factory, old.defaults, old.graceMs)

@@ -1,0 +1,96 @@
+import { validateAbsolutePath, validateExecArgs, validateFileName, validateId } from '@portlayer/contracts'
+import { describe, expect, it } from 'vitest'
+import { checkAbsolutePath, checkExecArgs, checkFileName, checkId } from '../src/fast-checks.js'
+
+/** The fast check must accept, normalise and reject exactly what the shared validator does. */
+function same(fast: (v: unknown) => unknown, slow: (v: unknown) => unknown, values: unknown[]) {
+  for (const v of values) {
+    const outcome = (f: (v: unknown) => unknown) => {
+      try {
+        return { ok: f(v) }
+      } catch (e) {
+        return { error: (e as Error).message }
+      }
+    }
+    expect(outcome(fast), `for ${JSON.stringify(v)}`).toEqual(outcome(slow))
+  }
+}
+
+describe('fast checks agree with the shared validators', () => {
+  it('absolute paths', () => {
+    same(
+      (v) => checkAbsolutePath(v, 'p'),
+      (v) => validateAbsolutePath(v, 'p'),
+      [
+        '/',
+        '/a',
+        '/usr/local/bin',
+        '//a',
+        '/a/',
+        '/a//b',
+        '/./a',
+        '/a/.',
+        '/a/..',
+        '/..',
+        '/a/.b',
+        '/a/..b',
+        '/a/b.',
+        '/.hidden/x',
+        'rel',
+        '',
+        '/a\u0000b',
+        '/a\u007fb',
+        '/a\nb',
+        `/${'x'.repeat(5000)}`,
+        7,
+        null,
+        undefined,
+      ],
+    )
+  })
+
+  it('file names', () => {
+    same(checkFileName, (v) => validateFileName(v), [
+      'a',
+      'a.b',
+      '.',
+      '..',
+      '...',
+      'a/b',
+      '',
+      'x'.repeat(85),
+      'x'.repeat(86),
+      'x'.repeat(255),
+      'x'.repeat(256),
+      'é'.repeat(127),
+      'é'.repeat(128),
+      '\u0001',
+      'a\u007f',
+      3,
+    ])
+  })
+
+  it('exec args', () => {
+    same(checkExecArgs, (v) => validateExecArgs(v), [
+      '',
+      'a b',
+      '-c "exit 3"',
+      "'x",
+      '"x',
+      'a\\',
+      'a\\ b',
+      'nul\u0000',
+      'x'.repeat(70000),
+      5,
+    ])
+  })
+
+  it('IDs, also when the same value is checked twice', () => {
+    const id = '3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f'
+    same(
+      (v) => checkId(v, 'id'),
+      (v) => validateId(v, 'id'),
+      [id, id, id.toUpperCase(), 'x', '', 1, undefined, id],
+    )
+  })
+})
