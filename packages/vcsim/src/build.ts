@@ -17,7 +17,7 @@ export interface BuildOptions {
 const STALE_LOCK_MS = 10 * 60_000
 const LOCK_POLL_MS = 250
 
-// One build per binary per process, however many harnesses start at once.
+// Builds in flight in this process, so that harnesses starting at once share one.
 const building = new Map<string, Promise<string>>()
 
 /** Finds the harness's Go sources: tools/vcsim next to this package in the repository. */
@@ -47,9 +47,8 @@ export async function buildVcsim(options: BuildOptions = {}): Promise<string> {
   const binary = join(sourceDir, 'bin', `vcsim-${hash}`)
   let pending = building.get(binary)
   if (!pending) {
-    pending = ensureBinary(sourceDir, binary, toolchain)
+    pending = ensureBinary(sourceDir, binary, toolchain).finally(() => building.delete(binary))
     building.set(binary, pending)
-    pending.catch(() => building.delete(binary))
   }
   return pending
 }
@@ -134,10 +133,14 @@ async function compile(sourceDir: string, binary: string, toolchain: Toolchain):
   await rename(temp, binary)
 }
 
-/** Best effort: binaries of older sources are never used again. */
+/** Best effort: binaries of older sources are never used again, nor are leftovers of crashed builds. */
 async function removeOldBinaries(binDir: string, keep: string): Promise<void> {
   for (const file of await readdir(binDir).catch(() => [] as string[])) {
     const path = join(binDir, file)
     if (path !== keep && /^vcsim-[0-9a-f]{16}$/.test(file)) await rm(path, { force: true }).catch(() => {})
+    if (file.endsWith('.tmp')) {
+      const s = await stat(path).catch(() => undefined)
+      if (s && Date.now() - s.mtimeMs > STALE_LOCK_MS) await rm(path, { force: true }).catch(() => {})
+    }
   }
 }
