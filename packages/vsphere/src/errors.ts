@@ -41,7 +41,15 @@ export function wrap(
   code?: ErrorCode,
 ): PortLayerError {
   if (PortLayerError.isInstance(error)) {
-    if (error.backend === BACKEND && code === undefined) return error
+    // Already about this container (raised here, or wrapped once already): nothing to add.
+    if (
+      code === undefined &&
+      target !== undefined &&
+      error.target === target &&
+      error.message.includes(target)
+    ) {
+      return error
+    }
     return createError(code ?? error.code, `${doing}: ${error.message}`, {
       backend: BACKEND,
       target: target ?? error.target,

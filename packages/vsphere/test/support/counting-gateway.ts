@@ -17,6 +17,8 @@ import type {
  */
 export class CountingGateway implements VmomiGateway {
   private counts = new Map<string, number>()
+  /** Every vim25 call since the last reset, with its arguments. */
+  calls: Array<{ method: VimMethodName; args: unknown }> = []
 
   constructor(private readonly inner: VmomiGateway) {}
 
@@ -30,6 +32,7 @@ export class CountingGateway implements VmomiGateway {
     options?: VmomiCallOptions,
   ): Promise<VimResult<M>> {
     this.bump(method)
+    this.calls.push({ method, args })
     return this.inner.call(method, args, options)
   }
 
@@ -50,6 +53,7 @@ export class CountingGateway implements VmomiGateway {
   /** Starts counting afresh. */
   reset(): void {
     this.counts = new Map()
+    this.calls = []
   }
 
   /** The counts since the last reset, sorted by name, zero counts left out. */

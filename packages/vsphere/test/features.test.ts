@@ -1,0 +1,263 @@
+import type { CommitExtension, ID, VimArgs } from '@portlayer/contracts'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { INLINE_FILE_MAX_BYTES, type PortLayerVsphere, type VsphereSettings } from '../src/index.js'
+import { CountingGateway } from './support/counting-gateway.js'
+import { extraConfigOf, vmOf, vmProperties, vmsInFolder } from './support/inspect.js'
+import { useVcsim } from './support/vcsim.js'
+
+// vSphere-specific behaviour on the vcsim harness: where things are stored, cloning, the exit
+// poll, and extensions contributing to the VM reconfiguration.
+
+const vcsim = useVcsim()
+const text = new TextEncoder()
+const backends: PortLayerVsphere[] = []
+const created: Array<[PortLayerVsphere, ID]> = []
+
+async function backend(
+  overrides: Partial<VsphereSettings> = {},
+  counting?: CountingGateway,
+): Promise<PortLayerVsphere> {
+  const pl = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000, ...overrides }, counting)
+  backends.push(pl)
+  return pl
+}
+
+async function track(pl: PortLayerVsphere, id: Promise<ID>): Promise<ID> {
+  const value = await id
+  created.push([pl, value])
+  return value
+}
+
+beforeEach(() => vcsim.vc.admin.reset())
+
+afterEach(async () => {
+  for (const [pl, id] of created.splice(0)) {
+    try {
+      await pl.commit(await pl.setRunState(await pl.getHandle(id), 'stopped'))
+      await pl.destroyContainer(id)
+    } catch {
+      // already gone
+    }
+  }
+  for (const pl of backends.splice(0)) await pl.close()
+})
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('what is stored where', () => {
+  it('identity, config and small pending files live in guestinfo.portlayer.* extraConfig; limits in the VM', async () => {
+    const pl = await backend()
+    let h = await pl.createContainer('stored')
+    h = await pl.setEntryPoint(h, '/srv', '/bin/sleep', '5')
+    h = await pl.setLimits(h, 300, 1200)
+    h = await pl.copyTo(h, '/etc', 'app.conf', 0o640, text.encode('x=1'))
+    const id = await track(pl, pl.commit(h))
+    const vm = await vmOf(vcsim.gateway, id)
+    const extra = await extraConfigOf(vcsim.gateway, vm)
+    expect(extra.get('guestinfo.portlayer.id')).toBe(id)
+    expect(extra.get('guestinfo.portlayer.name')).toBe('stored')
+    expect(JSON.parse(extra.get('guestinfo.portlayer.limits') ?? '')).toEqual({ memoryMb: 300, cpuMhz: 1200 })
+    expect(JSON.parse(extra.get('guestinfo.portlayer.main') ?? '')).toMatchObject({
+      workDir: '/srv',
+      execPath: '/bin/sleep',
+      execArgs: '5',
+    })
+    expect(JSON.parse(extra.get('guestinfo.portlayer.files') ?? '')).toEqual([
+      { dir: '/etc', name: 'app.conf', perms: 0o640, size: 3, data: Buffer.from('x=1').toString('base64') },
+    ])
+    const props = await vmProperties(vcsim.gateway, vm, [
+      'config.hardware.memoryMB',
+      'config.cpuAllocation.limit',
+      'config.changeVersion',
+    ])
+    expect(props.get('config.hardware.memoryMB')).toBe(300)
+    expect(props.get('config.cpuAllocation.limit')).toBe(1200)
+    expect((await pl.getHandle(id)).baseVersion).toBe(props.get('config.changeVersion'))
+  })
+
+  it('a big pending file waits on the datastore, lands in the guest at start, and leaves the record after', async () => {
+    const pl = await backend()
+    const big = new Uint8Array(INLINE_FILE_MAX_BYTES * 5).map((_, i) => i % 251)
+    let h = await pl.setEntryPoint(await pl.createContainer('big-file'), '/', '/bin/sleep', '3600')
+    h = await pl.copyTo(h, '/opt/data', 'blob.bin', 0o600, big)
+    const id = await track(pl, pl.commit(h))
+    const vm = await vmOf(vcsim.gateway, id)
+    const [pending] = JSON.parse(
+      (await extraConfigOf(vcsim.gateway, vm)).get('guestinfo.portlayer.files') ?? '[]',
+    )
+    expect(pending).toMatchObject({
+      dir: '/opt/data',
+      name: 'blob.bin',
+      size: big.byteLength,
+      datastore: 'LocalDS_0',
+    })
+    expect(pending.data).toBeUndefined()
+    expect(pending.path).toMatch(new RegExp(`^portlayer-files/${id}/`))
+    const staged = await vcsim.gateway.transfer({
+      method: 'GET',
+      url: `/folder/${pending.path}?dcPath=DC0&dsName=LocalDS_0`,
+    })
+    expect(staged.body).toEqual(big)
+
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    expect(await pl.copyFrom(id, '/opt/data', 'blob.bin')).toEqual(big)
+    expect((await extraConfigOf(vcsim.gateway, vm)).has('guestinfo.portlayer.files')).toBe(false)
+  })
+
+  it('a new backend instance (no cache) finds containers by name and lists only portlayer VMs', async () => {
+    const first = await backend()
+    const id = await track(first, first.commit(await first.createContainer('found-again')))
+    const second = await backend()
+    expect((await second.getContainerConfig(id)).name).toBe('found-again')
+    const listed = await second.listContainers()
+    expect(listed).toContain(id)
+    const all = await vmsInFolder(vcsim.gateway)
+    const others = all.filter((vm) => !vm.name.startsWith('portlayer-'))
+    expect(others.length).toBeGreaterThan(0) // vcsim's own VMs share the folder
+    expect(listed.length).toBe(all.length - others.length)
+  })
+})
+
+describe('cloning a template', () => {
+  it('clones the template VM in one CloneVM_Task and runs it like a blank one', async () => {
+    const counting = new CountingGateway(vcsim.gateway)
+    const pl = await backend({ template: 'DC0/vm/DC0_H0_VM0' }, counting)
+    let h = await pl.setEntryPoint(await pl.createContainer('cloned'), '/', '/bin/sleep', '3600')
+    h = await pl.setLimits(h, 128, 300)
+    counting.reset()
+    const id = await track(pl, pl.commit(h))
+    expect(counting.snapshot()).toEqual({ CloneVM_Task: 1, FindByInventoryPath: 1, waitForTask: 1 })
+    // The clone's config carries the limits and the identity (vcsim 0.24 applies only the
+    // extraConfig and device changes of a clone spec; vCenter applies all of it).
+    const clone = counting.calls.find((c) => c.method === 'CloneVM_Task')?.args as VimArgs<'CloneVM_Task'>
+    expect(clone.spec).toMatchObject({
+      template: false,
+      powerOn: false,
+      config: { memoryMB: 128, cpuAllocation: { limit: 300 } },
+    })
+    expect(clone.spec.config?.extraConfig).toContainEqual({ key: 'guestinfo.portlayer.id', value: id })
+    expect((await pl.getContainerConfig(id)).name).toBe('cloned')
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    expect((await pl.getContainerState(id)).status).toBe('running')
+    // The template itself is untouched and is not a container.
+    const template = await vmOf(vcsim.gateway, id).then(() =>
+      vcsim.gateway.call('FindByInventoryPath', {
+        _this: vcsim.gateway.serviceContent.searchIndex,
+        inventoryPath: 'DC0/vm/DC0_H0_VM0',
+      }),
+    )
+    expect((await extraConfigOf(vcsim.gateway, template as never)).has('guestinfo.portlayer.id')).toBe(false)
+  })
+})
+
+describe('the background exit poll', () => {
+  it('notices a main process that exited by itself, records it and powers the VM off, with no read of that container', async () => {
+    const pl = await backend({ exitPollIntervalMs: 50 })
+    const h = await pl.setRunState(
+      await pl.setEntryPoint(await pl.createContainer('polled'), '/', '/bin/sleep', '0.3'),
+      'running',
+    )
+    const id = await track(pl, pl.commit(h))
+    const vm = await vmOf(vcsim.gateway, id)
+    let power = ''
+    for (let i = 0; i < 60 && power !== 'poweredOff'; i++) {
+      await pause(50)
+      power = String(
+        (await vmProperties(vcsim.gateway, vm, ['runtime.powerState'])).get('runtime.powerState'),
+      )
+    }
+    expect(power).toBe('poweredOff')
+    const recorded = JSON.parse(
+      (await extraConfigOf(vcsim.gateway, vm)).get('guestinfo.portlayer.main.state') ?? '{}',
+    )
+    expect(recorded).toMatchObject({ phase: 'exited', exitCode: 0, exitMsg: '' })
+    expect(await pl.listContainers('stopped')).toContain(id)
+  })
+
+  it('without the poll, the exit is noticed by the next read of that container', async () => {
+    const pl = await backend({ exitPollIntervalMs: 0 })
+    const h = await pl.setRunState(
+      await pl.setEntryPoint(await pl.createContainer('lazy'), '/', '/bin/sh', '-c "exit 7"'),
+      'running',
+    )
+    const id = await track(pl, pl.commit(h))
+    expect(await pl.listContainers('running')).toContain(id) // nobody looked at the guest yet
+    const state = await pl.getContainerState(id)
+    expect(state.status).toBe('stopped')
+    expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 7 })
+    expect(await pl.listContainers('stopped')).toContain(id)
+  })
+})
+
+describe('extensions on vSphere', () => {
+  it('fold their extraConfig and device changes into the commit’s one reconfiguration', async () => {
+    const counting = new CountingGateway(vcsim.gateway)
+    const pl = await backend({}, counting)
+    const nic: CommitExtension<{ nic: boolean }, { nic: boolean }> = {
+      namespace: 'test.nic',
+      prepare: ({ pending }) => ({
+        applied: pending,
+        reconfigure: {
+          extraConfig: { 'guestinfo.test.nic': pending.nic ? 'yes' : '' },
+          deviceChange: pending.nic
+            ? [
+                {
+                  operation: 'add',
+                  device: {
+                    _type: 'VirtualE1000',
+                    key: -1,
+                    backing: { _type: 'VirtualEthernetCardNetworkBackingInfo', deviceName: 'VM Network' },
+                  },
+                },
+              ]
+            : [],
+        },
+      }),
+    }
+    pl.registerExtension(nic)
+    const id = await track(pl, pl.commit(await pl.createContainer('with-nic')))
+    let h = await pl.setLimits(await pl.getHandle(id), 256, 512)
+    h = { ...h, pending: { ...h.pending, extensions: { 'test.nic': { nic: true } } } }
+    counting.reset()
+    await pl.commit(h)
+    expect(counting.snapshot()).toEqual({ ReconfigVM_Task: 1, RetrievePropertiesEx: 1, waitForTask: 1 })
+    const vm = await vmOf(vcsim.gateway, id)
+    const extra = await extraConfigOf(vcsim.gateway, vm)
+    expect(extra.get('guestinfo.test.nic')).toBe('yes')
+    expect(JSON.parse(extra.get('guestinfo.portlayer.ext.test.nic') ?? '')).toEqual({ nic: true })
+    expect(await pl.getExtensionState(id, 'test.nic')).toEqual({ nic: true })
+    const devices = JSON.stringify(
+      (await vmProperties(vcsim.gateway, vm, ['config.hardware.device'])).get('config.hardware.device'),
+    )
+    expect(devices).toContain('VirtualE1000')
+  })
+
+  it('may not write portlayer’s own keys', async () => {
+    const pl = await backend()
+    let rolledBack = 0
+    pl.registerExtension({
+      namespace: 'test.sneaky',
+      prepare: () => ({
+        applied: 1,
+        reconfigure: { extraConfig: { 'guestinfo.portlayer.name': 'hijacked' } },
+        rollback: () => {
+          rolledBack++
+        },
+      }),
+    })
+    const id = await track(pl, pl.commit(await pl.createContainer('guarded')))
+    let h = await pl.getHandle(id)
+    h = { ...h, pending: { ...h.pending, extensions: { 'test.sneaky': true } } }
+    await expect(pl.commit(h)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', backend: 'vsphere' })
+    expect(rolledBack).toBe(1)
+    expect((await pl.getContainerConfig(id)).name).toBe('guarded')
+  })
+
+  it('refuses a handle whose slot has no registered extension', async () => {
+    const pl = await backend()
+    const id = await track(pl, pl.commit(await pl.createContainer('unregistered')))
+    let h = await pl.getHandle(id)
+    h = { ...h, pending: { ...h.pending, extensions: { 'nobody.home': 1 } } }
+    await expect(pl.commit(h)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', target: id })
+  })
+})

@@ -1,0 +1,198 @@
+import { type Handle, type ID, PortLayerError } from '@portlayer/contracts'
+import { BasicHandleFactory } from '@portlayer/handles'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { PortLayerVsphere } from '../src/index.js'
+import { vmOf, vmProperties, vmsInFolder } from './support/inspect.js'
+import { useVcsim, vcsimSettings } from './support/vcsim.js'
+
+// What the backend leaves behind when vSphere misbehaves: lost answers, injected faults, expired
+// sessions, refused guest logins. Faults come from the harness's admin endpoint.
+
+const vcsim = useVcsim()
+const text = new TextEncoder()
+let pl: PortLayerVsphere
+const created: ID[] = []
+
+beforeEach(async () => {
+  await vcsim.vc.admin.reset()
+  pl = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 })
+})
+
+afterEach(async () => {
+  await vcsim.vc.admin.reset()
+  for (const id of created.splice(0)) {
+    try {
+      await pl.commit(await pl.setRunState(await pl.getHandle(id), 'stopped'))
+      await pl.destroyContainer(id)
+    } catch {
+      // already gone
+    }
+  }
+  await pl.close()
+})
+
+async function createHandle(run = false): Promise<Handle> {
+  let h = await pl.createContainer('reliability')
+  h = await pl.setEntryPoint(h, '/', '/bin/sleep', '3600')
+  h = await pl.copyTo(h, '/tmp', 'seed.txt', 0o644, text.encode('seed'))
+  return run ? pl.setRunState(h, 'running') : h
+}
+
+async function vmsOf(id: ID): Promise<number> {
+  return (await vmsInFolder(vcsim.gateway)).filter((vm) => vm.name === `portlayer-${id}`).length
+}
+
+async function failure(p: Promise<unknown>): Promise<PortLayerError> {
+  try {
+    await p
+  } catch (e) {
+    if (PortLayerError.isInstance(e)) return e
+    throw e
+  }
+  throw new Error('the operation succeeded')
+}
+
+describe('lost answers', () => {
+  it('a create whose answer is lost still succeeds, with exactly one VM; a retry is refused without a second VM', async () => {
+    const h = await createHandle()
+    await vcsim.vc.admin.dropResponse('CreateVM_Task')
+    const id = await pl.commit(h)
+    created.push(id)
+    expect(await vmsOf(id)).toBe(1)
+    expect((await pl.getContainerConfig(id)).mainProcess?.execPath).toBe('/bin/sleep')
+
+    // The caller, not knowing, commits the same create-handle again (also from another process).
+    const other = await vcsim.backend({ exitPollIntervalMs: 0 })
+    try {
+      expect((await failure(other.commit(h))).code).toBe('CONFLICT')
+      expect((await failure(pl.commit(h))).code).toBe('CONFLICT')
+    } finally {
+      await other.close()
+    }
+    expect(await vmsOf(id)).toBe(1)
+  })
+
+  it('a reconfigure whose answer is lost is recognised by its commit token', async () => {
+    const id = await pl.commit(await createHandle())
+    created.push(id)
+    await vcsim.vc.admin.dropResponse('ReconfigVM_Task')
+    await pl.commit(await pl.setLimits(await pl.getHandle(id), 333, 777))
+    expect((await pl.getContainerConfig(id)).limits).toEqual({ memoryMb: 333, cpuMhz: 777 })
+  })
+
+  it('a create that never reached vSphere fails as UNAVAILABLE and leaves nothing; the same handle then commits', async () => {
+    const h = await createHandle()
+    await vcsim.vc.admin.failNext('CreateVM_Task', 'HostCommunication')
+    const e = await failure(pl.commit(h))
+    expect(e.backend).toBe('vsphere')
+    expect(e.target).toBe(h.containerId)
+    expect(e.detail?.fault).toBe('HostCommunication')
+    expect(await vmsOf(h.containerId)).toBe(0)
+    expect(await pl.listContainers()).not.toContain(h.containerId)
+    created.push(await pl.commit(h))
+    expect(await vmsOf(h.containerId)).toBe(1)
+  })
+})
+
+describe('injected faults', () => {
+  it('ConcurrentAccess from vSphere is CONFLICT and changes nothing', async () => {
+    const id = await pl.commit(await createHandle())
+    created.push(id)
+    const before = await pl.getContainerConfig(id)
+    const version = (await pl.getHandle(id)).baseVersion
+    await vcsim.vc.admin.failNext('ReconfigVM_Task', 'ConcurrentAccess')
+    const e = await failure(pl.commit(await pl.setLimits(await pl.getHandle(id), 444, 888)))
+    expect(e.code).toBe('CONFLICT')
+    expect(e.target).toBe(id)
+    expect(await pl.getContainerConfig(id)).toEqual(before)
+    expect((await pl.getHandle(id)).baseVersion).toBe(version)
+  })
+
+  it('a start whose program cannot be started powers the VM off again and reads as before', async () => {
+    const id = await pl.commit(await createHandle())
+    created.push(id)
+    const before = await pl.getContainerState(id)
+    await vcsim.vc.admin.failNext('StartProgramInGuest', 'GuestOperationsUnavailable')
+    const e = await failure(pl.commit(await pl.setRunState(await pl.getHandle(id), 'running')))
+    expect(e.detail?.fault).toBe('GuestOperationsUnavailable')
+    expect(e.message).toContain(id)
+    expect(await pl.getContainerState(id)).toEqual(before)
+    expect(
+      (await vmProperties(vcsim.gateway, await vmOf(vcsim.gateway, id), ['runtime.powerState'])).get(
+        'runtime.powerState',
+      ),
+    ).toBe('poweredOff')
+    expect(await pl.listContainers('created')).toContain(id)
+    // It starts fine once the guest answers again.
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    expect((await pl.getContainerState(id)).status).toBe('running')
+  })
+
+  it('a create + start whose start fails leaves no container and no VM', async () => {
+    const h = await createHandle(true)
+    await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InsufficientResourcesFault')
+    const e = await failure(pl.commit(h))
+    expect(e.detail?.fault).toBe('InsufficientResourcesFault')
+    expect(await vmsOf(h.containerId)).toBe(0)
+    expect((await failure(pl.getContainerState(h.containerId))).code).toBe('NOT_FOUND')
+  })
+
+  it('a failed stop power-off still leaves a coherent container, and the next stop finishes it', async () => {
+    const id = await pl.commit(await createHandle(true))
+    created.push(id)
+    await vcsim.vc.admin.failNext('PowerOffVM_Task', 'TaskInProgress')
+    await failure(pl.commit(await pl.setRunState(await pl.getHandle(id), 'stopped')))
+    // The exit is recorded and the VM is still on: the container reads stopped, and the next
+    // read finishes the power-off.
+    const state = await pl.getContainerState(id)
+    expect(state.status).toBe('stopped')
+    expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
+    expect(
+      (await vmProperties(vcsim.gateway, await vmOf(vcsim.gateway, id), ['runtime.powerState'])).get(
+        'runtime.powerState',
+      ),
+    ).toBe('poweredOff')
+    await pl.destroyContainer(id)
+    created.pop()
+  })
+})
+
+describe('sessions and credentials', () => {
+  it('lists again after every session expired (its container view is made anew)', async () => {
+    const id = await pl.commit(await createHandle())
+    created.push(id)
+    expect(await pl.listContainers()).toContain(id)
+    await vcsim.vc.admin.expireSessions()
+    expect(await pl.listContainers()).toContain(id)
+  })
+
+  it('refused guest credentials fail the start without the password anywhere, and change nothing', async () => {
+    const secret = 'not-the-guest-password-9f8e'
+    const wrong = await new PortLayerVsphere(
+      vcsimSettings(vcsim.vc, {
+        guest: { username: vcsim.vc.guest.username, password: secret },
+        exitPollIntervalMs: 0,
+      }),
+    ).init(vcsim.gateway, new BasicHandleFactory())
+    try {
+      const id = await wrong.commit(await createHandleOn(wrong))
+      created.push(id)
+      const e = await failure(wrong.commit(await wrong.setRunState(await wrong.getHandle(id), 'running')))
+      expect(e.detail?.fault).toBe('InvalidGuestLogin')
+      const everything = JSON.stringify({
+        message: e.message,
+        json: e.toJSON(),
+        stack: e.stack,
+        cause: String(e.cause),
+      })
+      expect(everything).not.toContain(secret)
+      expect((await wrong.getContainerState(id)).status).toBe('created')
+    } finally {
+      await wrong.close()
+    }
+  })
+})
+
+async function createHandleOn(backend: PortLayerVsphere): Promise<Handle> {
+  return backend.setEntryPoint(await backend.createContainer('wrong-guest'), '/', '/bin/sleep', '3600')
+}
