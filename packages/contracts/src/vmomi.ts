@@ -65,7 +65,7 @@ export interface TraversalSpec extends SelectionSpec {
   type: string
   path: string
   skip?: boolean
-  selectSet?: SelectionSpec[]
+  selectSet?: (SelectionSpec | TraversalSpec)[]
 }
 export interface PropertySpec {
   type: string
@@ -75,7 +75,7 @@ export interface PropertySpec {
 export interface ObjectSpec {
   obj: MoRef
   skip?: boolean
-  selectSet?: SelectionSpec[]
+  selectSet?: (SelectionSpec | TraversalSpec)[]
 }
 export interface PropertyFilterSpec {
   propSet: PropertySpec[]
@@ -222,7 +222,7 @@ export interface GuestPosixFileAttributes extends GuestFileAttributes {
   permissions?: number
 }
 export interface FileTransferInformation {
-  attributes: GuestFileAttributes
+  attributes: GuestFileAttributes | GuestPosixFileAttributes
   size: number
   /** May have `*` as host; the gateway's `transfer` replaces it with the connection's host. */
   url: string
@@ -291,7 +291,7 @@ export interface VimMethods {
       vm: MoRef
       auth: GuestAuthentication
       guestFilePath: string
-      fileAttributes: GuestFileAttributes
+      fileAttributes: GuestFileAttributes | GuestPosixFileAttributes
       fileSize: number
       overwrite: boolean
     }

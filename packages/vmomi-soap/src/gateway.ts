@@ -15,7 +15,7 @@ import {
 import { GatewayCause, gatewayError } from './errors.js'
 import { type FaultContext, faultError, faultFromSoapError, faultFromTask } from './faults.js'
 import { normalizeField } from './normalize.js'
-import { Redactor } from './redact.js'
+import { collectSecrets, Redactor } from './redact.js'
 import { OPS, type Operation } from './schema/registry.js'
 import { CallScope, sleep } from './scope.js'
 import { toSoapArgs } from './serialize.js'
@@ -360,6 +360,8 @@ class SoapGatewayImpl implements SoapGateway {
   ): Promise<VimResult<M>> {
     this.#ensureOpen(String(method))
     const op = this.#operation(method)
+    // Passwords in the arguments (Login, guest authentication) are cut out of any error text.
+    collectSecrets(args, this.#redactor)
     const soapArgs = toSoapArgs(op, this.#withDefaultPage(op, args))
     const scope = new CallScope(
       op.name,
@@ -369,10 +371,12 @@ class SoapGatewayImpl implements SoapGateway {
     )
     try {
       const result = await this.#callOp(op, soapArgs, scope)
+      if (op.name === 'Login') collectSecrets(result, this.#redactor)
       if (op.name.endsWith('_Task') && result && typeof result === 'object')
         this.#rememberTask(result as MoRef, op.name)
       return result as VimResult<M>
     } finally {
+      if (op.name === 'Login') this.#client.forget()
       scope.dispose()
     }
   }

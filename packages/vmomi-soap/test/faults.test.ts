@@ -53,7 +53,11 @@ describe('reading faults', () => {
       message: 'managed object not found: VirtualMachine:vm-7',
       fault: { _type: 'ManagedObjectNotFound', faultMessage: [], obj: VM },
     })
-    const error = faultError(read as NonNullable<typeof read>, { method: 'Destroy_Task', object: VM }, new Redactor())
+    const error = faultError(
+      read as NonNullable<typeof read>,
+      { method: 'Destroy_Task', object: VM },
+      new Redactor(),
+    )
     expect(PortLayerError.isInstance(error, 'NOT_FOUND')).toBe(true)
     expect(error.backend).toBe('vsphere')
     expect(error.message).toBe(
@@ -84,7 +88,9 @@ describe('reading faults', () => {
     const read = faultFromTask(info)
     const error = faultError(read, { method: 'ReconfigVM_Task', task: info.task, object: VM }, new Redactor())
     expect(error.code).toBe('CONFLICT')
-    expect(error.message).toContain('task ReconfigVM_Task (task-3) on VirtualMachine:vm-7 failed with ConcurrentAccess')
+    expect(error.message).toContain(
+      'task ReconfigVM_Task (task-3) on VirtualMachine:vm-7 failed with ConcurrentAccess',
+    )
     expect(error.detail).toMatchObject({ fault: 'ConcurrentAccess', task: info.task })
   })
 
@@ -92,7 +98,11 @@ describe('reading faults', () => {
     const redactor = new Redactor()
     redactor.add('s3cret-pw')
     const error = faultError(
-      { name: 'InvalidLogin', message: 'bad login with s3cret-pw', fault: { _type: 'InvalidLogin', note: 's3cret-pw' } },
+      {
+        name: 'InvalidLogin',
+        message: 'bad login with s3cret-pw',
+        fault: { _type: 'InvalidLogin', note: 's3cret-pw' },
+      },
       { method: 'Login' },
       redactor,
     )

@@ -5,7 +5,12 @@ import { envelope, offlineClient } from './support/soap-capture.js'
 const PC = { type: 'PropertyCollector', value: 'propertyCollector' }
 const SPEC = {
   _this: PC,
-  specSet: [{ propSet: [{ type: 'VirtualMachine', all: true }], objectSet: [{ obj: { type: 'VirtualMachine', value: 'vm-1' } }] }],
+  specSet: [
+    {
+      propSet: [{ type: 'VirtualMachine', all: true }],
+      objectSet: [{ obj: { type: 'VirtualMachine', value: 'vm-1' } }],
+    },
+  ],
   options: {},
 }
 // As govmomi writes it: the schema-instance namespace under its own long prefix.
@@ -31,7 +36,9 @@ describe('normalisation of parsed responses', () => {
       <propSet><name>datastore</name><val ${XI}="ArrayOfManagedObjectReference"><ManagedObjectReference type="Datastore">ds-1</ManagedObjectReference></val></propSet>
       <propSet><name>empty</name><val ${XI}="ArrayOfOptionValue"></val></propSet>
       <propSet><name>config.name</name><val ${XI}="xsd:string"></val></propSet>
-    </objects>`)) as { objects: { obj: unknown; propSet: { name: string; val: unknown }[]; missingSet: unknown[] }[] }
+    </objects>`)) as {
+      objects: { obj: unknown; propSet: { name: string; val: unknown }[]; missingSet: unknown[] }[]
+    }
 
     expect(result.objects).toHaveLength(1)
     const [object] = result.objects
@@ -70,17 +77,25 @@ describe('normalisation of parsed responses', () => {
     expect(info.locked).toEqual([])
     expect(info.entity).toEqual({ type: 'VirtualMachine', value: 'vm-1' })
     expect(info.error).toEqual({
-      fault: { _type: 'InvalidPowerState', faultMessage: [], requestedState: 'poweredOff', existingState: 'poweredOn' },
+      fault: {
+        _type: 'InvalidPowerState',
+        faultMessage: [],
+        requestedState: 'poweredOff',
+        existingState: 'poweredOn',
+      },
       localizedMessage: 'The attempted operation cannot be performed in the current state (Powered on).',
     })
     expect(info.reason).toEqual({ _type: 'TaskReasonUser', userName: 'root' })
   })
 
   it('keeps repeatable fields arrays with one item and passes unknown nested types through', async () => {
-    const result = (await retrieve(`<objects><obj type="VirtualMachine">vm-1</obj>
+    const result = (await retrieve(
+      `<objects><obj type="VirtualMachine">vm-1</obj>
       <propSet><name>config.hardware</name><val ${XI}="VirtualHardware"><numCPU>2</numCPU><memoryMB>64</memoryMB>
         <device ${XI}="VirtualDisk"><key>2000</key><deviceInfo ${XI}="Description"><label>disk</label></deviceInfo><capacityInKB>1024</capacityInKB></device>
-      </val></propSet></objects>`, '<token>t1</token>')) as {
+      </val></propSet></objects>`,
+      '<token>t1</token>',
+    )) as {
       token: string
       objects: { propSet: { val: Record<string, unknown> }[] }[]
     }
@@ -89,12 +104,18 @@ describe('normalisation of parsed responses', () => {
     expect(hardware).toMatchObject({ _type: 'VirtualHardware', numCPU: 2, memoryMB: 64 })
     // Outside the table a value keeps its _type; its fields stay text (their types are unknown).
     expect(hardware.device).toEqual([
-      { _type: 'VirtualDisk', key: '2000', deviceInfo: { _type: 'Description', label: 'disk' }, capacityInKB: '1024' },
+      {
+        _type: 'VirtualDisk',
+        key: '2000',
+        deviceInfo: { _type: 'Description', label: 'disk' },
+        capacityInKB: '1024',
+      },
     ])
   })
 
   it('normalises operation results: single returnval lists, dates, numbers', async () => {
-    const list = envelope(`<ListProcessesInGuestResponse xmlns="urn:vim25"><returnval><name>sleep</name><pid>42</pid>
+    const list =
+      envelope(`<ListProcessesInGuestResponse xmlns="urn:vim25"><returnval><name>sleep</name><pid>42</pid>
       <owner>root</owner><cmdLine>/bin/sleep 5</cmdLine><startTime>2024-05-01T10:00:00Z</startTime><exitCode>0</exitCode></returnval>
       </ListProcessesInGuestResponse>`)
     const client = await offlineClient(() => ({ status: 200, body: list }))
@@ -104,7 +125,14 @@ describe('normalisation of parsed responses', () => {
       auth: { _type: 'NamePasswordAuthentication', interactiveSession: false, username: 'u', password: 'p' },
     })
     expect(procs).toEqual([
-      { name: 'sleep', pid: 42, owner: 'root', cmdLine: '/bin/sleep 5', startTime: new Date('2024-05-01T10:00:00Z'), exitCode: 0 },
+      {
+        name: 'sleep',
+        pid: 42,
+        owner: 'root',
+        cmdLine: '/bin/sleep 5',
+        startTime: new Date('2024-05-01T10:00:00Z'),
+        exitCode: 0,
+      },
     ])
 
     const info = envelope(`<InitiateFileTransferFromGuestResponse xmlns="urn:vim25"><returnval>
@@ -134,7 +162,9 @@ describe('normalizeValue on raw node-soap shapes', () => {
     expect(normalizeValue(new Date(5), 'dateTime')).toEqual(new Date(5))
     expect(normalizeValue('not a date', 'dateTime')).toBe('not a date')
     expect(normalizeValue(null, 'string')).toBe('')
-    expect(normalizeValue({ attributes: { type: 'Folder' }, $value: 'group-d1' }, 'ManagedObjectReference')).toEqual({
+    expect(
+      normalizeValue({ attributes: { type: 'Folder' }, $value: 'group-d1' }, 'ManagedObjectReference'),
+    ).toEqual({
       type: 'Folder',
       value: 'group-d1',
     })
@@ -148,9 +178,12 @@ describe('normalizeValue on raw node-soap shapes', () => {
   })
 
   it('wraps a single item of a repeatable field and unwraps nothing else', () => {
-    expect(normalizeField({ attributes: { type: 'Datastore' }, $value: 'ds-1' }, { type: 'ManagedObjectReference', array: true })).toEqual([
-      { type: 'Datastore', value: 'ds-1' },
-    ])
+    expect(
+      normalizeField(
+        { attributes: { type: 'Datastore' }, $value: 'ds-1' },
+        { type: 'ManagedObjectReference', array: true },
+      ),
+    ).toEqual([{ type: 'Datastore', value: 'ds-1' }])
     expect(normalizeField(undefined, { type: 'string', array: true })).toEqual([])
     expect(normalizeValue({ pathSet: 'name', type: 'VirtualMachine' }, 'PropertySpec')).toEqual({
       type: 'VirtualMachine',

@@ -20,7 +20,12 @@ const CONTENT = {
   about: { name: 'n', fullName: 'f', version: '6.5', apiVersion: '6.5', apiType: 'VirtualCenter' },
 } satisfies ServiceContent
 
-const AUTH = { _type: 'NamePasswordAuthentication', interactiveSession: false, username: 'root', password: 'guest-pw-123' } as const
+const AUTH = {
+  _type: 'NamePasswordAuthentication',
+  interactiveSession: false,
+  username: 'root',
+  password: 'guest-pw-123',
+} as const
 const VM = { type: 'VirtualMachine', value: 'vm-1' }
 const BYTES = new Uint8Array([1, 2, 3, 250])
 
@@ -30,7 +35,8 @@ function scriptedGateway(): VmomiGateway & { closed: boolean } {
     closed: false,
     serviceContent: CONTENT,
     async call<M extends VimMethodName>(method: M, args: VimArgs<M>) {
-      if (method === 'Login') return { key: 'session-key-abc', userName: 'admin', loginTime: new Date(1) } as never
+      if (method === 'Login')
+        return { key: 'session-key-abc', userName: 'admin', loginTime: new Date(1) } as never
       if (method === 'Destroy_Task') {
         throw new NotFoundError('vSphere Destroy_Task failed with ManagedObjectNotFound', {
           backend: 'vsphere',
@@ -38,7 +44,9 @@ function scriptedGateway(): VmomiGateway & { closed: boolean } {
         })
       }
       if (method === 'ListProcessesInGuest') {
-        return [{ name: 'sleep', pid: 7, owner: 'root', cmdLine: 'sleep', startTime: new Date(1000) }] as never
+        return [
+          { name: 'sleep', pid: 7, owner: 'root', cmdLine: 'sleep', startTime: new Date(1000) },
+        ] as never
       }
       if (method === 'InitiateFileTransferFromGuest') {
         return { attributes: {}, size: 4, url: 'https://*:443/guestFile?id=1&token=t0k3n' } as never
@@ -49,7 +57,11 @@ function scriptedGateway(): VmomiGateway & { closed: boolean } {
       return { key: task.value, task, state: 'success', result: VM, completeTime: new Date(2000) } as never
     },
     async transfer(request: { method: string }) {
-      return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: request.method === 'GET' ? BYTES : new Uint8Array() }
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/octet-stream' },
+        body: request.method === 'GET' ? BYTES : new Uint8Array(),
+      }
     },
     async close() {
       gw.closed = true
@@ -61,7 +73,13 @@ function scriptedGateway(): VmomiGateway & { closed: boolean } {
 async function scenario(gw: VmomiGateway) {
   const out: unknown[] = []
   out.push(await gw.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'DC0/vm' }))
-  out.push(await gw.call('ListProcessesInGuest', { _this: { type: 'GuestProcessManager', value: 'pm' }, vm: VM, auth: AUTH }))
+  out.push(
+    await gw.call('ListProcessesInGuest', {
+      _this: { type: 'GuestProcessManager', value: 'pm' },
+      vm: VM,
+      auth: AUTH,
+    }),
+  )
   const from = await gw.call('InitiateFileTransferFromGuest', {
     _this: { type: 'GuestFileManager', value: 'fm' },
     vm: VM,
@@ -75,7 +93,11 @@ async function scenario(gw: VmomiGateway) {
   try {
     await gw.call('Destroy_Task', { _this: VM })
   } catch (e) {
-    out.push({ code: (e as PortLayerError).code, message: (e as Error).message, detail: (e as PortLayerError).detail })
+    out.push({
+      code: (e as PortLayerError).code,
+      message: (e as Error).message,
+      detail: (e as PortLayerError).detail,
+    })
   }
   return out
 }
@@ -87,18 +109,27 @@ describe('recording and replay (unit)', () => {
       const path = join(dir, 'session.json')
       const inner = scriptedGateway()
       const recorder = createRecordingGateway(inner, { path, secrets: ['vcenter-pw-xyz'] })
-      await recorder.call('Login', { _this: { type: 'SessionManager', value: 'sm' }, userName: 'admin', password: 'vcenter-pw-xyz' })
+      await recorder.call('Login', {
+        _this: { type: 'SessionManager', value: 'sm' },
+        userName: 'admin',
+        password: 'vcenter-pw-xyz',
+      })
       const recorded = await scenario(recorder)
       await recorder.close()
       expect(inner.closed).toBe(true)
 
       const text = await readFile(path, 'utf8')
-      for (const secret of ['vcenter-pw-xyz', 'guest-pw-123', 'session-key-abc', 't0k3n']) expect(text).not.toContain(secret)
+      for (const secret of ['vcenter-pw-xyz', 'guest-pw-123', 'session-key-abc', 't0k3n'])
+        expect(text).not.toContain(secret)
       expect(text).toContain(REDACTED)
 
       const replay = createReplayGateway(await loadFixture(path), { secrets: ['vcenter-pw-xyz'] })
       expect(replay.serviceContent).toEqual(CONTENT)
-      await replay.call('Login', { _this: { type: 'SessionManager', value: 'sm' }, userName: 'admin', password: 'vcenter-pw-xyz' })
+      await replay.call('Login', {
+        _this: { type: 'SessionManager', value: 'sm' },
+        userName: 'admin',
+        password: 'vcenter-pw-xyz',
+      })
       const replayed = await scenario(replay)
       // The guest transfer URL's token was scrubbed in the fixture, so it replays scrubbed.
       const expected = structuredClone(recorded) as Record<string, unknown>[]
@@ -117,13 +148,21 @@ describe('recording and replay (unit)', () => {
     await recorder.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' })
     await recorder.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'b' })
     const replay = createReplayGateway(recorder.fixture())
-    await expect(replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'b' })).resolves.toBeDefined()
-    await expect(replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'c' })).rejects.toMatchObject({
+    await expect(
+      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'b' }),
+    ).resolves.toBeDefined()
+    await expect(
+      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'c' }),
+    ).rejects.toMatchObject({
       code: 'UNSUPPORTED',
       detail: { replay: 'unmatched' },
     })
-    await expect(replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' })).resolves.toBeDefined()
-    await expect(replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' })).rejects.toMatchObject({
+    await expect(
+      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }),
+    ).resolves.toBeDefined()
+    await expect(
+      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }),
+    ).rejects.toMatchObject({
       code: 'UNSUPPORTED',
     })
   })
@@ -133,8 +172,12 @@ describe('recording and replay (unit)', () => {
     await recorder.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'run-1-uuid' })
     await recorder.waitForTask({ type: 'Task', value: 'task-9' })
     const replay = createReplayGateway(JSON.stringify(recorder.fixture()), { order: 'sequential' })
-    await expect(replay.waitForTask({ type: 'Task', value: 'task-9' })).rejects.toMatchObject({ code: 'UNSUPPORTED' })
-    await expect(replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'run-2-uuid' })).resolves.toEqual({
+    await expect(replay.waitForTask({ type: 'Task', value: 'task-9' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+    })
+    await expect(
+      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'run-2-uuid' }),
+    ).resolves.toEqual({
       type: 'Folder',
       value: 'group-v3',
     })
@@ -147,10 +190,16 @@ describe('recording and replay (unit)', () => {
     const controller = new AbortController()
     controller.abort()
     await expect(
-      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }, { signal: controller.signal }),
+      replay.call(
+        'FindByInventoryPath',
+        { _this: CONTENT.searchIndex, inventoryPath: 'a' },
+        { signal: controller.signal },
+      ),
     ).rejects.toMatchObject({ code: 'TIMEOUT', detail: { aborted: true } })
     await replay.close()
-    await expect(replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' })).rejects.toMatchObject({
+    await expect(
+      replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }),
+    ).rejects.toMatchObject({
       code: 'UNAVAILABLE',
     })
   })
@@ -166,7 +215,12 @@ describe('scrub', () => {
     const redactor = new Redactor()
     const value = {
       password: 'p1',
-      auth: { _type: 'NamePasswordAuthentication', interactiveSession: false, username: 'root', password: 'p2' },
+      auth: {
+        _type: 'NamePasswordAuthentication',
+        interactiveSession: false,
+        username: 'root',
+        password: 'p2',
+      },
       session: { key: 'k1', userName: 'admin', loginTime: new Date(0) },
       headers: { cookie: 'vmware_soap_session="abc"' },
       note: 'see vmware_soap_session=abc; and https://h/guestFile?id=1&token=zzz',
@@ -175,7 +229,12 @@ describe('scrub', () => {
     const out = scrub(value, redactor)
     expect(out).toEqual({
       password: REDACTED,
-      auth: { _type: 'NamePasswordAuthentication', interactiveSession: false, username: REDACTED, password: REDACTED },
+      auth: {
+        _type: 'NamePasswordAuthentication',
+        interactiveSession: false,
+        username: REDACTED,
+        password: REDACTED,
+      },
       session: { key: REDACTED, userName: REDACTED, loginTime: new Date(0) },
       headers: { cookie: REDACTED },
       note: `see vmware_soap_session=${REDACTED}; and https://h/guestFile?id=1&token=${REDACTED}`,

@@ -42,7 +42,16 @@ describe('request serialisation', () => {
         {
           objectSet: [
             {
-              selectSet: [{ selectSet: [{ name: 'toVm' }], skip: false, path: 'view', type: 'ContainerView', _type: 'TraversalSpec', name: 'tv' }],
+              selectSet: [
+                {
+                  selectSet: [{ name: 'toVm' }],
+                  skip: false,
+                  path: 'view',
+                  type: 'ContainerView',
+                  _type: 'TraversalSpec',
+                  name: 'tv',
+                },
+              ],
               skip: true,
               obj: { type: 'ContainerView', value: 'session[1]2' },
             },
@@ -56,23 +65,33 @@ describe('request serialisation', () => {
     const spec = xml.slice(xml.indexOf('xsi:type="'))
     expect(spec).toMatch(/^xsi:type="\w+:TraversalSpec"/)
     const traversal = xml.slice(xml.indexOf('TraversalSpec'))
-    const positions = ['name', 'type', 'path', 'skip', 'selectSet'].map((n) => traversal.indexOf(`<vim25:${n}`))
+    const positions = ['name', 'type', 'path', 'skip', 'selectSet'].map((n) =>
+      traversal.indexOf(`<vim25:${n}`),
+    )
     expect(positions).toEqual([...positions].sort((a, b) => a - b))
     expect(positions.every((p) => p >= 0)).toBe(true)
     // propSet precedes objectSet in PropertyFilterSpec; obj, skip, selectSet in ObjectSpec.
     const [propSet, objectSet] = order(['propSet', 'objectSet'])
     expect(propSet).toBeLessThan(objectSet as number)
     expect(xml.indexOf('<vim25:obj ')).toBeLessThan(xml.indexOf('<vim25:skip>true'))
-    expect(xml).toContain('<vim25:pathSet>name</vim25:pathSet><vim25:pathSet>config.extraConfig</vim25:pathSet>')
+    expect(xml).toContain(
+      '<vim25:pathSet>name</vim25:pathSet><vim25:pathSet>config.extraConfig</vim25:pathSet>',
+    )
     expect(xml).toContain('<vim25:maxObjects>100</vim25:maxObjects>')
   })
 
   it('types OptionValue strings as xsd:string with a declared prefix', async () => {
     const xml = await request('ReconfigVM_Task', {
       _this: VM,
-      spec: { extraConfig: [{ key: 'guestinfo.portlayer.id', value: 'abc' }], changeVersion: '7', memoryMB: 512 },
+      spec: {
+        extraConfig: [{ key: 'guestinfo.portlayer.id', value: 'abc' }],
+        changeVersion: '7',
+        memoryMB: 512,
+      },
     })
-    expect(xml).toMatch(/<vim25:value xsi:type="xsd:string" xmlns:xsd="http:\/\/www.w3.org\/2001\/XMLSchema">abc</)
+    expect(xml).toMatch(
+      /<vim25:value xsi:type="xsd:string" xmlns:xsd="http:\/\/www.w3.org\/2001\/XMLSchema">abc</,
+    )
     expect(xml.indexOf('changeVersion')).toBeLessThan(xml.indexOf('memoryMB'))
     expect(xml.indexOf('memoryMB')).toBeLessThan(xml.indexOf('extraConfig'))
   })
@@ -81,7 +100,12 @@ describe('request serialisation', () => {
     const xml = await request('StartProgramInGuest', {
       _this: { type: 'GuestProcessManager', value: 'ProcessManager' },
       vm: VM,
-      auth: { _type: 'NamePasswordAuthentication', password: 'pw', username: 'root', interactiveSession: false },
+      auth: {
+        _type: 'NamePasswordAuthentication',
+        password: 'pw',
+        username: 'root',
+        interactiveSession: false,
+      },
       spec: { programPath: '/bin/true', arguments: '' },
     })
     expect(xml).toMatch(/<vim25:auth xsi:type="\w+:NamePasswordAuthentication"/)
@@ -96,7 +120,12 @@ describe('request serialisation', () => {
         deviceChange: [
           {
             operation: 'add',
-            device: { _type: 'VirtualE1000', key: -1, deviceInfo: { label: 'nic', summary: 'x' }, connectable: { connected: true } },
+            device: {
+              _type: 'VirtualE1000',
+              key: -1,
+              deviceInfo: { label: 'nic', summary: 'x' },
+              connectable: { connected: true },
+            },
           },
         ],
       },
@@ -113,10 +142,16 @@ describe('request serialisation', () => {
     })
     expect(xml).toContain('a&lt;b&gt;&amp;&quot;c')
     const sneaky = '<![CDATA[x]]></vim25:inventoryPath><vim25:evil/><![CDATA[y]]>'
-    const xml2 = await request('FindByInventoryPath', { _this: { type: 'SearchIndex', value: 'SearchIndex' }, inventoryPath: sneaky })
+    const xml2 = await request('FindByInventoryPath', {
+      _this: { type: 'SearchIndex', value: 'SearchIndex' },
+      inventoryPath: sneaky,
+    })
     // The markup travels as character data: the element holds CDATA sections only, which decode
     // back to the string exactly.
-    const body = xml2.slice(xml2.indexOf('<vim25:inventoryPath>') + 21, xml2.lastIndexOf('</vim25:inventoryPath>'))
+    const body = xml2.slice(
+      xml2.indexOf('<vim25:inventoryPath>') + 21,
+      xml2.lastIndexOf('</vim25:inventoryPath>'),
+    )
     expect(body.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '')).toBe('')
     const decoded = [...body.matchAll(/<!\[CDATA\[([\s\S]*?)\]\]>/g)].map((m) => m[1]).join('')
     expect(decoded).toBe(sneaky)
@@ -124,24 +159,35 @@ describe('request serialisation', () => {
 
   it('refuses what XML cannot carry and what the table does not know, naming the path only', () => {
     const secret = 'hunter2\u0000'
-    const e1 = serializeError('Login', { _this: { type: 'SessionManager', value: 'SessionManager' }, userName: 'u', password: secret })
+    const e1 = serializeError('Login', {
+      _this: { type: 'SessionManager', value: 'SessionManager' },
+      userName: 'u',
+      password: secret,
+    })
     expect(e1.code).toBe('INVALID_ARGUMENT')
     expect(e1.message).toContain('Login.password')
     expect(JSON.stringify(e1)).not.toContain('hunter2')
 
-    expect(serializeError('Destroy_Task', { _this: VM, extra: 1 }).message).toContain('unknown argument extra')
+    expect(serializeError('Destroy_Task', { _this: VM, extra: 1 }).message).toContain(
+      'unknown argument extra',
+    )
     expect(serializeError('Destroy_Task', {}).message).toContain('_this is required')
-    expect(serializeError('Destroy_Task', { _this: { type: 'Virtual Machine', value: 'x' } }).code).toBe('INVALID_ARGUMENT')
+    expect(serializeError('Destroy_Task', { _this: { type: 'Virtual Machine', value: 'x' } }).code).toBe(
+      'INVALID_ARGUMENT',
+    )
     expect(serializeError('ReconfigVM_Task', { _this: VM, spec: { memoryMb: 5 } }).message).toContain(
       'memoryMb is not a field of VirtualMachineConfigSpec',
     )
-    expect(serializeError('ReconfigVM_Task', { _this: VM, spec: { memoryMB: 1.5 } }).message).toContain('must be an integer')
-    expect(serializeError('ReconfigVM_Task', { _this: VM, spec: { extraConfig: { key: 'a', value: 'b' } } }).message).toContain(
-      'must be an array',
+    expect(serializeError('ReconfigVM_Task', { _this: VM, spec: { memoryMB: 1.5 } }).message).toContain(
+      'must be an integer',
     )
-    expect(serializeError('ReconfigVM_Task', { _this: VM, spec: { extraConfig: [{ key: 'a' }] } }).message).toContain(
-      'value is required',
-    )
+    expect(
+      serializeError('ReconfigVM_Task', { _this: VM, spec: { extraConfig: { key: 'a', value: 'b' } } })
+        .message,
+    ).toContain('must be an array')
+    expect(
+      serializeError('ReconfigVM_Task', { _this: VM, spec: { extraConfig: [{ key: 'a' }] } }).message,
+    ).toContain('value is required')
     expect(
       serializeError('StartProgramInGuest', {
         _this: VM,

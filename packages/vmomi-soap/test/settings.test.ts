@@ -5,7 +5,11 @@ import { createAgents, normalizeThumbprint } from '../src/tls.js'
 import { resolveTransferUrl } from '../src/transfer.js'
 
 const PASSWORD = 'Pa55-word-that-must-not-leak'
-const BASE: SoapGatewaySettings = { url: 'https://vc.example.test/sdk', username: 'admin', password: PASSWORD }
+const BASE: SoapGatewaySettings = {
+  url: 'https://vc.example.test/sdk',
+  username: 'admin',
+  password: PASSWORD,
+}
 
 async function refused(settings: SoapGatewaySettings): Promise<PortLayerError> {
   try {
@@ -25,7 +29,11 @@ describe('settings', () => {
     ['credentials in the URL', { url: `https://admin:${PASSWORD}@vc/sdk` }, /must not carry credentials/],
     ['an empty user name', { username: '' }, /username/],
     ['TLS options on plain HTTP', { url: 'http://vc/sdk', tls: { insecure: true } }, /https URLs only/],
-    ['insecure with a thumbprint', { tls: { insecure: true, thumbprint: 'AA'.repeat(32) } }, /cannot be combined/],
+    [
+      'insecure with a thumbprint',
+      { tls: { insecure: true, thumbprint: 'AA'.repeat(32) } },
+      /cannot be combined/,
+    ],
     ['a SHA-1 thumbprint', { tls: { thumbprint: 'AB:'.repeat(19).concat('AB') } }, /SHA-1/],
     ['a malformed thumbprint', { tls: { thumbprint: 'xyz' } }, /SHA-256/],
     ['a zero timeout', { timeoutMs: 0 }, /timeoutMs/],
@@ -55,10 +63,14 @@ describe('TLS helpers', () => {
   it('builds keep-alive agents per connection, never touching process-wide TLS settings', () => {
     const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED
     const agents = createAgents({ insecure: true }, 4)
-    expect(agents.http.keepAlive).toBe(true)
-    expect((agents.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized).toBe(false)
+    expect((agents.http as unknown as { keepAlive: boolean }).keepAlive).toBe(true)
+    expect(
+      (agents.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized,
+    ).toBe(false)
     const strict = createAgents(undefined, 4)
-    expect((strict.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized).toBe(true)
+    expect(
+      (strict.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized,
+    ).toBe(true)
     expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).toBe(before)
     agents.destroy()
     strict.destroy()
@@ -71,7 +83,9 @@ describe('transfer URLs', () => {
     expect(resolveTransferUrl('https://*:443/guestFile?id=1&token=x', endpoint).href).toBe(
       'https://vc.example.test/guestFile?id=1&token=x',
     )
-    expect(resolveTransferUrl('https://*/guestFile?id=1', endpoint).href).toBe('https://vc.example.test:8443/guestFile?id=1')
+    expect(resolveTransferUrl('https://*/guestFile?id=1', endpoint).href).toBe(
+      'https://vc.example.test:8443/guestFile?id=1',
+    )
   })
   it('resolves paths against the endpoint and refuses other schemes', () => {
     expect(resolveTransferUrl('/folder/a.txt?dsName=LocalDS_0', endpoint).href).toBe(

@@ -105,7 +105,9 @@ describe.runIf(existsSync(join(packageDir, 'dist/index.cjs')))('built package', 
       process.stdout.write(JSON.stringify({ length: m.vim25Wsdl().length, ops: Object.keys(client.describe().VimService.VimPort).length,
         exports: ['createSoapGateway', 'createRecordingGateway', 'createReplayGateway', 'loadFixture'].every((k) => typeof m[k] === 'function') }));
     })().catch((e) => { console.error(e); process.exit(1) })`
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: packageDir, encoding: 'utf8' }))
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['-e', script], { cwd: packageDir, encoding: 'utf8' }),
+    )
     expect(out).toEqual({ length: vim25Wsdl().length, ops: METHODS.length, exports: true })
   })
 })

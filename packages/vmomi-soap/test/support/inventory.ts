@@ -3,7 +3,10 @@ import type { MoRef, VmomiGateway } from '@portlayer/contracts'
 export const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' }
 
 export async function find(gw: VmomiGateway, path: string): Promise<MoRef> {
-  const ref = await gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: path })
+  const ref = await gw.call('FindByInventoryPath', {
+    _this: gw.serviceContent.searchIndex,
+    inventoryPath: path,
+  })
   if (!ref) throw new Error(`${path} not found`)
   return ref
 }

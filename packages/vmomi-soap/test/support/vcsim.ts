@@ -1,6 +1,6 @@
-import { createSoapGateway, type SoapGateway, type SoapGatewaySettings } from '../../src/index.js'
 import { startVcsim, type Vcsim } from '@portlayer/vcsim'
 import { afterAll, beforeAll } from 'vitest'
+import { createSoapGateway, type SoapGateway, type SoapGatewaySettings } from '../../src/index.js'
 
 /** Starts one harness for the test file (HTTP unless `tls`) and stops it afterwards. */
 export function useVcsim(options: { tls?: boolean } = {}): () => Vcsim {

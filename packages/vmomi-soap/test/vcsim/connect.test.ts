@@ -33,14 +33,19 @@ describe('connecting over HTTP', () => {
     // The session cookie is sent: an authenticated call succeeds.
     const now = await gw.call('CurrentTime', { _this: { type: 'ServiceInstance', value: 'ServiceInstance' } })
     expect(now).toBeInstanceOf(Date)
-    const folder = await gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 'DC0/vm' })
+    const folder = await gw.call('FindByInventoryPath', {
+      _this: gw.serviceContent.searchIndex,
+      inventoryPath: 'DC0/vm',
+    })
     expect(folder?.type).toBe('Folder')
     await gw.close()
     await gw.close()
     const after = await vc.admin.calls()
     expect((after.Login ?? 0) - (before.Login ?? 0)).toBe(1)
     expect((after.Logout ?? 0) - (before.Logout ?? 0)).toBe(1)
-    await expect(gw.call('CurrentTime', { _this: { type: 'ServiceInstance', value: 'ServiceInstance' } })).rejects.toMatchObject({
+    await expect(
+      gw.call('CurrentTime', { _this: { type: 'ServiceInstance', value: 'ServiceInstance' } }),
+    ).rejects.toMatchObject({
       code: 'UNAVAILABLE',
       detail: { closed: true },
     })
@@ -50,7 +55,11 @@ describe('connecting over HTTP', () => {
     const vc = vcsim()
     const password = `not-${vc.password}-at-all`
     const lines: string[] = []
-    const logger = { debug: (m: string) => lines.push(m), info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) }
+    const logger = {
+      debug: (m: string) => lines.push(m),
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+    }
     const error = await refusal({ url: vc.url, username: vc.username, password, logger })
     expect(error.code).toBe('INVALID_ARGUMENT')
     expect(error.detail).toMatchObject({ fault: 'InvalidLogin', method: 'Login' })
@@ -93,7 +102,9 @@ describe('connecting over HTTPS', () => {
   it('connects with the certificate as a custom CA', async () => {
     const gw = await createSoapGateway(settings({ ca: vcsim().certificatePem }))
     expect(gw.url.startsWith('https://')).toBe(true)
-    expect(await gw.call('CurrentTime', { _this: { type: 'ServiceInstance', value: 'ServiceInstance' } })).toBeInstanceOf(Date)
+    expect(
+      await gw.call('CurrentTime', { _this: { type: 'ServiceInstance', value: 'ServiceInstance' } }),
+    ).toBeInstanceOf(Date)
     await gw.close()
   })
 

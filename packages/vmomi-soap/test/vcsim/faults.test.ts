@@ -37,16 +37,24 @@ describe('faults against the harness', () => {
     ['SystemError', 'UNAVAILABLE'],
   ])('an injected %s fault becomes %s with the fault name kept', async (fault, code) => {
     await vcsim().admin.failNext('FindByInventoryPath', fault)
-    const error = await failure(gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 'DC0/vm' }))
+    const error = await failure(
+      gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 'DC0/vm' }),
+    )
     expect(error.code).toBe(code)
     expect(error.backend).toBe('vsphere')
-    expect(error.detail).toMatchObject({ fault, method: 'FindByInventoryPath', object: gw.serviceContent.searchIndex })
+    expect(error.detail).toMatchObject({
+      fault,
+      method: 'FindByInventoryPath',
+      object: gw.serviceContent.searchIndex,
+    })
     expect(error.message).toContain(fault)
   })
 
   it('a lost session that cannot be restored is UNAVAILABLE', async () => {
     await vcsim().admin.failNext('FindByInventoryPath', 'NotAuthenticated', 2)
-    const error = await failure(gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 'DC0/vm' }))
+    const error = await failure(
+      gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 'DC0/vm' }),
+    )
     expect(error.code).toBe('UNAVAILABLE')
     expect(error.detail?.fault).toBe('NotAuthenticated')
   })
@@ -64,7 +72,12 @@ describe('faults against the harness', () => {
     const task = await gw.call('Destroy_Task', { _this: vm })
     const error = await failure(gw.waitForTask(task))
     expect(error.code).toBe('INVALID_STATE')
-    expect(error.detail).toMatchObject({ fault: 'InvalidPowerState', method: 'Destroy_Task', task, object: vm })
+    expect(error.detail).toMatchObject({
+      fault: 'InvalidPowerState',
+      method: 'Destroy_Task',
+      task,
+      object: vm,
+    })
     expect(error.message).toContain(`task Destroy_Task (${task.value})`)
     await run(gw, gw.call('PowerOffVM_Task', { _this: vm }))
     await run(gw, gw.call('Destroy_Task', { _this: vm }))
@@ -75,7 +88,10 @@ describe('faults against the harness', () => {
     const version = (await property(gw, vm, 'config.changeVersion')) as string
     expect(version).not.toBe('')
     await run(gw, gw.call('ReconfigVM_Task', { _this: vm, spec: { changeVersion: version, memoryMB: 64 } }))
-    const task = await gw.call('ReconfigVM_Task', { _this: vm, spec: { changeVersion: version, memoryMB: 128 } })
+    const task = await gw.call('ReconfigVM_Task', {
+      _this: vm,
+      spec: { changeVersion: version, memoryMB: 128 },
+    })
     const error = await failure(gw.waitForTask(task))
     expect(error.code).toBe('CONFLICT')
     expect(error.detail).toMatchObject({ fault: 'ConcurrentAccess', method: 'ReconfigVM_Task' })
@@ -97,7 +113,9 @@ describe('faults against the harness', () => {
     const controller = new AbortController()
     setTimeout(() => controller.abort(new Error('caller gave up')), 100)
     const started = Date.now()
-    const error = await failure(gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: controller.signal }))
+    const error = await failure(
+      gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: controller.signal }),
+    )
     expect(Date.now() - started).toBeLessThan(1_500)
     expect(error.code).toBe('TIMEOUT')
     expect(error.detail).toMatchObject({ aborted: true })
@@ -105,7 +123,9 @@ describe('faults against the harness', () => {
 
     const before = gw.stats().requests
     const aborted = AbortSignal.abort()
-    await expect(gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: aborted })).rejects.toMatchObject({
+    await expect(
+      gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: aborted }),
+    ).rejects.toMatchObject({
       code: 'TIMEOUT',
     })
     expect(gw.stats().requests).toBe(before)
@@ -113,7 +133,9 @@ describe('faults against the harness', () => {
 
   it('a bad argument fails before anything is sent', async () => {
     const before = gw.stats().requests
-    const error = await failure(gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 3 } as never))
+    const error = await failure(
+      gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 3 } as never),
+    )
     expect(error.code).toBe('INVALID_ARGUMENT')
     expect(gw.stats().requests).toBe(before)
     await expect(gw.call('NoSuchMethod' as never, {} as never)).rejects.toMatchObject({ code: 'UNSUPPORTED' })
@@ -121,6 +143,11 @@ describe('faults against the harness', () => {
 
   it('finds the harness inventory it relies on', async () => {
     expect((await find(gw, 'DC0/host/DC0_C0/Resources')).type).toBe('ResourcePool')
-    expect(await gw.call('FindByInventoryPath', { _this: gw.serviceContent.searchIndex, inventoryPath: 'DC0/vm/nope' })).toBeUndefined()
+    expect(
+      await gw.call('FindByInventoryPath', {
+        _this: gw.serviceContent.searchIndex,
+        inventoryPath: 'DC0/vm/nope',
+      }),
+    ).toBeUndefined()
   })
 })

@@ -61,7 +61,10 @@ describe('sessions', () => {
     await vc.admin.expireSessions()
     await vc.admin.failNext('Login', 'InvalidLogin')
     const error = await gw.call('CurrentTime', { _this: SERVICE_INSTANCE }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'UNAVAILABLE', detail: { fault: 'NotAuthenticated', loginFault: 'InvalidLogin' } })
+    expect(error).toMatchObject({
+      code: 'UNAVAILABLE',
+      detail: { fault: 'NotAuthenticated', loginFault: 'InvalidLogin' },
+    })
     expect(JSON.stringify(error)).not.toContain(vc.password)
     // The next call tries again and succeeds.
     expect(await gw.call('CurrentTime', { _this: SERVICE_INSTANCE })).toBeInstanceOf(Date)

@@ -77,7 +77,12 @@ describe('tasks and lost responses', () => {
     const error = await failure(
       gw.call('CreateVM_Task', {
         _this: folder,
-        config: { name: 'tasks-dropped', guestId: 'otherGuest', memoryMB: 32, files: { vmPathName: '[LocalDS_0]' } },
+        config: {
+          name: 'tasks-dropped',
+          guestId: 'otherGuest',
+          memoryMB: 32,
+          files: { vmPathName: '[LocalDS_0]' },
+        },
         pool,
       }),
     )

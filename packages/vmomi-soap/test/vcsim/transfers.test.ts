@@ -37,7 +37,9 @@ describe('HTTP transfers', () => {
     expect(head.body).toHaveLength(0)
     // vcsim 0.24 answers DELETE on /folder like a GET and keeps the file (vCenter deletes it).
     expect((await gw.transfer({ method: 'DELETE', url })).status).toBe(200)
-    await expect(gw.transfer({ method: 'GET', url: `/folder/transfers/never-written?${DATASTORE_QUERY}` })).rejects.toMatchObject({
+    await expect(
+      gw.transfer({ method: 'GET', url: `/folder/transfers/never-written?${DATASTORE_QUERY}` }),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
       detail: { httpStatus: 404 },
     })
@@ -45,12 +47,20 @@ describe('HTTP transfers', () => {
 
   it('refuses malformed requests before sending them', async () => {
     const before = gw.stats().transfers
-    await expect(gw.transfer({ method: 'POST' as never, url: '/folder/x' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
-    await expect(gw.transfer({ method: 'GET', url: '/folder/x', body: new Uint8Array(1) })).rejects.toMatchObject({
+    await expect(gw.transfer({ method: 'POST' as never, url: '/folder/x' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     })
-    await expect(gw.transfer({ method: 'GET', url: 'gopher://x/' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
-    await expect(gw.transfer({ method: 'GET', url: '/folder/x', headers: { Cookie: 'a=b' } })).rejects.toMatchObject({
+    await expect(
+      gw.transfer({ method: 'GET', url: '/folder/x', body: new Uint8Array(1) }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+    await expect(gw.transfer({ method: 'GET', url: 'gopher://x/' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+    await expect(
+      gw.transfer({ method: 'GET', url: '/folder/x', headers: { Cookie: 'a=b' } }),
+    ).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     })
     expect(gw.stats().transfers).toBe(before + 4)
@@ -106,7 +116,12 @@ describe('HTTP transfers', () => {
 
   it('reports a missing guest file as NOT_FOUND', async () => {
     await expect(
-      gw.call('InitiateFileTransferFromGuest', { _this: managers.files, vm, auth, guestFilePath: '/no/such/file' }),
+      gw.call('InitiateFileTransferFromGuest', {
+        _this: managers.files,
+        vm,
+        auth,
+        guestFilePath: '/no/such/file',
+      }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', detail: { fault: 'FileNotFound' } })
   })
 
