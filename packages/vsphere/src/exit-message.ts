@@ -22,10 +22,10 @@ export const POWER_OFF_EXIT_CODE = SIGNAL_EXIT_BASE + 9
  * "not found" for 127, the missing source for a failed `/bin/cp`, the signal for 128+n.
  */
 export function exitMessage(execPath: string, execArgs: string, exitCode: number): string {
-  if (exitCode === EXIT_NOT_FOUND) return `${execPath}: program not found`
+  if (exitCode === EXIT_NOT_FOUND) return `${execPath}: not found`
   if (exitCode > SIGNAL_EXIT_BASE && exitCode <= SIGNAL_EXIT_BASE + 64) {
     const n = exitCode - SIGNAL_EXIT_BASE
-    return `killed by signal ${n}${SIGNAL_NAMES[n] ? ` (${SIGNAL_NAMES[n]})` : ''}`
+    return `killed by ${SIGNAL_NAMES[n] ?? `signal ${n}`}`
   }
   if (execPath === Program.Copy && exitCode === 1) {
     let source = ''
@@ -34,7 +34,7 @@ export function exitMessage(execPath: string, execArgs: string, exitCode: number
     } catch {
       // malformed arguments were refused before the process started; keep the generic message
     }
-    return `${Program.Copy}: cannot copy ${source ? `'${source}'` : 'source'}: no such file`
+    return `cp: cannot stat '${source}': No such file or directory`
   }
   return ''
 }
