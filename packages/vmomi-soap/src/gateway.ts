@@ -154,14 +154,10 @@ class SoapGatewayImpl implements SoapGateway {
     }
     if (this.#settings.locale !== undefined) args.locale = this.#settings.locale
     const op = OPS.get('Login') as Operation
-    try {
-      const session = (await this.#sendWithRetries(op, toSoapArgs(op, args), scope)) as { key?: string }
-      this.#redactor.add(session.key)
-      this.#loggedIn = true
-      this.#stats.logins++
-    } finally {
-      this.#client.forget()
-    }
+    const session = (await this.#sendWithRetries(op, toSoapArgs(op, args), scope)) as { key?: string }
+    this.#redactor.add(session.key)
+    this.#loggedIn = true
+    this.#stats.logins++
   }
 
   /** One shared re-login per lost session: callers that saw the same generation share it. */
@@ -376,7 +372,6 @@ class SoapGatewayImpl implements SoapGateway {
         this.#rememberTask(result as MoRef, op.name)
       return result as VimResult<M>
     } finally {
-      if (op.name === 'Login') this.#client.forget()
       scope.dispose()
     }
   }

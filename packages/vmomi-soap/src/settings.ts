@@ -9,7 +9,7 @@ export interface GatewayLogger {
 }
 
 export interface SoapGatewaySettings {
-  /** The SDK endpoint, e.g. `https://vcenter.example.com/sdk`. */
+  /** The SDK endpoint, e.g. `https://vcenter.example.com/sdk` (a bare host gets `/sdk`). */
   readonly url: string | URL
   readonly username: string
   readonly password: string
@@ -80,6 +80,8 @@ export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw invalidArgument('settings.url must be an http or https URL')
   }
+  // Like govc: a bare host means its SDK endpoint.
+  if (url.pathname === '/') url.pathname = '/sdk'
   if (url.username !== '' || url.password !== '') {
     throw invalidArgument('settings.url must not carry credentials; pass username and password')
   }

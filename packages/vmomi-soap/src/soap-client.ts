@@ -8,8 +8,6 @@ type SoapMethod = (args: unknown, options?: { signal?: AbortSignal }) => Promise
 /** The slice of a node-soap client the gateway uses. */
 export interface VimSoapClient {
   invoke(method: string, args: unknown, signal: AbortSignal): Promise<unknown>
-  /** node-soap keeps the last request (a `Login` body has the password): dropped after each call. */
-  forget(): void
 }
 
 // node-soap parses a WSDL string once per cache; ours holds only the generated vim25 subset.
@@ -29,18 +27,24 @@ export async function createVimSoapClient(
   } as unknown as IOptions)) as unknown as Client & Record<string, unknown>
   client.setSOAPAction(`urn:vim25/${apiVersion}`)
   const mutable = client as unknown as Record<string, unknown>
+  // node-soap keeps the last request and response on the client (a password, a session key).
+  const forget = (): void => {
+    mutable.lastRequest = undefined
+    mutable.lastMessage = undefined
+    mutable.lastRequestHeaders = undefined
+    mutable.lastResponse = undefined
+    mutable.lastResponseHeaders = undefined
+  }
   return {
     async invoke(method, args, signal) {
       const fn = client[`${method}Async`] as SoapMethod | undefined
       if (typeof fn !== 'function') throw new Error(`node-soap client lacks ${method}`)
-      const [result] = await fn.call(client, args, { signal })
-      return result
-    },
-    forget() {
-      mutable.lastRequest = undefined
-      mutable.lastMessage = undefined
-      mutable.lastRequestHeaders = undefined
-      mutable.lastResponse = undefined
+      try {
+        const [result] = await fn.call(client, args, { signal })
+        return result
+      } finally {
+        forget()
+      }
     },
   }
 }
