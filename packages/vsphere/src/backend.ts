@@ -1,5 +1,4 @@
 import type {
-  CommitExtension,
   GuestProcessInfo,
   HandleFactory,
   ID,
@@ -19,6 +18,7 @@ import {
   notInitialised,
   wrap,
 } from './errors.js'
+import type { AnyExtension } from './extensions.js'
 import type { ContainerRecord } from './extra-config.js'
 import { execKey } from './extra-config.js'
 import { Guest } from './guest.js'
@@ -35,9 +35,6 @@ export interface Connection {
   readonly inventory: Inventory
   readonly guest: Guest
 }
-
-// biome-ignore lint/suspicious/noExplicitAny: extensions of any slot types live in one registry
-export type AnyExtension = CommitExtension<any, any>
 
 const VIEW_TRAVERSAL: TraversalSpec = {
   _type: 'TraversalSpec',

@@ -1,6 +1,5 @@
 import {
   ConcurrentModificationError,
-  type ExtensionPlan,
   type Handle,
   type ID,
   InvalidArgumentError,
@@ -11,18 +10,18 @@ import {
   RunState,
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
-import { type AnyExtension, type Backend, versionOf } from './backend.js'
+import { type Backend, versionOf } from './backend.js'
 import { resolveLimits, statusOf } from './derive.js'
 import { BACKEND, faultOf, invalidState, isCode, isOutcomeUnknown, notFound, wrap } from './errors.js'
+import { PreparedExtensions } from './extensions.js'
 import {
   applyOptions,
   type ContainerRecord,
+  decodeRecord,
   encodeFiles,
   encodeLimits,
   encodeMain,
   encodeMainState,
-  extensionKey,
-  KEY_PREFIX,
   Key,
   option,
 } from './extra-config.js'
@@ -35,12 +34,6 @@ import { vmNameFor } from './settings.js'
 import { deleteStaged, persistFiles } from './staged-files.js'
 import { runTask } from './vim.js'
 import { type VmSnapshot, withEntries } from './vm.js'
-
-/** An extension's plan for one commit. */
-export interface Prepared {
-  readonly namespace: string
-  readonly plan: ExtensionPlan<unknown>
-}
 
 export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
   const { factory, inventory } = b.c()
@@ -68,7 +61,7 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
   const wantStart = p.runState === RunState.Running
   if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
 
-  const prepared = await prepareExtensions(b, handle, null, RunState.Created)
+  const prepared = await PreparedExtensions.prepare(b.extensions, handle, null, RunState.Created)
   const token = factory.newId()
   const files = lastCopyPerPath(p.files)
   const options: OptionValue[] = [
@@ -89,7 +82,7 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
       staged = persisted.staged
       options.push(option(Key.files, encodeFiles(persisted.records)))
     }
-    const contribution = contributions(prepared, id)
+    const contribution = prepared.contribution()
     options.push(...contribution.options)
     const limits = resolveLimits(p.limits, b.settings.defaultLimits)
     const config: VirtualMachineConfigSpec = {
@@ -100,9 +93,9 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
     }
     const ref = await createVm(b, id, vmName, config, inventory)
     b.refs.set(id, ref)
-    finish(prepared, 'commit')
+    prepared.commit()
     if (main && wantStart) {
-      const record = recordOf(options)
+      const record = decodeRecord(applyOptions(new Map(), options))
       try {
         await startRun(b, id, ref, main, token, [], files, false)
       } catch (e) {
@@ -112,7 +105,7 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
     }
     return id
   } catch (e) {
-    if (!prepared.done) finish(prepared, 'rollback')
+    prepared.rollback()
     if (!b.refs.has(id)) deleteStaged(b, staged)
     throw wrap(e, `committing new container ${id}`, id)
   }
@@ -158,7 +151,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   if (!applyLimits && !p.mainProcess && files.length === 0 && !wantStart && !wantStop && !hasExtensions)
     return id
 
-  const prepared = await prepareExtensions(b, handle, record, status)
+  const prepared = await PreparedExtensions.prepare(b.extensions, handle, record, status)
   const token = factory.newId()
   const options: OptionValue[] = [option(Key.rev, token)]
   const spec: VirtualMachineConfigSpec = {}
@@ -189,14 +182,14 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
       superseded = persisted.superseded
       options.push(option(Key.files, encodeFiles(persisted.records)))
     }
-    const contribution = contributions(prepared, id)
+    const contribution = prepared.contribution()
     options.push(...contribution.options)
     if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
     spec.extraConfig = options
     await applyCommit(b, id, snap, spec, token)
-    finish(prepared, 'commit')
+    prepared.commit()
   } catch (e) {
-    if (!prepared.done) finish(prepared, 'rollback')
+    prepared.rollback()
     deleteStaged(b, staged)
     throw wrap(e, `committing container ${id}`, id)
   }
@@ -331,35 +324,6 @@ export async function applyCommit(
   }
 }
 
-export async function prepareExtensions(
-  b: Backend,
-  handle: Handle,
-  record: ContainerRecord | null,
-  runState: RunState,
-): Promise<Prepared[] & { done?: boolean }> {
-  const prepared: Prepared[] & { done?: boolean } = []
-  const id = handle.containerId
-  try {
-    for (const [namespace, pending] of Object.entries(handle.pending.extensions)) {
-      const extension = b.extensions.get(namespace) as AnyExtension
-      const plan = await extension.prepare({
-        containerId: id,
-        backend: BACKEND,
-        creating: record === null,
-        runState,
-        pending,
-        applied: record?.extensions.get(namespace),
-      })
-      prepared.push({ namespace, plan })
-      checkContribution(plan, namespace, id)
-    }
-  } catch (e) {
-    finish(prepared, 'rollback')
-    throw e
-  }
-  return prepared
-}
-
 function isMoRef(value: unknown): value is MoRef {
   return (
     typeof value === 'object' &&
@@ -367,77 +331,4 @@ function isMoRef(value: unknown): value is MoRef {
     typeof (value as MoRef).type === 'string' &&
     typeof (value as MoRef).value === 'string'
   )
-}
-
-function recordOf(options: readonly OptionValue[]): ContainerRecord | null {
-  return withEntries(
-    {
-      ref: { type: 'VirtualMachine', value: '' },
-      version: '',
-      powerState: 'poweredOff',
-      memoryMb: undefined,
-      cpuLimitMhz: undefined,
-      entries: new Map(),
-      record: null,
-    },
-    applyOptions(new Map(), options),
-  ).record
-}
-
-/** Rejects extension contributions that would overwrite portlayer's own keys. */
-function checkContribution(plan: ExtensionPlan<unknown>, namespace: string, id: ID): void {
-  const extra = plan.reconfigure?.extraConfig ?? {}
-  for (const [key, value] of Object.entries(extra)) {
-    if (key.startsWith(KEY_PREFIX) || typeof value !== 'string' || key.length === 0) {
-      throw new InvalidArgumentError(
-        `extension '${namespace}' contributed extraConfig key '${key}' for container ${id}: keys under ${KEY_PREFIX} belong to portlayer and values must be strings`,
-        { backend: BACKEND, target: id },
-      )
-    }
-  }
-  if (plan.reconfigure?.deviceChange !== undefined && !Array.isArray(plan.reconfigure.deviceChange)) {
-    throw new InvalidArgumentError(
-      `extension '${namespace}' contributed a deviceChange that is not an array`,
-      {
-        backend: BACKEND,
-        target: id,
-      },
-    )
-  }
-}
-
-/** The extraConfig and device changes every prepared extension adds to the commit's one reconfiguration. */
-function contributions(
-  prepared: readonly Prepared[],
-  id: ID,
-): { options: OptionValue[]; deviceChange: unknown[] } {
-  const options: OptionValue[] = []
-  const deviceChange: unknown[] = []
-  for (const { namespace, plan } of prepared) {
-    const applied = plan.applied === undefined ? '' : JSON.stringify(plan.applied)
-    if (applied === undefined) {
-      throw new InvalidArgumentError(`extension '${namespace}' applied a value that is not JSON data`, {
-        backend: BACKEND,
-        target: id,
-      })
-    }
-    options.push(option(extensionKey(namespace), applied))
-    for (const [key, value] of Object.entries(plan.reconfigure?.extraConfig ?? {}))
-      options.push(option(key, value))
-    deviceChange.push(...(plan.reconfigure?.deviceChange ?? []))
-  }
-  return { options, deviceChange }
-}
-
-/** Tells every prepared extension the outcome, once. */
-export function finish(prepared: Prepared[] & { done?: boolean }, outcome: 'commit' | 'rollback'): void {
-  if (prepared.done) return
-  prepared.done = true
-  for (const { plan } of prepared) {
-    try {
-      plan[outcome]?.()
-    } catch {
-      // An extension's bookkeeping failure must not change the commit's outcome.
-    }
-  }
 }

@@ -34,6 +34,7 @@ import { commitCreate, commitExisting } from './commit.js'
 import { configOf, livenessOf, stateOf, statusOf } from './derive.js'
 import { BACKEND, closed, faultOf, invalidState, isCode, notFound, wrap } from './errors.js'
 import { exitMessage } from './exit-message.js'
+import { unregistered } from './extensions.js'
 import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
 import { Guest, programNotFound } from './guest.js'
 import { resolveInventory } from './inventory.js'
@@ -177,13 +178,9 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async commit(h: Handle): Promise<ID> {
     const { factory } = this.b.c()
     const handle = arg(() => factory.assertHandle(h))
+    // A slot nobody owns is a malformed handle: refused before anything is looked up.
     for (const namespace of Object.keys(handle.pending.extensions)) {
-      if (!this.b.extensions.has(namespace)) {
-        throw new InvalidArgumentError(
-          `container ${handle.containerId}: the handle carries slot '${namespace}' but no extension with that namespace is registered`,
-          { backend: BACKEND, target: handle.containerId },
-        )
-      }
+      if (!this.b.extensions.has(namespace)) throw unregistered(handle.containerId, namespace)
     }
     return handle.baseVersion === null ? commitCreate(this.b, handle) : commitExisting(this.b, handle)
   }
