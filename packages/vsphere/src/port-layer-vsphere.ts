@@ -29,6 +29,7 @@ import {
   validateSignal,
   validateTargetRunState,
 } from '@portlayer/contracts'
+import { BasicHandleFactory } from '@portlayer/handles'
 import { Backend, versionOf } from './backend.js'
 import { commitCreate, commitExisting } from './commit.js'
 import { configOf, livenessOf, stateOf, statusOf } from './derive.js'
@@ -63,10 +64,13 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   /**
    * Connects the backend: resolves the settings' inventory paths once (datacenter, folder, pool,
    * datastore, template) and starts the background exit poll when configured. Returns `this`.
+   * @param gateway any connection to vSphere (e.g. `createSoapGateway(...)` of `@portlayer/vmomi-soap`);
+   *   it stays the caller's: `close()` does not close it
+   * @param factory the handle machinery; `BasicHandleFactory` when omitted
    * @throws NotFoundError naming the setting whose inventory path does not resolve;
    * InvalidStateError when already initialised; errors of the gateway when vSphere fails.
    */
-  async init(gateway: VmomiGateway, factory: HandleFactory): Promise<this> {
+  async init(gateway: VmomiGateway, factory: HandleFactory = new BasicHandleFactory()): Promise<this> {
     if (this.b.isClosed) throw closed()
     if (this.b.connection)
       throw new InvalidStateError('PortLayerVsphere is already initialised', { backend: BACKEND })
