@@ -19,6 +19,7 @@ export interface TlsOptions {
 }
 
 export const THUMBPRINT_MISMATCH = 'ERR_TLS_THUMBPRINT_MISMATCH'
+const IDLE_SOCKET_MS = 15_000
 
 /** `AB:CD:…` upper case; throws `INVALID_ARGUMENT` for anything but a SHA-256 fingerprint. */
 export function normalizeThumbprint(value: string): string {
@@ -100,7 +101,15 @@ export interface Agents {
 
 /** Keep-alive agents carrying `options`, shared by SOAP calls and HTTP transfers of one gateway. */
 export function createAgents(options: TlsOptions | undefined, maxSockets: number): Agents {
-  const base = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const }
+  // An idle socket is closed after 15 s, before a server or proxy drops it unseen: a write sent
+  // on a socket the server already closed fails and, unless it is a read, is not retried.
+  const base = {
+    keepAlive: true,
+    maxSockets,
+    maxFreeSockets: maxSockets,
+    scheduling: 'lifo' as const,
+    timeout: IDLE_SOCKET_MS,
+  }
   const o = options ?? {}
   if (o.insecure !== undefined && typeof o.insecure !== 'boolean')
     throw invalidArgument('tls.insecure must be a boolean')
