@@ -269,7 +269,14 @@ class SimulatorImpl implements Simulator {
         throw e
       }
     }
-    const wait = this.engine.apply(handle, c, prepared)
+    let wait: Promise<void> | null
+    try {
+      wait = this.engine.apply(handle, c, prepared)
+    } catch (e) {
+      // apply checks nothing and so should never throw; if it does, free what was reserved.
+      if (prepared !== null) rollback(prepared)
+      throw e
+    }
     if (prepared !== null) {
       for (const s of prepared) {
         try {
@@ -359,12 +366,10 @@ class SimulatorImpl implements Simulator {
     const ext = c.ext
     if (ext === null) return
     for (const namespace of Object.keys(ext)) {
-      const release = this.extensions.get(namespace)?.release
-      if (release === undefined) continue
+      const extension = this.extensions.get(namespace)
+      if (extension?.release === undefined) continue
       try {
-        await this.extensions
-          .get(namespace)
-          ?.release?.({ containerId: id, backend: BACKEND, applied: ext[namespace] })
+        await extension.release({ containerId: id, backend: BACKEND, applied: ext[namespace] })
       } catch {
         // The container is gone whatever an extension says; release must clean up on its own.
       }
