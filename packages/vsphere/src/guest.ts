@@ -184,6 +184,8 @@ export class Guest {
       const response = await this.gateway.transfer({ method: 'GET', url: info.url })
       return response.body
     } catch (e) {
+      if (faultOf(e) === 'ManagedObjectNotFound')
+        throw wrap(e, `container ${target} not found`, target, 'NOT_FOUND')
       if (isCode(e, 'NOT_FOUND') || faultOf(e) === 'FileNotFound') {
         throw wrap(e, `file ${path} not found in container ${target}`, target, 'NOT_FOUND')
       }
