@@ -13,7 +13,7 @@ import {
   type VmomiGateway,
 } from '@portlayer/contracts'
 import { GatewayCause, gatewayError } from './errors.js'
-import { type FaultContext, faultError, faultFromSoapError, faultFromTask } from './faults.js'
+import { type FaultContext, faultError, faultFromSoapError } from './faults.js'
 import { normalizeField } from './normalize.js'
 import { collectSecrets, Redactor } from './redact.js'
 import { OPS, type Operation } from './schema/registry.js'
@@ -21,6 +21,7 @@ import { CallScope, sleep } from './scope.js'
 import { toSoapArgs } from './serialize.js'
 import { type ResolvedSettings, resolveSettings, type SoapGatewaySettings } from './settings.js'
 import { createVimSoapClient, type VimSoapClient } from './soap-client.js'
+import { pollTask } from './tasks.js'
 import { createAgents } from './tls.js'
 import { performTransfer } from './transfer.js'
 import {
@@ -186,6 +187,7 @@ class SoapGatewayImpl implements SoapGateway {
         })
     }
     const shared = this.#relogin
+    if (scope.signal.aborted) return Promise.reject(scope.error())
     // A caller that gives up stops waiting; the login itself carries on for the others.
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(scope.error())
@@ -220,7 +222,7 @@ class SoapGatewayImpl implements SoapGateway {
     )
   }
 
-  /** `#send` plus bounded retries of idempotent reads after transient network errors. */
+  /** One call with bounded retries of idempotent reads after transient network errors; failures mapped. */
   async #sendWithRetries(
     op: Operation,
     soapArgs: Record<string, unknown>,
@@ -245,7 +247,7 @@ class SoapGatewayImpl implements SoapGateway {
     }
   }
 
-  /** Like `#send` but leaves transport errors unmapped so the retry loop can classify them. */
+  /** Sends one request and normalises its result; transport errors stay unmapped for the retry loop. */
   async #sendRaw(op: Operation, soapArgs: Record<string, unknown>, scope: CallScope): Promise<unknown> {
     scope.check()
     this.#stats.requests++
@@ -299,8 +301,8 @@ class SoapGatewayImpl implements SoapGateway {
     try {
       return await this.#sendWithRetries(op, soapArgs, scope)
     } catch (error) {
-      if (!isNotAuthenticated(error) || op.name === 'Login' || op.name === 'Logout') throw error
-      if (this.#closed) throw scope.error()
+      if (!isNotAuthenticated(error) || op.name === 'Login' || op.name === 'Logout' || this.#closed)
+        throw error
       await this.#restoreSession(generation, scope)
       try {
         return await this.#sendWithRetries(op, soapArgs, scope)
@@ -384,27 +386,6 @@ class SoapGatewayImpl implements SoapGateway {
     }
   }
 
-  async #taskInfo(task: MoRef, scope: CallScope): Promise<TaskInfo> {
-    const op = OPS.get('RetrievePropertiesEx') as Operation
-    const args = toSoapArgs(op, {
-      _this: this.serviceContent.propertyCollector,
-      specSet: [{ propSet: [{ type: task.type, pathSet: ['info'] }], objectSet: [{ obj: task }] }],
-      options: {},
-    })
-    const result = (await this.#callOp(op, args, scope)) as
-      | { objects: { propSet: { name: string; val: unknown }[] }[] }
-      | undefined
-    const info = result?.objects[0]?.propSet.find((p) => p.name === 'info')?.val
-    if (typeof info !== 'object' || info === null) {
-      throw gatewayError(ErrorCode.NotFound, `vSphere task ${task.value} not found`, {
-        fault: 'ManagedObjectNotFound',
-        task,
-      })
-    }
-    const { _type, ...rest } = info as TaskInfo & { _type?: string }
-    return rest as TaskInfo
-  }
-
   async waitForTask(task: MoRef, options: VmomiCallOptions = {}): Promise<TaskInfo> {
     this.#ensureOpen('waitForTask')
     toSoapArgs(OPS.get('CancelTask') as Operation, { _this: task })
@@ -415,18 +396,19 @@ class SoapGatewayImpl implements SoapGateway {
       options.signal,
       this.#closing.signal,
     )
-    let delay = this.#settings.taskPollInitialMs
     try {
-      for (;;) {
-        const info = await this.#taskInfo(task, scope)
-        if (info.state === 'success') return info
-        if (info.state === 'error') {
-          const context: FaultContext = info.entity ? { method, task, object: info.entity } : { method, task }
-          throw faultError(faultFromTask(info), context, this.#redactor)
-        }
-        await sleep(delay, scope.signal)
-        delay = Math.min(delay * 2, this.#settings.taskPollMaxMs)
-      }
+      return await pollTask(
+        {
+          propertyCollector: this.serviceContent.propertyCollector,
+          initialMs: this.#settings.taskPollInitialMs,
+          maxMs: this.#settings.taskPollMaxMs,
+          redactor: this.#redactor,
+          send: (op, soapArgs, s) => this.#callOp(op, soapArgs, s),
+        },
+        task,
+        method,
+        scope,
+      )
     } catch (error) {
       if (!scope.stopped) throw error
       if (scope.stopped === 'closed') throw scope.error({ task })
