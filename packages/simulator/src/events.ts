@@ -1,7 +1,7 @@
 import type { ContainerEvent, ContainerEventType } from '@portlayer/contracts'
 
 /** Receives container events synchronously, as they happen. */
-export type EventListener = (event: ContainerEvent) => void
+export type SimEventListener = (event: ContainerEvent) => void
 
 /** Narrows a stream to some event types and/or one container. */
 export interface EventFilter {
@@ -19,7 +19,7 @@ export interface SimEvents extends AsyncIterable<ContainerEvent> {
    * throws does not disturb the simulator; its error is rethrown from a microtask (so a test
    * runner reports it). Returns a function that removes the listener.
    */
-  on(listener: EventListener): () => void
+  on(listener: SimEventListener): () => void
   /**
    * An async iterator over the events from now on (buffered until read); ending the loop (or
    * calling `return`) unsubscribes.
@@ -30,11 +30,11 @@ export interface SimEvents extends AsyncIterable<ContainerEvent> {
 export class EventHub implements SimEvents {
   /** Kept as a field so the hot path checks "anyone listening?" without a call. */
   size = 0
-  private readonly listeners = new Set<EventListener>()
+  private readonly listeners = new Set<SimEventListener>()
 
-  on(listener: EventListener): () => void {
+  on(listener: SimEventListener): () => void {
     if (typeof listener !== 'function') throw new TypeError('listener must be a function')
-    const wrapped: EventListener = (e) => listener(e)
+    const wrapped: SimEventListener = (e) => listener(e)
     this.listeners.add(wrapped)
     this.size = this.listeners.size
     return () => {

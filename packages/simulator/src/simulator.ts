@@ -120,7 +120,8 @@ class SimulatorImpl implements Simulator {
       options.clock === 'virtual' ? new VirtualClock(resolveStart(options.startTime)) : new RealClock()
     this.faults = new Faults(this.clock)
     this.handleFactory = options.handleFactory ?? new BasicHandleFactory()
-    this.factoryValidates = this.handleFactory instanceof BasicHandleFactory
+    // Exactly the class, not a subclass: an override might not validate.
+    this.factoryValidates = this.handleFactory.constructor === BasicHandleFactory
     this.defaultLimits = resolveLimits(options.defaultLimits)
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
     this.engine = new Engine(
