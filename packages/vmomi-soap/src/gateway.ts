@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import {
   ErrorCode,
   type HttpTransferRequest,
@@ -105,6 +106,8 @@ class SoapGatewayImpl implements SoapGateway {
     this.#transport = transport
     this.#client = client
     this.url = settings.url.href
+    // Every operation in flight listens for the gateway closing; many at once is normal here.
+    setMaxListeners(0, this.#closing.signal)
   }
 
   get serviceContent(): ServiceContent {

@@ -21,6 +21,21 @@ describe('sessions', () => {
     await gw.close()
   })
 
+  it('serves many concurrent calls without a MaxListenersExceededWarning', async () => {
+    const gw = await connect(vcsim())
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      await Promise.all(Array.from({ length: 40 }, () => gw.call('CurrentTime', { _this: SERVICE_INSTANCE })))
+      await sleep(10) // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning)
+      await gw.close()
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning')
+  })
+
   it('shares one re-login among concurrent callers', async () => {
     const vc = vcsim()
     const gw = await connect(vc)
