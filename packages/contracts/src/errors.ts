@@ -45,7 +45,11 @@ export class PortLayerError extends Error {
   declare readonly [MARK]: true
 
   constructor(code: ErrorCode, message: string, options: PortLayerErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    // Messages name the backend, so a log line alone says where it failed.
+    const { backend } = options
+    const named = backend === undefined || message.toLowerCase().includes(backend.toLowerCase())
+    const text = named ? message : `${backend}: ${message}`
+    super(text, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code
     this.backend = options.backend

@@ -29,6 +29,19 @@ describe('PortLayerError', () => {
     expect(JSON.stringify(e.toJSON())).not.toContain('soap fault')
   })
 
+  it('messages name the backend once', () => {
+    expect(new NotFoundError('container c1 not found', { backend: 'vsphere' }).message).toBe(
+      'vsphere: container c1 not found',
+    )
+    expect(new NotFoundError('container c1 not found on vsphere', { backend: 'vsphere' }).message).toBe(
+      'container c1 not found on vsphere',
+    )
+    expect(new NotFoundError('vSphere fault on c1', { backend: 'vsphere' }).message).toBe(
+      'vSphere fault on c1',
+    )
+    expect(new NotFoundError('container c1 not found').message).toBe('container c1 not found')
+  })
+
   it('isInstance filters by code and rejects look-alikes', () => {
     const e = new NotFoundError('no container x')
     expect(PortLayerError.isInstance(e)).toBe(true)
