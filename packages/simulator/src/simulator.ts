@@ -145,10 +145,13 @@ class SimulatorImpl implements Simulator {
     }
   }
 
-  private container(id: ID): Container {
-    validateId(id, 'id', BACKEND)
+  /** Every key of the map is a valid ID, so only a miss needs the ID checked (malformed → INVALID_ARGUMENT). */
+  private container(id: ID, what = 'id'): Container {
     const c = this.engine.containers.get(id)
-    if (c === undefined) throw containerNotFound(id)
+    if (c === undefined) {
+      validateId(id, what, BACKEND)
+      throw containerNotFound(id)
+    }
     return c
   }
 
@@ -403,7 +406,6 @@ class SimulatorImpl implements Simulator {
 
   async copyFrom(id: ID, sourceDir: string, fname: string): Promise<Uint8Array> {
     if (this.faults.armed) await this.faults.enter('copyFrom', id)
-    validateId(id, 'id', BACKEND)
     const dir = validateAbsolutePath(sourceDir, 'sourceDir', BACKEND)
     validateFileName(fname, BACKEND)
     const c = this.container(id)
@@ -421,7 +423,6 @@ class SimulatorImpl implements Simulator {
 
   async execProcess(id: ID, workDir: string, execPath: string, execArgs: string): Promise<ID> {
     if (this.faults.armed) await this.faults.enter('execProcess', id)
-    validateId(id, 'id', BACKEND)
     const config = Object.freeze(validateProcess(workDir, execPath, execArgs, BACKEND))
     const c = this.container(id)
     if (c.status !== RUNNING) {
@@ -434,7 +435,6 @@ class SimulatorImpl implements Simulator {
   async signal(processOrContainerId: ID, signal: number): Promise<void> {
     const id = processOrContainerId
     if (this.faults.armed) await this.faults.enter('signal', id)
-    validateId(id, 'processOrContainerId', BACKEND)
     validateSignal(signal, BACKEND)
     const e = this.engine
     const c = e.containers.get(id)
@@ -447,7 +447,10 @@ class SimulatorImpl implements Simulator {
       return
     }
     const p = e.procs.get(id)
-    if (p === undefined) throw notFound(`no container or process ${id}`, id)
+    if (p === undefined) {
+      validateId(id, 'processOrContainerId', BACKEND)
+      throw notFound(`no container or process ${id}`, id)
+    }
     if (p.status !== STARTED) {
       throw invalidState(`process ${id} in container ${p.container.id} is not running`, id)
     }
