@@ -283,7 +283,7 @@ extension's prepare returns a promise or a stop must wait; events are built only
 listens; and a process that ends on SIGTERM never arms the grace timer.
 
 Runs vary with what else this shared 2-core machine is doing: on a quiet machine the sequential
-figure stays within about ±5% of ~125,000/s; while other work loaded it, sequential runs down to
+figure stays between ~125,000 and ~140,000/s; while other work loaded it, sequential runs down to
 ~63,000/s were seen (still above the target), and ~45,000/s with 64 in flight. Lifecycles per
 CPU-second count only this process's own CPU time, so they show the simulator's cost with less
 of that noise. The heap figure is stable to a few bytes.
