@@ -1,8 +1,9 @@
 // Command vcsim is portlayer's vSphere test harness: govmomi's simulator (the VPX model) with the
-// vCenter behaviours vcsim 0.24 lacks (config.changeVersion, extraConfig merged by key, an
-// emulated guest per VM) and fault injection. It prints one JSON line describing how to reach
-// it, then serves until SIGTERM/SIGINT or until its stdin closes, so it never outlives the
-// process that started it.
+// vCenter behaviours vcsim 0.24 lacks (config.changeVersion, extraConfig merged by key, clones
+// that get their whole config spec, runtime.bootTime, paged property reads, an emulated guest
+// per VM) and fault injection. It prints one JSON line describing how to reach it, then serves
+// until SIGTERM/SIGINT or until its stdin closes, so it never outlives the process that started
+// it.
 package main
 
 import (

@@ -98,13 +98,17 @@ func start(opts options) (*harness, error) {
 	simulator.Map.SessionManager().ServiceHostName = host
 
 	// The vCenter behaviours vcsim lacks follow the inventory through RegisterObject handlers.
-	versions := newVersionKeeper()
+	versions := newVersionKeeper(newCloneFinisher(h.ready.Username))
 	_, port, _ := net.SplitHostPort(host)
 	h.guests = newGuests(h.ready.Guest, opts.exitedRetention, newTransfers(scheme, port))
+	boots := bootTimes{}
 	simulator.Map.AddHandler(versions)
 	simulator.Map.AddHandler(h.guests)
+	simulator.Map.AddHandler(boots)
 	versions.adopt()
 	h.guests.adopt()
+	boots.adopt()
+	installPagingCollector(model)
 	if err := installGuestManagers(model, h.guests); err != nil {
 		_ = sdkListener.Close()
 		_ = adminListener.Close()

@@ -24,10 +24,11 @@ type versionKeeper struct {
 	// Serialises reconfigure and clone requests per VM (striped), so that at most one request
 	// per VM has a spec in pending while its task runs.
 	stripes [64]sync.Mutex
+	clones  *cloneFinisher
 }
 
-func newVersionKeeper() *versionKeeper {
-	return &versionKeeper{pending: map[types.ManagedObjectReference]interface{}{}}
+func newVersionKeeper(clones *cloneFinisher) *versionKeeper {
+	return &versionKeeper{pending: map[types.ManagedObjectReference]interface{}{}, clones: clones}
 }
 
 // stash makes a ReconfigVM_Task or CloneVM_Task request visible to the task vcsim creates for it,
@@ -166,7 +167,8 @@ func (k *versionKeeper) PutObject(obj mo.Reference) {
 		}
 	case "VirtualMachine.cloneVm":
 		// vcsim gives a clone only the spec's extraConfig; vCenter copies the source's and
-		// applies the spec's on top.
+		// applies the spec's on top. The rest of the spec's config and powerOn are the
+		// finisher's.
 		req, _ := k.request(entity).(*types.CloneVM_Task)
 		task.Execute = func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 			res, fault := run(t)
@@ -176,11 +178,21 @@ func (k *versionKeeper) PutObject(obj mo.Reference) {
 				return res, fault
 			}
 			spec := clone.Config.ExtraConfig
+			var config *types.VirtualMachineConfigSpec
 			if req != nil && req.Spec.Config != nil {
-				spec = req.Spec.Config.ExtraConfig
+				config = req.Spec.Config
+				spec = config.ExtraConfig
 			}
 			merged := mergeOptions(source.Config.ExtraConfig, spec)
+			if fault := k.clones.configure(clone, config); fault != nil {
+				return nil, fault
+			}
 			simulator.Map.WithLock(clone, func() { k.settle(clone, merged) })
+			if req != nil && req.Spec.PowerOn {
+				if fault := k.clones.powerOn(clone); fault != nil {
+					return nil, fault
+				}
+			}
 			return res, nil
 		}
 	case "VirtualMachine.rename", "VirtualMachine.upgradeVm":
