@@ -46,7 +46,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * @throws InvalidArgumentError when any field is missing, of the wrong type or out of range.
  */
 export function assertHandle(value: unknown): Handle {
-  if (value instanceof BasicHandle) return value
+  if (BasicHandle.isMade(value)) return value
   if (!isRecord(value)) bad(`expected an object, got ${value === null ? 'null' : typeof value}`)
   const containerId = validateId(value.containerId, 'handle.containerId')
   const baseVersion = value.baseVersion
@@ -89,8 +89,17 @@ export function assertHandle(value: unknown): Handle {
 
   let files: readonly FileCopy[] = EMPTY_FILES
   if (p.files !== undefined) {
-    if (!Array.isArray(p.files)) bad('pending.files must be an array')
-    if (p.files.length > 0) files = Object.freeze(p.files.map(toFileCopy))
+    const list = p.files
+    if (!Array.isArray(list)) bad('pending.files must be an array')
+    if (list.length > 0) {
+      // Not `map`: it skips the holes of a sparse array and keeps them in its result.
+      const out: FileCopy[] = []
+      for (let i = 0; i < list.length; i++) {
+        if (!(i in list)) bad(`pending.files has a hole at file ${i}`)
+        out.push(toFileCopy(list[i]))
+      }
+      files = Object.freeze(out)
+    }
   }
 
   let extensions: Readonly<Record<string, unknown>> = EMPTY_EXTENSIONS

@@ -16,7 +16,7 @@ import {
 import { v4 as uuidv4 } from 'uuid'
 import { assertHandle, MAX_VERSION_LENGTH, toFileCopy } from './assert.js'
 import { checkAbsolutePath, checkExecArgs, checkId } from './fast-checks.js'
-import { BasicHandle, EMPTY_EXTENSIONS, EMPTY_FILES, EMPTY_PENDING, makeHandle, pending } from './handle.js'
+import { EMPTY_EXTENSIONS, EMPTY_FILES, EMPTY_PENDING, makeHandle, pending } from './handle.js'
 import { toFrozenJson } from './json-value.js'
 
 let _lastIdChar = 0
@@ -123,7 +123,7 @@ export class BasicHandleFactory implements HandleFactory {
   }
 
   getExtension<T = unknown>(handle: Handle, namespace: string): T | undefined {
-    const h = handle instanceof BasicHandle ? handle : assertHandle(handle)
+    const h = assertHandle(handle)
     validateNamespace(namespace)
     const ext = h.pending.extensions
     return Object.hasOwn(ext, namespace) ? (ext[namespace] as T) : undefined

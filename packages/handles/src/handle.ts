@@ -9,12 +9,14 @@ import type {
 } from '@portlayer/contracts'
 
 // Only this module can construct a BasicHandle, and every path that does so validates its parts
-// first. That makes `instanceof BasicHandle` (plus the object being frozen) proof that a value is
-// well-formed, so the hot path of a backend can skip re-validating handles it gets back.
+// first. That makes the private brand proof that a value is well-formed, so the hot path of a
+// backend can skip re-validating handles it gets back. `instanceof` is no such proof: an object
+// made with Object.create(BasicHandle.prototype) passes it without running the constructor.
 const TOKEN: unique symbol = Symbol('BasicHandle')
 
 /** The handle class of this package; frozen, plain data fields only. */
 export class BasicHandle implements Handle {
+  readonly #made = true
   readonly containerId: ID
   readonly baseVersion: string | null
   readonly pending: PendingCommit
@@ -25,6 +27,11 @@ export class BasicHandle implements Handle {
     this.baseVersion = baseVersion
     this.pending = pending
     Object.freeze(this)
+  }
+
+  /** True only for handles this module constructed (and so validated). */
+  static isMade(value: unknown): value is BasicHandle {
+    return typeof value === 'object' && value !== null && #made in value
   }
 }
 

@@ -256,4 +256,38 @@ describe('assertHandle', () => {
     const Ctor = good().constructor as new (...a: unknown[]) => Handle
     expect(() => new Ctor(Symbol('BasicHandle'), ID, null, {})).toThrow(TypeError)
   })
+
+  it('cannot be bypassed by an object made from the handle prototype', () => {
+    const proto = Object.getPrototypeOf(good()) as object
+    const forged = Object.freeze(
+      Object.assign(Object.create(proto), { containerId: 'x', baseVersion: 7, pending: null }),
+    )
+    expect(forged instanceof (good().constructor as new () => unknown)).toBe(true)
+    expectInvalid(() => assertHandle(forged), /containerId/)
+    expectInvalid(() => f.getExtension(forged, 'net'))
+    expectInvalid(() => f.withChange(forged, { runState: 'running' }))
+    // A well-formed copy made that way is validated and copied like any foreign handle.
+    const h = good()
+    const lookalike = Object.assign(Object.create(proto), {
+      containerId: h.containerId,
+      baseVersion: h.baseVersion,
+      pending: h.pending,
+    })
+    const checked = assertHandle(lookalike)
+    expect(checked).not.toBe(lookalike)
+    expect(checked).toEqual(h)
+  })
+
+  it('rejects a sparse files array instead of keeping its holes', () => {
+    const files: unknown[] = []
+    files.length = 2
+    expectInvalid(
+      () => assertHandle({ containerId: ID, baseVersion: '1', pending: { files, extensions: {} } }),
+      /file/,
+    )
+    const h = good()
+    const holey = [h.pending.files[0]]
+    holey.length = 3
+    expectInvalid(() => assertHandle({ ...h, pending: { ...h.pending, files: holey } }), /file 1/)
+  })
 })

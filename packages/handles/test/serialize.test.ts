@@ -55,6 +55,16 @@ describe('serializeHandle / deserializeHandle', () => {
     expect(Array.from(back.pending.files[0]?.data ?? [])).toEqual([1, 2, 3])
   })
 
+  it('round-trips a file of many MiB (base64 checked without deep regex backtracking)', () => {
+    const bytes = new Uint8Array(16 * 1024 * 1024)
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i & 0xff
+    const h = f.withFile(f.forVersion(ID, '1'), { targetDir: '/', fname: 'big', perms: 0o644, data: bytes })
+    const back = deserializeHandle(serializeHandle(h))
+    const data = back.pending.files[0]?.data ?? new Uint8Array()
+    expect(data.byteLength).toBe(bytes.byteLength)
+    expect(Buffer.compare(data, bytes)).toBe(0)
+  })
+
   it('rejects anything that is not a well-formed serialised handle', () => {
     const good = JSON.parse(serializeHandle(f.forVersion(ID, '1')))
     expect(invalid(42)).toBe(true)
@@ -71,6 +81,18 @@ describe('serializeHandle / deserializeHandle', () => {
     expect(
       invalid(JSON.stringify({ ...good, pending: { ...good.pending, files: [{ ...file, data: 'AA==' }] } })),
     ).toBe(false)
+    for (const data of ['A===', '====', 'AA=A', 'AAA', 'AA==AA==', 'AAAA\n', 'AA-_']) {
+      expect(
+        invalid(JSON.stringify({ ...good, pending: { ...good.pending, files: [{ ...file, data }] } })),
+        data,
+      ).toBe(true)
+    }
+    for (const data of ['', 'AAAA', 'AAA=', 'AAAAAA==', '+/+/']) {
+      expect(
+        invalid(JSON.stringify({ ...good, pending: { ...good.pending, files: [{ ...file, data }] } })),
+        data,
+      ).toBe(false)
+    }
   })
 
   it('refuses to serialise a malformed handle', () => {
