@@ -22,8 +22,8 @@ export interface InternalClock extends SimClock {
   nowMs(): number
   setTimer(ms: number, fn: () => void): unknown
   clearTimer(timer: unknown): void
-  /** Cancels every timer (used by `close`). */
-  clearAll(): void
+  /** Cancels every timer, and arms none from now on (the simulator was closed). */
+  close(): void
 }
 
 function checkMs(ms: number): void {
@@ -39,6 +39,9 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
+// setTimeout's longest delay (about 24.8 days); Node fires a longer one after 1 ms instead.
+const MAX_TIMEOUT_MS = 2 ** 31 - 1
+
 class RealTimer {
   timeout: NodeJS.Timeout | null = null
   constructor(readonly fn: () => void) {}
@@ -47,6 +50,7 @@ class RealTimer {
 export class RealClock implements InternalClock {
   readonly kind = 'real'
   private readonly timers = new Set<RealTimer>()
+  private closed = false
 
   now(): Date {
     return new Date()
@@ -56,18 +60,28 @@ export class RealClock implements InternalClock {
   }
   setTimer(ms: number, fn: () => void): unknown {
     const t = new RealTimer(fn)
-    this.timers.add(t)
+    if (!this.closed) {
+      this.timers.add(t)
+      this.arm(t, ms)
+    }
+    return t
+  }
+  private arm(t: RealTimer, ms: number): void {
+    if (ms > MAX_TIMEOUT_MS) {
+      t.timeout = setTimeout(() => this.arm(t, ms - MAX_TIMEOUT_MS), MAX_TIMEOUT_MS)
+      return
+    }
     t.timeout = setTimeout(() => {
       this.timers.delete(t)
       t.fn()
     }, ms)
-    return t
   }
   clearTimer(timer: unknown): void {
     const t = timer as RealTimer
     if (t.timeout !== null && this.timers.delete(t)) clearTimeout(t.timeout)
   }
-  clearAll(): void {
+  close(): void {
+    this.closed = true
     for (const t of this.timers) if (t.timeout !== null) clearTimeout(t.timeout)
     this.timers.clear()
   }
@@ -76,7 +90,12 @@ export class RealClock implements InternalClock {
   }
   async advance(ms: number): Promise<void> {
     checkMs(ms)
-    await new Promise((resolve) => setTimeout(resolve, ms))
+    let left = ms
+    do {
+      const step = Math.min(left, MAX_TIMEOUT_MS)
+      await new Promise((resolve) => setTimeout(resolve, step))
+      left -= step
+    } while (left > 0)
   }
 }
 
@@ -103,6 +122,7 @@ export class VirtualClock implements InternalClock {
   private dead = 0
   private heap: VirtualTimer[] = []
   private queue: Promise<void> = Promise.resolve()
+  private closed = false
 
   constructor(start: number) {
     this.t = start
@@ -116,6 +136,10 @@ export class VirtualClock implements InternalClock {
   }
   setTimer(ms: number, fn: () => void): unknown {
     const timer = new VirtualTimer(this.t + Math.max(0, ms), this.seq++, fn)
+    if (this.closed) {
+      timer.done = true
+      return timer
+    }
     this.push(timer)
     this.live++
     return timer
@@ -129,7 +153,8 @@ export class VirtualClock implements InternalClock {
       if (++this.dead > 1024 && this.dead * 2 > this.heap.length) this.compact()
     }
   }
-  clearAll(): void {
+  close(): void {
+    this.closed = true
     for (const t of this.heap) t.done = true
     this.heap = []
     this.live = 0

@@ -416,9 +416,14 @@ export class Engine implements ProcessHost {
     if (st !== null) {
       c.stopping = null
       if (st.timer !== null) this.clock.clearTimer(st.timer)
-      for (const w of st.waiters) w()
+      st.release()
     }
     this.emit('stopped', c)
+  }
+
+  /** Close: commits blocked on a stop go on (and find the simulator closed); the stops stay as they are. */
+  releaseStopWaiters(): void {
+    for (const c of this.running) c.stopping?.release()
   }
 
   // ---- destroy and queries -----------------------------------------------------------------

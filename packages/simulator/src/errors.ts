@@ -6,6 +6,7 @@ import {
   InvalidStateError,
   NotFoundError,
   PortLayerError,
+  UnavailableError,
 } from '@portlayer/contracts'
 
 export const BACKEND = 'simulator'
@@ -54,5 +55,13 @@ export function injected(code: ErrorCode, operation: string, target: string | un
       target,
       detail: { injected: true, operation },
     },
+  )
+}
+
+/** What every call gets once `close()` has run, also one that was already waiting when it ran. */
+export function closed(operation: string, target: string | undefined): UnavailableError {
+  return new UnavailableError(
+    `simulator: closed; ${operation}${target ? ` (${target})` : ''} cannot complete`,
+    { backend: BACKEND, target, detail: { closed: true, operation } },
   )
 }

@@ -31,6 +31,14 @@ export class EventHub implements SimEvents {
   /** Kept as a field so the hot path checks "anyone listening?" without a call. */
   size = 0
   private readonly listeners = new Set<SimEventListener>()
+  /** Ends every open stream; a reader waiting on one would otherwise wait forever after close. */
+  private readonly enders = new Set<() => void>()
+  private closed = false
+
+  close(): void {
+    this.closed = true
+    for (const end of this.enders) end()
+  }
 
   on(listener: SimEventListener): () => void {
     if (typeof listener !== 'function') throw new TypeError('listener must be a function')
@@ -70,16 +78,22 @@ export class EventHub implements SimEvents {
         w({ value: e, done: false })
       } else buffer.push(e)
     })
+    // Ending keeps what is buffered for the reader; `return` (the reader leaving) drops it.
+    const end = (): void => {
+      if (closed) return
+      closed = true
+      off()
+      this.enders.delete(end)
+      if (waiting !== null) waiting({ value: undefined, done: true })
+      waiting = null
+    }
     const close = (): IteratorResult<ContainerEvent> => {
-      if (!closed) {
-        closed = true
-        off()
-        buffer.length = 0
-        if (waiting !== null) waiting({ value: undefined, done: true })
-        waiting = null
-      }
+      end()
+      buffer.length = 0
       return { value: undefined, done: true }
     }
+    if (this.closed) end()
+    else this.enders.add(end)
     const iterator: AsyncIterableIterator<ContainerEvent> = {
       next: () => {
         const e = buffer.shift()

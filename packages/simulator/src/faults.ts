@@ -1,6 +1,6 @@
 import { type ErrorCode, isErrorCode } from '@portlayer/contracts'
 import type { InternalClock } from './clock.js'
-import { injected, invalidArgument } from './errors.js'
+import { closed, injected, invalidArgument } from './errors.js'
 
 /** The operations faults can be injected into: every port-layer call. */
 export const SIM_OPERATIONS = [
@@ -51,13 +51,32 @@ interface Latency {
   jitterMs: number
 }
 
+/**
+ * The gate every port-layer call passes when it begins: injected latency and failures, and after
+ * `close()` the UNAVAILABLE failure of a closed simulator.
+ */
 export class Faults implements SimFaults {
-  /** True while anything is armed; the hot path tests only this. */
+  /** True while anything is armed or the simulator is closed; the hot path tests only this. */
   armed = false
+  closed = false
   private readonly failures = new Map<string, Array<{ code: ErrorCode; left: number }>>()
   private readonly latency = new Map<string, Latency>()
+  /** Calls waiting on latency; close() cancels their timers, so it must fail them itself. */
+  private readonly waiting = new Set<() => void>()
 
   constructor(private readonly clock: InternalClock) {}
+
+  close(): void {
+    this.closed = true
+    this.armed = true
+    for (const fail of this.waiting) fail()
+    this.waiting.clear()
+  }
+
+  /** For a call resuming after an await: it must not go on once the simulator is closed. */
+  checkOpen(operation: SimOperation, target: string | undefined): void {
+    if (this.closed) throw closed(operation, target)
+  }
 
   failNext(operation: FaultTarget, count = 1, code: ErrorCode = 'UNAVAILABLE'): void {
     checkOperation(operation)
@@ -98,10 +117,19 @@ export class Faults implements SimFaults {
 
   /** Applies latency and armed failures to one call of `operation`. */
   async enter(operation: SimOperation, target: string | undefined): Promise<void> {
+    this.checkOpen(operation, target)
     const lat = this.latency.get(operation) ?? this.latency.get('*')
     if (lat !== undefined) {
       const ms = lat.ms + (lat.jitterMs > 0 ? Math.random() * lat.jitterMs : 0)
-      await new Promise<void>((resolve) => this.clock.setTimer(ms, resolve))
+      await new Promise<void>((resolve, reject) => {
+        const fail = () => reject(closed(operation, target))
+        this.waiting.add(fail)
+        this.clock.setTimer(ms, () => {
+          this.waiting.delete(fail)
+          resolve()
+        })
+      })
+      this.checkOpen(operation, target)
     }
     const code = this.take(operation) ?? this.take('*')
     if (code !== undefined) throw injected(code, operation, target)
@@ -120,7 +148,7 @@ export class Faults implements SimFaults {
   }
 
   private rearm(): void {
-    this.armed = this.failures.size > 0 || this.latency.size > 0
+    this.armed = this.closed || this.failures.size > 0 || this.latency.size > 0
   }
 }
 

@@ -29,6 +29,13 @@ export class StopState {
   timer: unknown = null
   deadline = 0
   waiters: Array<() => void> = []
+
+  /** Lets every commit blocked on this stop go on; each then checks the world again. */
+  release(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+  }
 }
 
 /**

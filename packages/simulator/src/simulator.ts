@@ -31,6 +31,7 @@ import { type AppliedSlot, Engine } from './engine.js'
 import {
   adopt,
   BACKEND,
+  closed,
   conflict,
   containerNotFound,
   invalidArgument,
@@ -73,7 +74,12 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   snapshot(): SimulatorSnapshot
   /** Replaces the whole world with a copy of `snapshot`; the snapshot stays reusable. */
   restore(snapshot: SimulatorSnapshot): void
-  /** Cancels every timer (sleeps, grace periods, latencies) so a process can exit; for teardown. */
+  /**
+   * For teardown: cancels every timer (sleeps, grace periods, latencies) so a process can exit,
+   * ends event streams, and fails every call from then on — also calls already waiting (on latency,
+   * a stop sequence or an extension's prepare) — with `UNAVAILABLE`. The world stays readable
+   * through `fs` and `snapshot`; `restore` fails.
+   */
   close(): void
 }
 
@@ -259,12 +265,14 @@ class SimulatorImpl implements Simulator {
     // A stop sequence in progress finishes before anything else is applied to the container.
     while (c !== null && c.stopping !== null) {
       await this.engine.waitStop(c)
+      this.faults.checkOpen('commit', id)
       c = this.checkCommit(handle, slots)
     }
     let prepared: PreparedSlot[] | null = null
     if (slots !== null) {
       prepared = await this.prepare(id, c, slots)
       try {
+        this.faults.checkOpen('commit', id)
         c = this.checkCommit(handle, slots)
         if (c !== null && c.stopping !== null)
           throw conflict(`container ${id} began stopping during the commit`, id)
@@ -290,7 +298,10 @@ class SimulatorImpl implements Simulator {
         }
       }
     }
-    if (wait !== null) await wait
+    if (wait !== null) {
+      await wait
+      this.faults.checkOpen('commit', id)
+    }
     return id
   }
 
@@ -495,11 +506,16 @@ class SimulatorImpl implements Simulator {
   }
 
   restore(snapshot: SimulatorSnapshot): void {
+    // A restored world would arm timers again, which a closed simulator must not have.
+    if (this.faults.closed) throw closed('restore', undefined)
     this.engine = restoreWorld(this.engine, snapshot)
   }
 
   close(): void {
-    this.clock.clearAll()
+    this.faults.close()
+    this.engine.releaseStopWaiters()
+    this.clock.close()
+    this.events.close()
   }
 }
 

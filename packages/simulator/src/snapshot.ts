@@ -144,7 +144,7 @@ function retire(old: Engine): void {
     if (st !== null) {
       c.stopping = null
       if (st.timer !== null) old.clock.clearTimer(st.timer)
-      for (const w of st.waiters) w()
+      st.release()
     }
     c.status = DESTROYED
   }

@@ -105,6 +105,17 @@ describe('real clock', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(25)
   })
 
+  it('keeps a sleep longer than setTimeout can wait (24.8 days) pending instead of firing at once', async () => {
+    const sim = createSimulator({ stopGracePeriodMs: 2 ** 31 + 1000 })
+    const id = await startContainer(sim, '/bin/sleep', '3000000')
+    await new Promise((r) => setTimeout(r, 20))
+    expect((await sim.getContainerState(id)).status).toBe('running')
+    expect(sim.clock.pendingTimers()).toBe(1)
+    await sim.signal(id, 9)
+    expect(sim.clock.pendingTimers()).toBe(0)
+    sim.close()
+  })
+
   it('runs /bin/sleep on real time', async () => {
     const sim = createSimulator()
     const id = await startContainer(sim)
