@@ -94,24 +94,34 @@ function copy(engine: Engine, proc: Proc, words: string[]): void {
     engine.exitProcess(proc, 1, 'cp: usage: cp SRC DST')
     return
   }
+  const [srcWord, dstWord] = words as [string, string]
+  // An empty operand names no file (resolvePath refuses it): as with cp, an error of this process.
+  if (srcWord === '') {
+    engine.exitProcess(proc, 1, "cp: cannot stat '': No such file or directory")
+    return
+  }
+  if (dstWord === '') {
+    engine.exitProcess(proc, 1, "cp: cannot create regular file '': No such file or directory")
+    return
+  }
   const c = proc.container
   const cwd = proc.config.workDir
-  const src = resolvePath(cwd, words[0])
-  let dst = resolvePath(cwd, words[1])
+  const src = resolvePath(cwd, srcWord)
+  let dst = resolvePath(cwd, dstWord)
   const fs = fsOf(c)
   const from = fs.get(src)
   if (from === undefined) {
-    engine.exitProcess(proc, 1, `cp: cannot stat '${words[0]}': No such file or directory`)
+    engine.exitProcess(proc, 1, `cp: cannot stat '${srcWord}': No such file or directory`)
     return
   }
   if (from.dir) {
-    engine.exitProcess(proc, 1, `cp: -r not specified; omitting directory '${words[0]}'`)
+    engine.exitProcess(proc, 1, `cp: -r not specified; omitting directory '${srcWord}'`)
     return
   }
   const target = fs.get(dst)
   if (target?.dir) dst = joinPath(dst, baseName(src))
   if (dst === src) {
-    engine.exitProcess(proc, 1, `cp: '${words[0]}' and '${words[1]}' are the same file`)
+    engine.exitProcess(proc, 1, `cp: '${srcWord}' and '${dstWord}' are the same file`)
     return
   }
   const existing = fs.get(dst)
@@ -121,7 +131,7 @@ function copy(engine: Engine, proc: Proc, words: string[]): void {
   }
   const parent = fs.get(parentOf(dst))
   if (parent === undefined || !parent.dir) {
-    engine.exitProcess(proc, 1, `cp: cannot create regular file '${words[1]}': No such file or directory`)
+    engine.exitProcess(proc, 1, `cp: cannot create regular file '${dstWord}': No such file or directory`)
     return
   }
   // Bytes are shared: nodes are immutable. An existing destination keeps its mode, as with cp.

@@ -17,7 +17,7 @@ import { runBuiltin } from './builtins.js'
 import type { InternalClock } from './clock.js'
 import { conflict, containerNotFound, invalidState } from './errors.js'
 import type { EventHub } from './events.js'
-import { checkCopies, fsOf, landCopies } from './fs-tree.js'
+import { checkCopies, fsOf, landCopies, ownCopies } from './fs-tree.js'
 import { type ProcessHost, ProcessRun, type ProgramDefinition } from './program-context.js'
 import {
   Container,
@@ -182,8 +182,9 @@ export class Engine implements ProcessHost {
     }
     if (creating) this.emit('created', c)
     if (p.files.length > 0) {
-      if (c.status === RUNNING) landCopies(c, p.files)
-      else c.pendingFiles = c.pendingFiles === null ? p.files : [...c.pendingFiles, ...p.files]
+      const files = ownCopies(p.files)
+      if (c.status === RUNNING) landCopies(c, files)
+      else c.pendingFiles = c.pendingFiles === null ? files : [...c.pendingFiles, ...files]
     }
     if (p.runState === 'running') {
       if (c.status !== RUNNING) this.start(c)

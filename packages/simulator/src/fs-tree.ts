@@ -79,6 +79,16 @@ export function removeTree(fs: FsMap, path: string): void {
   }
 }
 
+/**
+ * The container's own copies of a handle's files. A handle's bytes stay reachable, and writable,
+ * by whoever holds the handle (a `Uint8Array` cannot be frozen), so a commit must not keep them.
+ */
+export function ownCopies(files: readonly FileCopy[]): readonly FileCopy[] {
+  return files.map((f) =>
+    Object.freeze({ targetDir: f.targetDir, fname: f.fname, perms: f.perms, data: new Uint8Array(f.data) }),
+  )
+}
+
 /** Lands copies in order (a later copy to the same path wins), creating missing directories. */
 export function landCopies(c: Container, files: readonly FileCopy[]): void {
   const fs = ownFs(c)

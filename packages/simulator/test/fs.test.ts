@@ -109,6 +109,25 @@ describe('container file system', () => {
     expect(sim.fs(id).readText('/tmp/f')).toBe('original')
   })
 
+  it('copies a handle’s bytes when the commit applies: changing them afterwards changes nothing', async () => {
+    const sim = virtualSim()
+    const id = await startContainer(sim)
+    const landed = await sim.copyTo(await sim.getHandle(id), '/tmp', 'now', 0o644, bytes('landed'))
+    await sim.commit(landed)
+    await stop(sim, id)
+    const pending = await sim.copyTo(await sim.getHandle(id), '/tmp', 'later', 0o644, bytes('pending'))
+    await sim.commit(pending)
+    const snap = sim.snapshot()
+    for (const h of [landed, pending]) (h.pending.files[0]?.data as Uint8Array).fill(0x21)
+    await sim.commit(await sim.setRunState(await sim.getHandle(id), 'running'))
+    expect(text(await sim.copyFrom(id, '/tmp', 'now'))).toBe('landed')
+    expect(text(await sim.copyFrom(id, '/tmp', 'later'))).toBe('pending')
+    await stop(sim, id)
+    sim.restore(snap)
+    await sim.commit(await sim.setRunState(await sim.getHandle(id), 'running'))
+    expect(text(await sim.copyFrom(id, '/tmp', 'later'))).toBe('pending')
+  })
+
   it('copyFrom refuses a directory, and file perms decide what runs', async () => {
     const sim = virtualSim()
     const id = await startContainer(sim)
@@ -143,6 +162,21 @@ describe('container file system', () => {
     expect(await run('/', '/tmp /x')).toMatchObject({ exitCode: 1 })
     expect(await run('/', '/tmp/src /no/such/dir/f')).toMatchObject({ exitCode: 1 })
     expect(await run('/', '/tmp/src')).toMatchObject({ exitCode: 1 })
+    // Empty operands are errors of cp, never of the exec call that started it.
+    expect(await run('/', "'' /tmp/x")).toMatchObject({ status: 'exited', exitCode: 1 })
+    expect((await run('/', "'' /tmp/x"))?.exitMsg).toContain("cannot stat ''")
+    expect(await run('/', "/tmp/src ''")).toMatchObject({ status: 'exited', exitCode: 1 })
+    expect((await sim.getContainerState(id)).execdProcs.every((p) => p.status === 'exited')).toBe(true)
+  })
+
+  it('/bin/cp as the entry point with an empty operand exits 1, and the commit that started it lands whole', async () => {
+    const sim = virtualSim()
+    let h = await sim.createContainer('x')
+    h = await sim.setEntryPoint(h, '/', '/bin/cp', "'' /tmp/x")
+    const id = await sim.commit(await sim.setRunState(h, 'running'))
+    const state = await sim.getContainerState(id)
+    expect(state.status).toBe('stopped')
+    expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 1 })
   })
 
   it('the fs control reports POSIX errors as PortLayerErrors with errno', async () => {
