@@ -57,6 +57,20 @@ describe('normalisation of parsed responses', () => {
     expect(props['config.name']).toBe('')
   })
 
+  it('unwraps ArrayOf values of types outside the table: one item, none, nested in ArrayOfAnyType', async () => {
+    const result = (await retrieve(`<objects><obj type="VirtualMachine">vm-1</obj>
+      <propSet><name>config.hardware.device</name><val ${XI}="ArrayOfVirtualDevice"><VirtualDevice ${XI}="VirtualDisk"><key>2000</key></VirtualDevice></val></propSet>
+      <propSet><name>guest.net</name><val ${XI}="ArrayOfGuestNicInfo"><GuestNicInfo><network>VM Network</network></GuestNicInfo></val></propSet>
+      <propSet><name>none</name><val ${XI}="ArrayOfGuestNicInfo"></val></propSet>
+      <propSet><name>nested</name><val ${XI}="ArrayOfAnyType"><anyType ${XI}="ArrayOfString"><string>a</string></anyType><anyType ${XI}="xsd:int">3</anyType></val></propSet>
+    </objects>`)) as { objects: { propSet: { name: string; val: unknown }[] }[] }
+    const props = Object.fromEntries(result.objects[0]?.propSet.map((p) => [p.name, p.val]) ?? [])
+    expect(props['config.hardware.device']).toEqual([{ _type: 'VirtualDisk', key: '2000' }])
+    expect(props['guest.net']).toEqual([{ network: 'VM Network' }])
+    expect(props.none).toEqual([])
+    expect(props.nested).toEqual([['a'], 3])
+  })
+
   it('names subtypes in _type under any xsi prefix and normalises their fields from the table', async () => {
     const result = (await retrieve(`<objects><obj type="Task">task-1</obj>
       <propSet><name>info</name><val xmlns:x="http://www.w3.org/2001/XMLSchema-instance" x:type="TaskInfo">

@@ -106,14 +106,15 @@ export function ancestry(type: string): string[] {
 
 /**
  * vim25 wraps arrays held in an `anyType` (a property value) in an `ArrayOfX` type whose items are
- * elements named `X`. Returns X for such a name, else undefined.
+ * elements named `X` (`string`, `int`, … for XML Schema types). Returns that item name for such a
+ * type, else undefined. X need not be in the table: `ArrayOfVirtualDevice` is still a list.
  */
 export function arrayItemType(typeName: string): string | undefined {
-  if (!typeName.startsWith(ARRAY_OF)) return undefined
+  if (!typeName.startsWith(ARRAY_OF) || typeName.length === ARRAY_OF.length) return undefined
   const item = typeName.slice(ARRAY_OF.length)
-  if (item === 'ManagedObjectReference' || TYPES.has(item)) return item
+  if (item === MOR || TYPES.has(item)) return item
   const primitive = item.charAt(0).toLowerCase() + item.slice(1)
-  return PRIMITIVES.has(primitive) ? primitive : undefined
+  return PRIMITIVES.has(primitive) ? primitive : item
 }
 
 /** The `ArrayOfX` wrapper types declared in the WSDL, with their item element name and type. */
