@@ -4,6 +4,12 @@ import { gatewayError } from './errors.js'
 export type StopReason = 'timeout' | 'aborted' | 'closed'
 
 /**
+ * The longest delay a Node timer honours (about 24.8 days). A longer one, or Infinity, would fire
+ * after 1 ms instead, so longer deadlines and pauses are cut to this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
  * The life of one gateway operation: its deadline, the caller's `AbortSignal` and the gateway's
  * closing, folded into one signal handed to every request, retry pause and poll the operation
  * makes. Records why it stopped, so the error says deadline, abort or closed rather than whatever
@@ -16,16 +22,25 @@ export class CallScope {
   #reason: StopReason | undefined
   #abortReason: unknown
 
+  readonly timeoutMs: number
+
   constructor(
     readonly what: string,
-    readonly timeoutMs: number,
+    timeoutMs: number,
     signal: AbortSignal | undefined,
     closing: AbortSignal,
   ) {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw gatewayError(ErrorCode.InvalidArgument, `${what}: options.signal must be an AbortSignal`)
     }
-    this.#timer = setTimeout(() => this.#stop('timeout'), timeoutMs)
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+      throw gatewayError(
+        ErrorCode.InvalidArgument,
+        `${what}: options.timeoutMs must be a positive number of milliseconds`,
+      )
+    }
+    this.timeoutMs = Math.min(timeoutMs, MAX_TIMER_MS)
+    this.#timer = setTimeout(() => this.#stop('timeout'), this.timeoutMs)
     this.#timer.unref()
     this.#follow(closing, 'closed')
     if (signal) this.#follow(signal, 'aborted')
@@ -96,10 +111,13 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason)
       return
     }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
+    const timer = setTimeout(
+      () => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    )
     const onAbort = (): void => {
       clearTimeout(timer)
       reject(signal.reason)

@@ -1,4 +1,5 @@
 import { invalidArgument } from './errors.js'
+import { MAX_TIMER_MS } from './scope.js'
 import type { TlsOptions } from './tls.js'
 
 /** Receives the gateway's log lines. Lines never hold credentials, cookies or session keys. */
@@ -68,6 +69,13 @@ function count(value: unknown, name: string, fallback: number, min: number): num
   return value
 }
 
+/** A duration in ms; Node timers cannot wait longer than {@link MAX_TIMER_MS}. */
+function millis(value: unknown, name: string, fallback: number, min: number): number {
+  const ms = count(value, name, fallback, min)
+  if (ms > MAX_TIMER_MS) throw invalidArgument(`settings.${name} must be at most ${MAX_TIMER_MS} ms`)
+  return ms
+}
+
 /** Checks settings; errors never repeat the credentials. */
 export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings {
   if (typeof settings !== 'object' || settings === null) throw invalidArgument('settings must be an object')
@@ -95,21 +103,21 @@ export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings
   if (settings.apiVersion !== undefined && !/^\d+(\.\d+)*$/.test(settings.apiVersion)) {
     throw invalidArgument('settings.apiVersion must look like "6.5"')
   }
-  const taskPollInitialMs = count(settings.taskPollMs?.initial, 'taskPollMs.initial', 25, 1)
+  const taskPollInitialMs = millis(settings.taskPollMs?.initial, 'taskPollMs.initial', 25, 1)
   return {
     url,
     username: settings.username,
     password: settings.password,
     tls: settings.tls,
-    timeoutMs: count(settings.timeoutMs, 'timeoutMs', 60_000, 1),
-    taskTimeoutMs: count(settings.taskTimeoutMs, 'taskTimeoutMs', 3_600_000, 1),
-    transferTimeoutMs: count(settings.transferTimeoutMs, 'transferTimeoutMs', 300_000, 1),
-    keepAliveMs: count(settings.keepAliveMs, 'keepAliveMs', 600_000, 0),
+    timeoutMs: millis(settings.timeoutMs, 'timeoutMs', 60_000, 1),
+    taskTimeoutMs: millis(settings.taskTimeoutMs, 'taskTimeoutMs', 3_600_000, 1),
+    transferTimeoutMs: millis(settings.transferTimeoutMs, 'transferTimeoutMs', 300_000, 1),
+    keepAliveMs: millis(settings.keepAliveMs, 'keepAliveMs', 600_000, 0),
     pageSize: count(settings.pageSize, 'pageSize', 500, 1),
     retries: count(settings.retries, 'retries', 2, 0),
-    retryDelayMs: count(settings.retryDelayMs, 'retryDelayMs', 100, 0),
+    retryDelayMs: millis(settings.retryDelayMs, 'retryDelayMs', 100, 0),
     taskPollInitialMs,
-    taskPollMaxMs: Math.max(taskPollInitialMs, count(settings.taskPollMs?.max, 'taskPollMs.max', 1_000, 1)),
+    taskPollMaxMs: Math.max(taskPollInitialMs, millis(settings.taskPollMs?.max, 'taskPollMs.max', 1_000, 1)),
     apiVersion: settings.apiVersion ?? '6.5',
     locale: settings.locale,
     maxSockets: count(settings.maxSockets, 'maxSockets', 8, 1),

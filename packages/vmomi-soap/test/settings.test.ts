@@ -38,6 +38,9 @@ describe('settings', () => {
     ['a malformed thumbprint', { tls: { thumbprint: 'xyz' } }, /SHA-256/],
     ['a zero timeout', { timeoutMs: 0 }, /timeoutMs/],
     ['a bad API version', { apiVersion: 'latest' }, /apiVersion/],
+    ['a task deadline beyond the timer range', { taskTimeoutMs: 2 ** 31 }, /taskTimeoutMs/],
+    ['a keepalive beyond the timer range', { keepAliveMs: 2 ** 31 }, /keepAliveMs/],
+    ['a retry delay beyond the timer range', { retryDelayMs: 2 ** 31 }, /retryDelayMs/],
   ])('refuses %s with INVALID_ARGUMENT, never echoing the password', async (_name, change, message) => {
     const error = await refused({ ...BASE, ...change })
     expect(error.code).toBe('INVALID_ARGUMENT')

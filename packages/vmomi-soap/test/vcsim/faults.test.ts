@@ -131,6 +131,32 @@ describe('faults against the harness', () => {
     expect(gw.stats().requests).toBe(before)
   })
 
+  it('a deadline beyond the timer range is a long deadline, not an immediate TIMEOUT', async () => {
+    for (const timeoutMs of [2 ** 31, 30 * 24 * 3_600_000, Number.POSITIVE_INFINITY]) {
+      expect(await gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { timeoutMs })).toBeInstanceOf(Date)
+    }
+    const vm = await createVm(gw, 'faults-long-deadline')
+    const task = await gw.call('Destroy_Task', { _this: vm })
+    expect(await gw.waitForTask(task, { timeoutMs: 2 ** 32 })).toMatchObject({ state: 'success' })
+  })
+
+  it('a deadline that is not a positive number is INVALID_ARGUMENT, and nothing is sent', async () => {
+    const before = gw.stats().requests
+    for (const timeoutMs of [0, -1, Number.NaN, '100' as unknown as number]) {
+      await expect(gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { timeoutMs })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('timeoutMs'),
+      })
+      await expect(gw.waitForTask({ type: 'Task', value: 'task-1' }, { timeoutMs })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+      await expect(
+        gw.transfer({ method: 'GET', url: '/folder/x?dsName=LocalDS_0' }, { timeoutMs }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    }
+    expect(gw.stats().requests).toBe(before)
+  })
+
   it('a bad argument fails before anything is sent', async () => {
     const before = gw.stats().requests
     const error = await failure(
