@@ -51,6 +51,9 @@ export class ThumbprintMismatchError extends Error {
 class PinnedAgent extends https.Agent {
   readonly #expected: string
   readonly #verifyChain: boolean
+  // Until its handshake is over a socket belongs to no request and to none of the agent's lists,
+  // so neither an aborted request nor `Agent.destroy()` would close it: it is tracked here.
+  readonly #handshaking = new Map<tls.TLSSocket, (err: Error) => void>()
 
   constructor(options: https.AgentOptions, expected: string) {
     super(options)
@@ -73,10 +76,13 @@ class PinnedAgent extends https.Agent {
           : new ThumbprintMismatchError(cert.fingerprint256, expected),
     })
     let settled = false
+    const onTimeout = (): void => done(handshakeError('TLS handshake timed out', 'ETIMEDOUT'))
     const done = (err: Error | null): void => {
       if (settled) return
       settled = true
+      this.#handshaking.delete(socket)
       socket.off('error', done)
+      socket.off('timeout', onTimeout)
       if (err) {
         socket.destroy()
         callback?.(err, socket)
@@ -84,13 +90,27 @@ class PinnedAgent extends https.Agent {
         callback?.(null, socket)
       }
     }
+    this.#handshaking.set(socket, done)
     socket.once('error', done)
+    // The agent's idle timeout applies to the handshake too: a peer that never answers is given up.
+    socket.once('timeout', onTimeout)
     socket.once('secureConnect', () => {
       const actual = socket.getPeerCertificate().fingerprint256
       done(actual === expected ? null : new ThumbprintMismatchError(actual, expected))
     })
     return undefined
   }
+
+  override destroy(): void {
+    for (const done of [...this.#handshaking.values()]) {
+      done(handshakeError('connection closed by the gateway', 'ECONNRESET'))
+    }
+    super.destroy()
+  }
+}
+
+function handshakeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code })
 }
 
 export interface Agents {
