@@ -229,12 +229,12 @@ export class Backend {
   }
 
   /** The guest's processes, or `undefined` when the guest cannot answer now. */
-  async listQuietly(ref: MoRef): Promise<readonly GuestProcessInfo[] | undefined> {
+  async listQuietly(ref: MoRef, id: ID): Promise<readonly GuestProcessInfo[] | undefined> {
     try {
       return await this.c().guest.listProcesses(ref)
     } catch (e) {
       if (Guest.notReady(e)) return undefined
-      throw e
+      throw wrap(e, `listing the processes of container ${id}`, id)
     }
   }
 

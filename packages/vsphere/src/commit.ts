@@ -12,12 +12,20 @@ import {
 } from '@portlayer/contracts'
 import { type Backend, versionOf } from './backend.js'
 import { resolveLimits, statusOf } from './derive.js'
-import { BACKEND, faultOf, invalidState, isCode, isOutcomeUnknown, notFound, wrap } from './errors.js'
+import {
+  BACKEND,
+  faultOf,
+  invalidState,
+  isCode,
+  isConflict,
+  isOutcomeUnknown,
+  notFound,
+  wrap,
+} from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import {
   applyOptions,
   type ContainerRecord,
-  decodeRecord,
   encodeFiles,
   encodeLimits,
   encodeMain,
@@ -28,6 +36,7 @@ import {
 import { toGuestFile } from './guest.js'
 import type { Inventory } from './inventory.js'
 import { lastCopyPerPath } from './pending-files.js'
+import { restore, undoOf } from './restore.js'
 import { endOfRun, startingState, stoppingState } from './run-records.js'
 import { startRun, stopRun } from './runs.js'
 import { vmNameFor } from './settings.js'
@@ -74,6 +83,7 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
   if (main) options.push(option(Key.main, encodeMain(main)))
   if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(null, token))))
   let staged: string[] = []
+  let ref: MoRef
   try {
     // Files of a container that starts in this commit go straight into the guest; otherwise
     // they wait in the record (or on the datastore) for the first start.
@@ -91,24 +101,25 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
       extraConfig: options,
       ...(contribution.deviceChange.length > 0 ? { deviceChange: contribution.deviceChange } : {}),
     }
-    const ref = await createVm(b, id, vmName, config, inventory)
+    ref = await createVm(b, id, vmName, config, inventory)
     b.refs.set(id, ref)
-    prepared.commit()
-    if (main && wantStart) {
-      const record = decodeRecord(applyOptions(new Map(), options))
-      try {
-        await startRun(b, id, ref, main, token, [], files, false)
-      } catch (e) {
-        await undoCreate(b, id, ref, record)
-        throw e
-      }
-    }
-    return id
   } catch (e) {
     prepared.rollback()
-    if (!b.refs.has(id)) deleteStaged(b, staged)
+    deleteStaged(b, staged)
     throw wrap(e, `committing new container ${id}`, id)
   }
+  if (main && wantStart) {
+    try {
+      await startRun(b, id, ref, main, token, [], files, false)
+    } catch (e) {
+      // The new VM goes again, so the failed commit leaves nothing; if it stays, so does its part.
+      if (await undoCreate(b, id, ref)) prepared.rollback()
+      else prepared.commit()
+      throw wrap(e, `committing new container ${id}`, id)
+    }
+  }
+  prepared.commit()
+  return id
 }
 
 export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
@@ -127,14 +138,15 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     )
   }
   const record = snap.record as ContainerRecord
-  // Whether the main process still runs matters only when the handle asks to run: a container
-  // whose main process exited unobserved is started afresh. (A stop needs no look first: the
-  // stop sequence asks the guest anyway and records the real exit code.)
+  // Whether the main process still runs matters when the handle starts it or sets limits: a
+  // container whose main process exited unobserved is stopped, so it starts afresh and takes the
+  // limits. (A stop needs no look first: the stop sequence asks the guest and records the real
+  // exit code.)
   const procs =
-    p.runState === RunState.Running &&
+    (p.runState === RunState.Running || p.limits !== undefined) &&
     snap.powerState === 'poweredOn' &&
     record.mainState?.phase === 'started'
-      ? await b.listQuietly(snap.ref)
+      ? await b.listQuietly(snap.ref, id)
       : undefined
   const status = statusOf(record, snap.powerState, procs)
   const running = status === RunState.Running
@@ -163,13 +175,15 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     spec.cpuAllocation = { limit: limits.cpuMhz }
   }
   if (p.mainProcess && main) options.push(option(Key.main, encodeMain(main)))
-  // A run that ended unobserved is recorded in this same reconfiguration.
+  // A run that ended unobserved is recorded in this same reconfiguration, and a start builds on
+  // that end (so a start that fails reads as the run that ended, with its exit code).
   const ending =
     procs && snap.powerState === 'poweredOn' && !running
       ? endOfRun(record, procs, new Date(), false)
       : undefined
   if (ending) options.push(...ending.options)
-  if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(record.mainState, token))))
+  const previousRun = ending?.mainState ?? record.mainState
+  if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(previousRun, token))))
   if (wantStop && record.mainState?.phase === 'started') {
     options.push(option(Key.mainState, encodeMainState(stoppingState(record.mainState))))
   }
@@ -187,7 +201,6 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
     spec.extraConfig = options
     await applyCommit(b, id, snap, spec, token)
-    prepared.commit()
   } catch (e) {
     prepared.rollback()
     deleteStaged(b, staged)
@@ -195,19 +208,34 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   }
   deleteStaged(b, superseded)
 
-  const after = applyOptions(snap.entries, options)
-  const recordAfter = withEntries(snap, after).record as ContainerRecord
+  const recordAfter = withEntries(snap, applyOptions(snap.entries, options)).record as ContainerRecord
   const poweredOnButEnded = snap.powerState === 'poweredOn' && !running
   try {
     if (running && files.length > 0) await guest.copyIn(snap.ref, files.map(toGuestFile), id)
     if (wantStop) await stopRun(b, id, snap.ref, recordAfter)
     else if (wantStart && main) {
       await startRun(b, id, snap.ref, main, token, recordAfter.files, files, poweredOnButEnded)
-    } else if (poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
-      await b.powerOff(id, snap.ref)
     }
   } catch (e) {
+    // What is put back is the configuration this commit wrote (limits, entry point, a start's
+    // run record, extensions' values), never facts it recorded (a run's end) or a stop's progress;
+    // files already copied into the guest stay there.
+    const revocable = prepared.revocable()
+    const keys = [
+      ...(applyLimits ? [Key.limits] : []),
+      ...(p.mainProcess ? [Key.main] : []),
+      ...(wantStart ? [Key.mainState] : []),
+      ...revocable.keys,
+    ]
+    const overrides = new Map(previousRun ? [[Key.mainState, encodeMainState(previousRun)]] : [])
+    const restored = await restore(b, id, snap.ref, token, undoOf(snap, keys, applyLimits, overrides))
+    prepared.commit(restored ? revocable.namespaces : undefined)
     throw wrap(e, `committing container ${id}`, id)
+  }
+  prepared.commit()
+  if (!wantStart && poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
+    // The run was over before this commit; its power-off is housekeeping the next read redoes.
+    await b.powerOff(id, snap.ref).catch((e) => b.settings.onBackgroundError(e))
   }
   return id
 }
@@ -274,21 +302,20 @@ export async function createVm(
   }
 }
 
-/** A create+start whose start failed: the VM goes again, so the failed commit leaves nothing. */
-export async function undoCreate(
-  b: Backend,
-  id: ID,
-  ref: MoRef,
-  record: ContainerRecord | null,
-): Promise<void> {
+/**
+ * A create+start whose start failed: the VM goes again, so the failed commit leaves nothing.
+ * @returns false when the VM could not be destroyed (it stays, reading as a created container).
+ */
+export async function undoCreate(b: Backend, id: ID, ref: MoRef): Promise<boolean> {
   const { gateway } = b.c()
   try {
     await b.powerOff(id, ref)
     await runTask(gateway, 'Destroy_Task', { _this: ref })
     b.forget(id)
-    if (record) await b.releaseExtensions(id, record)
+    return true
   } catch (e) {
     b.settings.onBackgroundError(e)
+    return false
   }
 }
 
@@ -304,7 +331,7 @@ export async function applyCommit(
   try {
     await runTask(gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
   } catch (e) {
-    if (isCode(e, 'CONFLICT') || faultOf(e) === 'ConcurrentAccess') {
+    if (isConflict(e)) {
       throw new ConcurrentModificationError(`container ${id} changed since the handle was made`, {
         backend: BACKEND,
         target: id,

@@ -18,7 +18,8 @@ import type { PowerState, VmSnapshot } from './vm.js'
 
 /** Exit code reported for a process whose end the guest no longer remembers. */
 export const UNKNOWN_EXIT_CODE = -1
-const GONE_MESSAGE = 'exit status no longer reported by the guest'
+/** Exit message of a process whose end the guest no longer remembers. */
+export const GONE_MESSAGE = 'exit status no longer reported by the guest'
 
 /** What the guest says about one process. */
 export type Liveness =

@@ -24,6 +24,11 @@ export function isCode(error: unknown, code: ErrorCode, faults?: readonly string
   return fault !== undefined && faults.includes(fault)
 }
 
+/** True when vSphere refused a change because the VM's version moved (`ConcurrentAccess`). */
+export function isConflict(error: unknown): boolean {
+  return isCode(error, 'CONFLICT') || faultOf(error) === 'ConcurrentAccess'
+}
+
 /** True when the error says the answer was lost, so the call may or may not have been applied. */
 export function isOutcomeUnknown(error: unknown): boolean {
   return PortLayerError.isInstance(error, 'UNAVAILABLE') || PortLayerError.isInstance(error, 'TIMEOUT')

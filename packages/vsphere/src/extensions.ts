@@ -1,10 +1,12 @@
 import {
   type CommitExtension,
+  createError,
   type ExtensionPlan,
   type Handle,
   type ID,
   InvalidArgumentError,
   type OptionValue,
+  PortLayerError,
   type RunState,
 } from '@portlayer/contracts'
 import { BACKEND } from './errors.js'
@@ -13,25 +15,29 @@ import { type ContainerRecord, extensionKey, KEY_PREFIX, option } from './extra-
 // biome-ignore lint/suspicious/noExplicitAny: extensions of any slot types live in one registry
 export type AnyExtension = CommitExtension<any, any>
 
+/** One extension's part of a commit: its plan and what it folds into the VM reconfiguration. */
+interface Part {
+  readonly namespace: string
+  readonly plan: ExtensionPlan<unknown>
+  /** Its applied value under `guestinfo.portlayer.ext.<namespace>`, then its own extraConfig keys. */
+  readonly options: readonly OptionValue[]
+  readonly deviceChange: readonly unknown[]
+}
+
 /**
  * The plans of every extension a commit carries a slot for. Each is told the commit's outcome
- * exactly once: `commit` when the VM change landed, `rollback` otherwise.
+ * exactly once: `commit` when its part landed, `rollback` when it did not (or was put back).
  */
 export class PreparedExtensions {
   private settled = false
 
-  private constructor(
-    private readonly id: ID,
-    private readonly plans: ReadonlyArray<{
-      readonly namespace: string
-      readonly plan: ExtensionPlan<unknown>
-    }>,
-  ) {}
+  private constructor(private readonly parts: readonly Part[]) {}
 
   /**
-   * Calls `prepare` of each extension the handle has a slot for, in slot order. If one throws (or
-   * contributes to portlayer's own keys), those already prepared are rolled back and the error
-   * rejects the commit before anything was applied.
+   * Calls `prepare` of each extension the handle has a slot for, in slot order, and checks each
+   * plan. If one throws (or returns something unusable), those already prepared are rolled back
+   * and the commit is refused before anything was applied, with an error on backend `vsphere`
+   * naming the container (the extension's code kept; `INVALID_ARGUMENT` for a non-portlayer error).
    */
   static async prepare(
     registry: ReadonlyMap<string, AnyExtension>,
@@ -40,71 +46,129 @@ export class PreparedExtensions {
     runState: RunState,
   ): Promise<PreparedExtensions> {
     const id = handle.containerId
-    const plans: Array<{ namespace: string; plan: ExtensionPlan<unknown> }> = []
+    const parts: Part[] = []
     try {
       for (const [namespace, pending] of Object.entries(handle.pending.extensions)) {
         const extension = registry.get(namespace)
         if (!extension) throw unregistered(id, namespace)
-        const plan = await extension.prepare({
-          containerId: id,
-          backend: BACKEND,
-          creating: record === null,
-          runState,
-          pending,
-          applied: record?.extensions.get(namespace),
-        })
-        plans.push({ namespace, plan })
-        checkContribution(plan, namespace, id)
+        let plan: ExtensionPlan<unknown>
+        try {
+          plan = await extension.prepare({
+            containerId: id,
+            backend: BACKEND,
+            creating: record === null,
+            runState,
+            pending,
+            applied: record?.extensions.get(namespace),
+          })
+        } catch (e) {
+          throw rejected(e, namespace, id)
+        }
+        if (typeof plan !== 'object' || plan === null || !('applied' in plan)) {
+          throw new InvalidArgumentError(
+            `extension '${namespace}' returned no plan with an 'applied' value for container ${id}`,
+            { backend: BACKEND, target: id },
+          )
+        }
+        try {
+          parts.push(partOf(namespace, plan, id))
+        } catch (e) {
+          settle(plan, 'rollback')
+          throw e
+        }
       }
     } catch (e) {
-      new PreparedExtensions(id, plans).rollback()
+      for (const part of parts) settle(part.plan, 'rollback')
       throw e
     }
-    return new PreparedExtensions(id, plans)
+    return new PreparedExtensions(parts)
   }
 
   /** The extraConfig entries (applied values and contributions) and device changes to fold into the commit. */
   contribution(): { options: OptionValue[]; deviceChange: unknown[] } {
-    const options: OptionValue[] = []
-    const deviceChange: unknown[] = []
-    for (const { namespace, plan } of this.plans) {
-      // `undefined` clears the applied value; anything else is kept as JSON.
-      const applied = plan.applied === undefined ? '' : JSON.stringify(plan.applied)
-      if (applied === undefined) {
-        throw new InvalidArgumentError(`extension '${namespace}' applied a value that is not JSON data`, {
-          backend: BACKEND,
-          target: this.id,
-        })
-      }
-      options.push(option(extensionKey(namespace), applied))
-      for (const [key, value] of Object.entries(plan.reconfigure?.extraConfig ?? {}))
-        options.push(option(key, value))
-      deviceChange.push(...(plan.reconfigure?.deviceChange ?? []))
+    return {
+      options: this.parts.flatMap((p) => p.options),
+      deviceChange: this.parts.flatMap((p) => p.deviceChange),
     }
-    return { options, deviceChange }
   }
 
-  /** The commit landed. */
-  commit(): void {
-    this.settle('commit')
+  /**
+   * The parts a later reconfigure can take back by writing the previous values of their keys:
+   * those without device changes (a device added is not removed by replaying old values).
+   */
+  revocable(): { namespaces: ReadonlySet<string>; keys: string[] } {
+    const parts = this.parts.filter((p) => p.deviceChange.length === 0)
+    return {
+      namespaces: new Set(parts.map((p) => p.namespace)),
+      keys: parts.flatMap((p) => p.options.map((o) => o.key)),
+    }
+  }
+
+  /** The commit landed (except the parts in `revoked`, which were put back). */
+  commit(revoked: ReadonlySet<string> = new Set()): void {
+    if (this.settled) return
+    this.settled = true
+    for (const { namespace, plan } of this.parts) settle(plan, revoked.has(namespace) ? 'rollback' : 'commit')
   }
 
   /** The commit did not land (no-op once settled). */
   rollback(): void {
-    this.settle('rollback')
-  }
-
-  private settle(outcome: 'commit' | 'rollback'): void {
     if (this.settled) return
     this.settled = true
-    for (const { plan } of this.plans) {
-      try {
-        plan[outcome]?.()
-      } catch {
-        // An extension's own bookkeeping failure must not change the commit's outcome.
-      }
-    }
+    for (const { plan } of this.parts) settle(plan, 'rollback')
   }
+}
+
+function settle(plan: ExtensionPlan<unknown>, outcome: 'commit' | 'rollback'): void {
+  try {
+    plan[outcome]?.()
+  } catch {
+    // An extension's own bookkeeping failure must not change the commit's outcome.
+  }
+}
+
+/** The error that refuses a commit because extension `namespace`'s prepare threw `error`. */
+function rejected(error: unknown, namespace: string, id: ID): PortLayerError {
+  if (PortLayerError.isInstance(error)) {
+    if (error.backend === BACKEND && error.target !== undefined) return error
+    return createError(error.code, `container ${id}: extension '${namespace}': ${error.message}`, {
+      backend: BACKEND,
+      target: error.target ?? id,
+      detail: error.detail,
+      cause: error,
+    })
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return new InvalidArgumentError(
+    `extension '${namespace}' rejected the commit of container ${id}: ${message}`,
+    {
+      backend: BACKEND,
+      target: id,
+      cause: error,
+    },
+  )
+}
+
+/** Checks a plan and turns it into extraConfig entries and device changes. */
+function partOf(namespace: string, plan: ExtensionPlan<unknown>, id: ID): Part {
+  checkContribution(plan, namespace, id)
+  // `undefined` clears the applied value; anything else is kept as JSON.
+  let applied: string | undefined
+  try {
+    applied = plan.applied === undefined ? '' : JSON.stringify(plan.applied)
+  } catch {
+    applied = undefined
+  }
+  if (applied === undefined) {
+    throw new InvalidArgumentError(`extension '${namespace}' applied a value that is not JSON data`, {
+      backend: BACKEND,
+      target: id,
+    })
+  }
+  const options = [option(extensionKey(namespace), applied)]
+  for (const [key, value] of Object.entries(plan.reconfigure?.extraConfig ?? {}))
+    options.push(option(key, value))
+  return { namespace, plan, options, deviceChange: [...(plan.reconfigure?.deviceChange ?? [])] }
 }
 
 /** A handle slot no registered extension owns. */

@@ -1,5 +1,5 @@
 import type { GuestProcessInfo, OptionValue } from '@portlayer/contracts'
-import { livenessOf, UNKNOWN_EXIT_CODE } from './derive.js'
+import { GONE_MESSAGE, livenessOf, UNKNOWN_EXIT_CODE } from './derive.js'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
 import {
   type ContainerRecord,
@@ -62,6 +62,8 @@ export interface EndOfRun {
   readonly options: OptionValue[]
   /** True when the main process's run is over, so the VM is to be powered off. */
   readonly ended: boolean
+  /** The main process's end, when `options` record it. */
+  readonly mainState?: MainStateRecord
 }
 
 /**
@@ -80,6 +82,7 @@ export function endOfRun(
   const state = record.mainState
   const main = record.main
   let ended = false
+  let mainState: MainStateRecord | undefined
   if (state && (state.phase === 'started' || state.phase === 'stopping')) {
     const live = livenessOf(procs, state.pid)
     let exitCode: number | undefined
@@ -94,26 +97,21 @@ export function endOfRun(
     }
     if (exitCode !== undefined) {
       ended = true
-      const exitMsg =
-        exitCode === UNKNOWN_EXIT_CODE
-          ? 'exit status no longer reported by the guest'
-          : main
-            ? exitMessage(main.execPath, main.execArgs, exitCode)
-            : ''
-      options.push(
-        option(
-          Key.mainState,
-          encodeMainState({
-            phase: 'exited',
-            run: state.run,
-            pid: state.pid,
-            startedAt: state.startedAt,
-            finishedAt: latest(finishedAt, state.startedAt).toISOString(),
-            exitCode,
-            exitMsg,
-          }),
-        ),
-      )
+      mainState = {
+        phase: 'exited',
+        run: state.run,
+        pid: state.pid,
+        startedAt: state.startedAt,
+        finishedAt: latest(finishedAt, state.startedAt).toISOString(),
+        exitCode,
+        exitMsg:
+          exitCode === UNKNOWN_EXIT_CODE
+            ? GONE_MESSAGE
+            : main
+              ? exitMessage(main.execPath, main.execArgs, exitCode)
+              : '',
+      }
+      options.push(option(Key.mainState, encodeMainState(mainState)))
     }
   } else if (stopping && state?.phase === 'exited') {
     ended = true
@@ -142,12 +140,12 @@ export function endOfRun(
           exitCode,
           exitMsg:
             exitCode === UNKNOWN_EXIT_CODE
-              ? 'exit status no longer reported by the guest'
+              ? GONE_MESSAGE
               : exitMessage(exec.execPath, exec.execArgs, exitCode),
           exited: true,
         }),
       ),
     )
   }
-  return { options, ended }
+  return mainState ? { options, ended, mainState } : { options, ended }
 }

@@ -10,13 +10,14 @@ import {
 } from '@portlayer/contracts'
 import type { Backend } from './backend.js'
 import { livenessOf, statusOf } from './derive.js'
-import { faultOf, isCode, wrap } from './errors.js'
+import { faultOf, isCode, isConflict, wrap } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import {
   applyOptions,
   type ContainerRecord,
   encodeMainState,
   Key,
+  type MainStateRecord,
   option,
   type PendingFileRecord,
 } from './extra-config.js'
@@ -40,8 +41,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Powers on, copies the pending files in and starts the main process, then records it. A start
- * that fails powers the VM off again: its record still says `starting` for a run that never
- * began, which reads as the state before the commit.
+ * that fails before its run is recorded powers the VM off again and throws (the commit then puts
+ * its configuration back); once the run is recorded the start has happened, and what is left
+ * (powering off a run that could not even start, deleting staged files) is housekeeping that a
+ * later read redoes.
  */
 export async function startRun(
   b: Backend,
@@ -54,6 +57,7 @@ export async function startRun(
   powerOffFirst: boolean,
 ): Promise<void> {
   const { gateway, guest } = b.c()
+  let state: MainStateRecord
   try {
     if (powerOffFirst) await b.powerOff(id, ref)
     try {
@@ -66,7 +70,6 @@ export async function startRun(
     const files = lastCopyPerPath([...(await materialise(b, recordedFiles)), ...handleFiles.map(toGuestFile)])
     await guest.copyIn(ref, files, id)
     const now = new Date()
-    let state: ReturnType<typeof startedState>
     try {
       const pid = await guest.startProgram(ref, main.execPath, main.execArgs, main.workDir)
       state = startedState(run, pid, now)
@@ -82,16 +85,16 @@ export async function startRun(
     const options = [option(Key.mainState, encodeMainState(state))]
     if (recordedFiles.length > 0) options.push(option(Key.files, ''))
     await b.record(ref, options)
-    if (state.phase === 'exited') await b.powerOff(id, ref)
-    else b.watched.add(id)
-    deleteStaged(
-      b,
-      recordedFiles.flatMap((f) => ('path' in f ? [f.path] : [])),
-    )
   } catch (e) {
     await b.powerOff(id, ref).catch((err) => b.settings.onBackgroundError(err))
     throw wrap(e, `starting container ${id}`, id)
   }
+  if (state.phase === 'exited') await b.powerOff(id, ref).catch((e) => b.settings.onBackgroundError(e))
+  else b.watched.add(id)
+  deleteStaged(
+    b,
+    recordedFiles.flatMap((f) => ('path' in f ? [f.path] : [])),
+  )
 }
 
 /**
@@ -157,7 +160,7 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
     return { snap: { ...snap, powerState: 'poweredOff' }, changed: true }
   }
   if (state.phase !== 'started') return { snap, changed: false }
-  const procs = await b.listQuietly(snap.ref)
+  const procs = await b.listQuietly(snap.ref, id)
   if (!procs) return { snap, changed: false }
   const ending = endOfRun(record, procs, new Date(), false)
   if (ending.options.length === 0) {
@@ -169,7 +172,7 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
     if (snap.version !== '') spec.changeVersion = snap.version
     await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
   } catch (e) {
-    if (isCode(e, 'CONFLICT') || faultOf(e) === 'ConcurrentAccess') {
+    if (isConflict(e)) {
       // Someone changed the container meanwhile (maybe recorded this very exit): look again.
       if (attempt < 2) return observe(b, id, await b.read(id), attempt + 1)
       return { snap, procs, changed: false }

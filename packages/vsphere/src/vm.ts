@@ -1,5 +1,5 @@
 import type { MoRef, ObjectContent, OptionValue } from '@portlayer/contracts'
-import { type ContainerRecord, decodeRecord, portlayerEntries } from './extra-config.js'
+import { type ContainerRecord, decodeRecord, KEY_PREFIX, portlayerEntries } from './extra-config.js'
 
 /** What one read of a container's VM fetches: everything commit and the queries need, in one call. */
 export const VM_PROPERTIES: readonly string[] = Object.freeze([
@@ -25,6 +25,8 @@ export interface VmSnapshot {
   readonly cpuLimitMhz: number | undefined
   /** The portlayer extraConfig entries (last entry per key). */
   readonly entries: ReadonlyMap<string, string>
+  /** The whole extraConfig as read (extensions' own keys too), for putting values back. */
+  readonly extraConfig: readonly OptionValue[]
   /** `null` when the VM is not a portlayer container. */
   readonly record: ContainerRecord | null
 }
@@ -37,8 +39,9 @@ function asPowerState(value: unknown): PowerState {
 export function snapshotOf(content: ObjectContent): VmSnapshot {
   const props = new Map<string, unknown>()
   for (const p of content.propSet ?? []) props.set(p.name, p.val)
-  const extra = props.get('config.extraConfig')
-  const entries = portlayerEntries(Array.isArray(extra) ? (extra as OptionValue[]) : undefined)
+  const raw = props.get('config.extraConfig')
+  const extraConfig = Array.isArray(raw) ? (raw as OptionValue[]) : []
+  const entries = portlayerEntries(extraConfig)
   const version = props.get('config.changeVersion')
   const memory = props.get('config.hardware.memoryMB')
   const cpu = props.get('config.cpuAllocation.limit')
@@ -49,8 +52,17 @@ export function snapshotOf(content: ObjectContent): VmSnapshot {
     memoryMb: typeof memory === 'number' ? memory : undefined,
     cpuLimitMhz: typeof cpu === 'number' ? cpu : undefined,
     entries,
+    extraConfig,
     record: decodeRecord(entries),
   }
+}
+
+/** The value extraConfig key `key` had in `snapshot`; `''` (which deletes) when it had none. */
+export function valueAt(snapshot: VmSnapshot, key: string): string {
+  if (key.startsWith(KEY_PREFIX)) return snapshot.entries.get(key) ?? ''
+  let value = ''
+  for (const o of snapshot.extraConfig) if (o?.key === key) value = typeof o.value === 'string' ? o.value : ''
+  return value
 }
 
 /** The same VM with `entries` replaced (after a change this process applied itself). */

@@ -154,6 +154,7 @@ describe('configOf', () => {
     memoryMb,
     cpuLimitMhz,
     entries: new Map(),
+    extraConfig: [],
     record: null,
   })
 

@@ -1,4 +1,4 @@
-import type { CommitExtension, ID, VimArgs } from '@portlayer/contracts'
+import { type CommitExtension, type ID, PortLayerError, type VimArgs } from '@portlayer/contracts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { INLINE_FILE_MAX_BYTES, type PortLayerVsphere, type VsphereSettings } from '../src/index.js'
 import { CountingGateway } from './support/counting-gateway.js'
@@ -189,6 +189,22 @@ describe('the background exit poll', () => {
   })
 })
 
+describe('exits nobody observed yet', () => {
+  it('limits committed after the main process exited unobserved apply: the container is stopped, not running', async () => {
+    const pl = await backend()
+    const h0 = await pl.setEntryPoint(await pl.createContainer('exited-unseen'), '/', '/bin/sleep', '3600')
+    const id = await track(pl, pl.commit(await pl.setRunState(h0, 'running')))
+    const h = await pl.setLimits(await pl.getHandle(id), 333, 777)
+    // The main process dies; nothing records it (signal only sends it through the guest).
+    await pl.signal(id, 9)
+    await pl.commit(h)
+    expect((await pl.getContainerConfig(id)).limits).toEqual({ memoryMb: 333, cpuMhz: 777 })
+    const state = await pl.getContainerState(id)
+    expect(state.status).toBe('stopped')
+    expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 137 })
+  })
+})
+
 describe('extensions on vSphere', () => {
   it('fold their extraConfig and device changes into the commit’s one reconfiguration', async () => {
     const counting = new CountingGateway(vcsim.gateway)
@@ -251,6 +267,52 @@ describe('extensions on vSphere', () => {
     await expect(pl.commit(h)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', backend: 'vsphere' })
     expect(rolledBack).toBe(1)
     expect((await pl.getContainerConfig(id)).name).toBe('guarded')
+  })
+
+  it('an extension that throws is reported on vsphere for the container, with its code (INVALID_ARGUMENT for a plain error)', async () => {
+    const pl = await backend()
+    const id = await track(pl, pl.commit(await pl.createContainer('refused')))
+    const throwing = (namespace: string, error: unknown) =>
+      pl.registerExtension({
+        namespace,
+        prepare: () => {
+          throw error
+        },
+      })
+    throwing('test.plain', new Error('no addresses left'))
+    throwing('test.bare', new PortLayerError('CONFLICT', 'pool changed'))
+    const withSlot = async (namespace: string) => {
+      const h = await pl.getHandle(id)
+      return { ...h, pending: { ...h.pending, extensions: { [namespace]: 1 } } }
+    }
+    const plain = await pl.commit(await withSlot('test.plain')).catch((e: PortLayerError) => e)
+    expect(plain).toMatchObject({ code: 'INVALID_ARGUMENT', backend: 'vsphere', target: id })
+    expect(PortLayerError.isInstance(plain) && plain.message).toContain('no addresses left')
+    const bare = await pl.commit(await withSlot('test.bare')).catch((e: PortLayerError) => e)
+    expect(bare).toMatchObject({ code: 'CONFLICT', backend: 'vsphere', target: id })
+    expect(PortLayerError.isInstance(bare) && bare.message).toContain(id)
+  })
+
+  it('an applied value that is not JSON data refuses the commit as INVALID_ARGUMENT and rolls the plan back', async () => {
+    const pl = await backend()
+    let rolledBack = 0
+    pl.registerExtension({
+      namespace: 'test.bigint',
+      prepare: () => ({
+        applied: 10n,
+        rollback: () => {
+          rolledBack++
+        },
+      }),
+    })
+    const id = await track(pl, pl.commit(await pl.createContainer('not-json')))
+    const h = await pl.getHandle(id)
+    const e = await pl
+      .commit({ ...h, pending: { ...h.pending, extensions: { 'test.bigint': 1 } } })
+      .catch((err: PortLayerError) => err)
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', backend: 'vsphere', target: id })
+    expect(rolledBack).toBe(1)
+    expect(await pl.getExtensionState(id, 'test.bigint')).toBeUndefined()
   })
 
   it('refuses a handle whose slot has no registered extension', async () => {

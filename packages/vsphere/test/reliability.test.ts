@@ -157,6 +157,31 @@ describe('injected faults', () => {
   })
 })
 
+describe('errors name the container', () => {
+  it('a guest process list that fails while reading a running container names it, on vsphere, with the fault', async () => {
+    const id = await pl.commit(await createHandle(true))
+    created.push(id)
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['getContainerState', () => pl.getContainerState(id)],
+      ['getHandle', () => pl.getHandle(id)],
+      ['signal', () => pl.signal(id, 10)],
+      ['commit', async () => pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))],
+    ]
+    for (const [what, read] of reads) {
+      await vcsim.vc.admin.failNext('ListProcessesInGuest', 'HostCommunication')
+      const e = await failure(read())
+      expect({ what, code: e.code, target: e.target, backend: e.backend, fault: e.detail?.fault }).toEqual({
+        what,
+        code: 'UNAVAILABLE',
+        target: id,
+        backend: 'vsphere',
+        fault: 'HostCommunication',
+      })
+      expect(e.message).toContain(id)
+    }
+  })
+})
+
 describe('sessions and credentials', () => {
   it('lists again after every session expired (its container view is made anew)', async () => {
     const id = await pl.commit(await createHandle())

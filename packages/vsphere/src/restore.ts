@@ -1,0 +1,81 @@
+import type { ID, MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts'
+import type { Backend } from './backend.js'
+import { isConflict, isOutcomeUnknown, wrap } from './errors.js'
+import { Key, option } from './extra-config.js'
+import { runTask } from './vim.js'
+import { type VmSnapshot, valueAt } from './vm.js'
+
+// A commit is one guarded VM reconfiguration followed, for a start, a stop or files into a running
+// guest, by steps that can fail after it landed. Then the configuration it wrote is put back with
+// a second reconfiguration, guarded by the version the first one produced: if anyone changed the
+// container since, their change was made on top of this commit's and nothing is put back.
+
+/** The configuration a compensating reconfiguration writes back. */
+export interface Undo {
+  /** The previous value of every key the commit wrote (`''` deletes a key it added). */
+  readonly options: readonly OptionValue[]
+  /** The VM's previous limits, when the commit changed them. */
+  readonly memoryMb?: number
+  readonly cpuMhz?: number
+}
+
+/**
+ * What puts `keys` (and, with `limits`, the VM's memory and CPU limit) back to their values in
+ * `before`. `overrides` give keys a value other than the one read, e.g. a run's end that the same
+ * commit recorded and that must stay recorded.
+ */
+export function undoOf(
+  before: VmSnapshot,
+  keys: Iterable<string>,
+  limits: boolean,
+  overrides: ReadonlyMap<string, string> = new Map(),
+): Undo {
+  const seen = new Set<string>()
+  const options: OptionValue[] = []
+  for (const key of keys) {
+    if (seen.has(key) || key === Key.rev) continue
+    seen.add(key)
+    options.push(option(key, overrides.get(key) ?? valueAt(before, key)))
+  }
+  if (!limits) return { options }
+  return {
+    options,
+    ...(before.memoryMb === undefined ? {} : { memoryMb: before.memoryMb }),
+    ...(before.cpuLimitMhz === undefined ? {} : { cpuMhz: before.cpuLimitMhz }),
+  }
+}
+
+const ATTEMPTS = 3
+
+/**
+ * Writes `undo` back, provided the last commit on the VM is still the one with token `token`.
+ * Never throws: a failure is told to `onBackgroundError` and leaves the commit's configuration.
+ * @returns true when the previous configuration is back.
+ */
+export async function restore(b: Backend, id: ID, ref: MoRef, token: string, undo: Undo): Promise<boolean> {
+  if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined) return true
+  const { factory, gateway } = b.c()
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const undoToken = factory.newId()
+    try {
+      const now = await b.readRef(ref)
+      if (now?.record?.rev !== token) return false
+      const spec: VirtualMachineConfigSpec = { extraConfig: [...undo.options, option(Key.rev, undoToken)] }
+      if (now.version !== '') spec.changeVersion = now.version
+      if (undo.memoryMb !== undefined) spec.memoryMB = undo.memoryMb
+      if (undo.cpuMhz !== undefined) spec.cpuAllocation = { limit: undo.cpuMhz }
+      await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      return true
+    } catch (e) {
+      // A recorded fact (an exec, an exit) moved the version without a commit: look again.
+      if (isConflict(e)) continue
+      if (isOutcomeUnknown(e)) {
+        const after = await b.readRef(ref).catch(() => undefined)
+        if (after?.record?.rev === undoToken) return true
+      }
+      b.settings.onBackgroundError(wrap(e, `putting back the configuration of container ${id}`, id))
+      return false
+    }
+  }
+  return false
+}
