@@ -1,4 +1,5 @@
-import type { ContainerEvent, ContainerEventType } from '@portlayer/contracts'
+import { type ContainerEvent, ContainerEventType, validateId } from '@portlayer/contracts'
+import { BACKEND, invalidArgument } from './errors.js'
 
 /** Receives container events synchronously, as they happen. */
 export type SimEventListener = (event: ContainerEvent) => void
@@ -27,6 +28,28 @@ export interface SimEvents extends AsyncIterable<ContainerEvent> {
   stream(filter?: EventFilter): AsyncIterableIterator<ContainerEvent>
 }
 
+const EVENT_TYPES: ReadonlySet<string> = new Set(Object.values(ContainerEventType))
+
+function checkFilter(filter: unknown): { types: ReadonlySet<string> | null; only: string | undefined } {
+  if (typeof filter !== 'object' || filter === null)
+    throw invalidArgument('an event filter must be an object')
+  const { types, containerId } = filter as EventFilter
+  if (types !== undefined) {
+    if (!Array.isArray(types)) throw invalidArgument('filter.types must be an array of event types')
+    for (const t of types) {
+      if (!EVENT_TYPES.has(t)) {
+        throw invalidArgument(
+          `filter.types: unknown event type ${String(t)}; one of ${[...EVENT_TYPES].join(', ')}`,
+        )
+      }
+    }
+  }
+  return {
+    types: types === undefined ? null : new Set(types),
+    only: containerId === undefined ? undefined : validateId(containerId, 'filter.containerId', BACKEND),
+  }
+}
+
 export class EventHub implements SimEvents {
   /** Kept as a field so the hot path checks "anyone listening?" without a call. */
   size = 0
@@ -41,7 +64,7 @@ export class EventHub implements SimEvents {
   }
 
   on(listener: SimEventListener): () => void {
-    if (typeof listener !== 'function') throw new TypeError('listener must be a function')
+    if (typeof listener !== 'function') throw invalidArgument('events.on needs a listener function')
     const wrapped: SimEventListener = (e) => listener(e)
     this.listeners.add(wrapped)
     this.size = this.listeners.size
@@ -64,8 +87,7 @@ export class EventHub implements SimEvents {
   }
 
   stream(filter: EventFilter = {}): AsyncIterableIterator<ContainerEvent> {
-    const types = filter.types ? new Set<string>(filter.types) : null
-    const only = filter.containerId
+    const { types, only } = checkFilter(filter)
     const buffer: ContainerEvent[] = []
     let waiting: ((r: IteratorResult<ContainerEvent>) => void) | null = null
     let closed = false

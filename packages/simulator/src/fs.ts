@@ -74,6 +74,13 @@ export function resolvePath(cwd: string, path: unknown): string {
   return `/${out.join('/')}`
 }
 
+function checkOptions<T extends object>(options: unknown, op: string): Partial<T> {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument(`${op} options must be an object`)
+  return options as Partial<T>
+}
+
 export class FsView implements SimFileSystem {
   constructor(
     private readonly c: Container,
@@ -125,7 +132,8 @@ export class FsView implements SimFileSystem {
     this.write().set(p, new FsNode(false, perms ?? old?.perms ?? 0o644, bytes))
   }
 
-  mkdir(path: string, options: { recursive?: boolean; perms?: number } = {}): void {
+  mkdir(path: string, given?: { recursive?: boolean; perms?: number }): void {
+    const options = checkOptions<{ recursive?: boolean; perms?: number }>(given, 'mkdir')
     const p = resolvePath(this.cwd, path)
     const perms = options.perms === undefined ? DIR_PERMS : validatePerms(options.perms, BACKEND)
     const fs = this.read()
@@ -189,7 +197,8 @@ export class FsView implements SimFileSystem {
     this.write().set(p, new FsNode(node.dir, perms, node.data))
   }
 
-  remove(path: string, options: { recursive?: boolean } = {}): void {
+  remove(path: string, given?: { recursive?: boolean }): void {
+    const options = checkOptions<{ recursive?: boolean }>(given, 'remove')
     const p = resolvePath(this.cwd, path)
     if (p === '/') this.fail('EINVAL', p, 'remove')
     const fs = this.read()

@@ -31,8 +31,56 @@ export interface SimulatorOptions {
   extensions?: readonly CommitExtension<any>[]
 }
 
+const FACTORY_METHODS = [
+  'newId',
+  'create',
+  'forVersion',
+  'withChange',
+  'withFile',
+  'withExtension',
+  'getExtension',
+  'assertHandle',
+] as const
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Checks the shape of `createSimulator`'s options, so a wrong one fails there with
+ * INVALID_ARGUMENT rather than as a TypeError at some later call. Values are checked by the
+ * resolvers below and by the registries they feed.
+ */
+export function checkOptions(options: unknown): SimulatorOptions {
+  if (!isPlainRecord(options)) throw invalidArgument('options must be an object')
+  const o = options as SimulatorOptions
+  if (o.clock !== undefined && o.clock !== 'real' && o.clock !== 'virtual') {
+    throw invalidArgument(`clock must be 'real' or 'virtual', got ${String(o.clock)}`)
+  }
+  if (o.programs !== undefined && !isPlainRecord(o.programs)) {
+    throw invalidArgument('programs must be an object of programs by path')
+  }
+  if (o.extensions !== undefined && !Array.isArray(o.extensions)) {
+    throw invalidArgument('extensions must be an array of commit extensions')
+  }
+  if (o.defaultLimits !== undefined && !isPlainRecord(o.defaultLimits)) {
+    throw invalidArgument('defaultLimits must be an object with memoryMb and/or cpuMhz')
+  }
+  if (o.handleFactory !== undefined) {
+    const f = o.handleFactory as unknown as Record<string, unknown> | null
+    const missing = FACTORY_METHODS.filter((m) => typeof f?.[m] !== 'function')
+    if (missing.length > 0) {
+      throw invalidArgument(`handleFactory is not a HandleFactory: it lacks ${missing.join(', ')}`)
+    }
+  }
+  return o
+}
+
 export function resolveLimits(given: Partial<ResourceLimits> | undefined): Readonly<ResourceLimits> {
-  const limits = { ...DEFAULT_LIMITS, ...given }
+  const limits = {
+    memoryMb: given?.memoryMb ?? DEFAULT_LIMITS.memoryMb,
+    cpuMhz: given?.cpuMhz ?? DEFAULT_LIMITS.cpuMhz,
+  }
   for (const key of ['memoryMb', 'cpuMhz'] as const) {
     const v = limits[key]
     if (!Number.isInteger(v) || v <= 0 || v > MAX_LIMITS[key]) {

@@ -42,7 +42,7 @@ import { EventHub, type SimEvents } from './events.js'
 import { Faults, type SimFaults } from './faults.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { fsOf, joinPath } from './fs-tree.js'
-import { resolveGrace, resolveLimits, resolveStart, type SimulatorOptions } from './options.js'
+import { checkOptions, resolveGrace, resolveLimits, resolveStart, type SimulatorOptions } from './options.js'
 import { type ProgramRegistry, Programs } from './programs.js'
 import { type Container, CREATED, RUN_STATE_NAMES, RUNNING, STARTED, STOPPED } from './records.js'
 import { restoreWorld, type SimulatorSnapshot, takeSnapshot } from './snapshot.js'
@@ -118,10 +118,8 @@ class SimulatorImpl implements Simulator {
   private readonly factoryValidates: boolean
   private readonly extensions = new Map<string, CommitExtension<unknown>>()
 
-  constructor(options: SimulatorOptions) {
-    if (options.clock !== undefined && options.clock !== 'real' && options.clock !== 'virtual') {
-      throw invalidArgument(`clock must be 'real' or 'virtual', got ${String(options.clock)}`)
-    }
+  constructor(given: SimulatorOptions) {
+    const options = checkOptions(given)
     this.clock =
       options.clock === 'virtual' ? new VirtualClock(resolveStart(options.startTime)) : new RealClock()
     this.faults = new Faults(this.clock)

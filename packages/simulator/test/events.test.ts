@@ -1,4 +1,4 @@
-import type { ContainerEvent } from '@portlayer/contracts'
+import { type ContainerEvent, InvalidArgumentError } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { startContainer, stop, virtualSim } from './helpers.js'
 
@@ -103,6 +103,6 @@ describe('events', () => {
     await sim.commit(await sim.createContainer('y'))
     expect(one).toEqual(['created'])
     expect(two).toEqual(['created', 'created'])
-    expect(() => sim.events.on(42 as never)).toThrow(TypeError)
+    expect(() => sim.events.on(42 as never)).toThrow(InvalidArgumentError)
   })
 })
