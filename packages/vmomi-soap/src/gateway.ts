@@ -296,11 +296,19 @@ class SoapGatewayImpl implements SoapGateway {
     return this.#mapError(error, ref ? { method: op.name, object: ref } : { method: op.name })
   }
 
+  /**
+   * The session generation a request is sent under. A request sent while a re-login is in progress
+   * would carry no cookie, so it waits for the new session first.
+   */
+  async #sessionGeneration(scope: CallScope): Promise<number> {
+    if (this.#relogin) await this.#restoreSession(this.#generation, scope)
+    return this.#generation
+  }
+
   /** A call with the session handling: wait for a re-login in progress; on NotAuthenticated, one
    *  shared re-login and one retry. */
   async #callOp(op: Operation, soapArgs: Record<string, unknown>, scope: CallScope): Promise<unknown> {
-    if (this.#relogin) await this.#restoreSession(this.#generation, scope)
-    const generation = this.#generation
+    const generation = await this.#sessionGeneration(scope)
     try {
       return await this.#sendWithRetries(op, soapArgs, scope)
     } catch (error) {
@@ -468,7 +476,8 @@ class SoapGatewayImpl implements SoapGateway {
           this.#stats.retries++
           this.#log('warn', message)
         },
-        restoreSession: () => this.#restoreSession(this.#generation, scope),
+        sessionGeneration: () => this.#sessionGeneration(scope),
+        restoreSession: (generation) => this.#restoreSession(generation, scope),
       })
     } finally {
       this.#inFlight--

@@ -16,7 +16,10 @@ export interface TransferContext {
   readonly retries: number
   readonly retryDelayMs: number
   onRetry(message: string): void
-  restoreSession(): Promise<void>
+  /** The session generation a request is sent under, once a re-login in progress is over. */
+  sessionGeneration(): Promise<number>
+  /** Restores the session lost while `generation` was current (shared with every other caller). */
+  restoreSession(generation: number): Promise<void>
 }
 
 const METHODS = new Set(['GET', 'PUT', 'HEAD', 'DELETE'])
@@ -123,6 +126,8 @@ export async function performTransfer(
     ctx.scope.check()
     let retryable: string | undefined
     try {
+      // Only the endpoint's own origin gets the session cookie, so only there does a 401 mean a lost session.
+      const generation = sameOrigin ? await ctx.sessionGeneration() : 0
       const res = await ctx.transport.axios.request({
         url: url.href,
         method: request.method,
@@ -142,7 +147,7 @@ export async function performTransfer(
       }
       if (status === 401 && sameOrigin && !relogged) {
         relogged = true
-        await ctx.restoreSession()
+        await ctx.restoreSession(generation)
         attempt--
         continue
       }
