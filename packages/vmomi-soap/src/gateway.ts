@@ -413,8 +413,13 @@ class SoapGatewayImpl implements SoapGateway {
           propertyCollector: this.serviceContent.propertyCollector,
           initialMs: this.#settings.taskPollInitialMs,
           maxMs: this.#settings.taskPollMaxMs,
+          pollTimeoutMs: this.#settings.timeoutMs,
           redactor: this.#redactor,
           send: (op, soapArgs, s) => this.#callOp(op, soapArgs, s),
+          onStalledPoll: (message) => {
+            this.#stats.retries++
+            this.#log('warn', message)
+          },
         },
         task,
         method,

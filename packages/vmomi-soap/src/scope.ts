@@ -28,7 +28,7 @@ export class CallScope {
     readonly what: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-    closing: AbortSignal,
+    closing: AbortSignal | undefined,
   ) {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw gatewayError(ErrorCode.InvalidArgument, `${what}: options.signal must be an AbortSignal`)
@@ -42,8 +42,16 @@ export class CallScope {
     this.timeoutMs = Math.min(timeoutMs, MAX_TIMER_MS)
     this.#timer = setTimeout(() => this.#stop('timeout'), this.timeoutMs)
     this.#timer.unref()
-    this.#follow(closing, 'closed')
+    if (closing) this.#follow(closing, 'closed')
     if (signal) this.#follow(signal, 'aborted')
+  }
+
+  /**
+   * A scope for one request of this operation, with a deadline of its own; it ends too (as
+   * `aborted`) when this operation ends.
+   */
+  child(what: string, timeoutMs: number): CallScope {
+    return new CallScope(what, timeoutMs, this.signal, undefined)
   }
 
   #follow(signal: AbortSignal, reason: StopReason): void {

@@ -10,11 +10,21 @@ export interface TaskPolling {
   readonly propertyCollector: MoRef
   readonly initialMs: number
   readonly maxMs: number
+  /** Deadline of one poll: the gateway's call deadline, however long the task may take. */
+  readonly pollTimeoutMs: number
   readonly redactor: Redactor
   /** Sends one call with the gateway's session handling and retries. */
   send(op: Operation, soapArgs: Record<string, unknown>, scope: CallScope): Promise<unknown>
+  /** Told of a poll given up past its deadline (it is sent again). */
+  onStalledPoll?(message: string): void
 }
 
+type TaskRead = { objects: { propSet: { name: string; val: unknown }[] }[] } | undefined
+
+/**
+ * One read of `task.info`. A poll that outlives its own deadline is given up and sent again: it is
+ * a read, and the wait must not hang on a dead connection until the task's deadline (an hour).
+ */
 async function readTaskInfo(polling: TaskPolling, task: MoRef, scope: CallScope): Promise<TaskInfo> {
   const op = OPS.get('RetrievePropertiesEx') as Operation
   const args = toSoapArgs(op, {
@@ -22,9 +32,21 @@ async function readTaskInfo(polling: TaskPolling, task: MoRef, scope: CallScope)
     specSet: [{ propSet: [{ type: task.type, pathSet: ['info'] }], objectSet: [{ obj: task }] }],
     options: {},
   })
-  const result = (await polling.send(op, args, scope)) as
-    | { objects: { propSet: { name: string; val: unknown }[] }[] }
-    | undefined
+  let result: TaskRead
+  for (;;) {
+    const poll = scope.child(`${op.name} of task ${task.value}`, polling.pollTimeoutMs)
+    try {
+      result = (await polling.send(op, args, poll)) as TaskRead
+      break
+    } catch (error) {
+      if (scope.stopped || poll.stopped !== 'timeout') throw error
+      polling.onStalledPoll?.(
+        `vSphere task ${task.value}: poll timed out after ${poll.timeoutMs} ms; polling again`,
+      )
+    } finally {
+      poll.dispose()
+    }
+  }
   const info = result?.objects[0]?.propSet.find((p) => p.name === 'info')?.val
   if (typeof info !== 'object' || info === null) {
     throw gatewayError(ErrorCode.NotFound, `vSphere task ${task.value} not found`, {

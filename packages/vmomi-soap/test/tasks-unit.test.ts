@@ -16,6 +16,7 @@ function polling(states: Record<string, unknown>[]) {
       propertyCollector: { type: 'PropertyCollector', value: 'pc' },
       initialMs: 10,
       maxMs: 40,
+      pollTimeoutMs: 1_000,
       redactor: new Redactor(),
       async send() {
         sent.push(Date.now())
@@ -68,6 +69,31 @@ describe('task polling', () => {
       message: 'vSphere task Destroy_Task (task-8) on VirtualMachine:vm-3 failed with InvalidPowerState: on',
       detail: { fault: 'InvalidPowerState', task: TASK, object: VM, method: 'Destroy_Task' },
     })
+    scope.dispose()
+  })
+
+  it('sends a poll that outlives its own deadline again, until the wait itself ends', async () => {
+    const stalled: string[] = []
+    let polls = 0
+    const p = {
+      ...polling([]).polling,
+      pollTimeoutMs: 40,
+      onStalledPoll: (message: string) => stalled.push(message),
+      // A poll on a dead connection: it never answers, it only ends with its scope.
+      send: (_op: unknown, _args: unknown, poll: CallScope) => {
+        polls++
+        return new Promise((_resolve, reject) =>
+          poll.signal.addEventListener('abort', () => reject(poll.error()), { once: true }),
+        )
+      },
+    }
+    const scope = new CallScope('test', 300, undefined, new AbortController().signal)
+    await expect(pollTask(p, TASK, 'PowerOnVM_Task', scope)).rejects.toBeDefined()
+    expect(scope.stopped).toBe('timeout')
+    expect(polls).toBeGreaterThanOrEqual(4)
+    expect(polls).toBeLessThanOrEqual(8)
+    expect(stalled).toHaveLength(polls - 1)
+    expect(stalled[0]).toContain('task-8')
     scope.dispose()
   })
 

@@ -70,6 +70,26 @@ describe('tasks and lost responses', () => {
     await run(gw, gw.call('Destroy_Task', { _this: vm }))
   })
 
+  it('gives up a task poll that stalls past the call deadline and polls again', async () => {
+    const quick = await connect(vcsim(), { timeoutMs: 300 })
+    try {
+      const vm = await createVm(quick, 'tasks-stalled-poll')
+      const task = await quick.call('ReconfigVM_Task', { _this: vm, spec: { annotation: 'stalled' } })
+      await vcsim().admin.delay('RetrievePropertiesEx', 5_000)
+      const started = Date.now()
+      const waiting = quick.waitForTask(task)
+      // The first poll is held up; the next one is not.
+      await new Promise((r) => setTimeout(r, 100))
+      await vcsim().admin.delay('RetrievePropertiesEx', 0)
+      expect(await waiting).toMatchObject({ state: 'success', task })
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect((await vcsim().admin.calls()).CancelTask ?? 0).toBe(0)
+      await run(quick, quick.call('Destroy_Task', { _this: vm }))
+    } finally {
+      await quick.close()
+    }
+  })
+
   it('a non-idempotent call whose response is lost is UNAVAILABLE and not sent again', async () => {
     const [folder, pool] = await Promise.all([find(gw, 'DC0/vm'), find(gw, 'DC0/host/DC0_C0/Resources')])
     await vcsim().admin.dropResponse('CreateVM_Task')
