@@ -104,7 +104,7 @@ export async function startRun(
 export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerRecord): Promise<void> {
   const { guest } = b.c()
   const state = record.mainState
-  let procs: readonly GuestProcessInfo[] = []
+  let procs: readonly GuestProcessInfo[] | undefined
   if (state && state.pid > 0 && state.phase === 'stopping') {
     try {
       await guest.startProgram(ref, Program.Kill, `-15 ${state.pid}`)
@@ -114,7 +114,18 @@ export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerR
       if (!Guest.notReady(e) && !isCode(e, 'NOT_FOUND')) b.settings.onBackgroundError(e)
     }
   }
-  const ending = endOfRun(record, procs, new Date(), true)
+  let current = record
+  if (!procs) {
+    // The guest did not answer: the VM may already be off because another stop of this run
+    // finished first and recorded the exit the guest reported. Record from a fresh read, so
+    // that exit is not overwritten with a guess, and leave a run that began since alone.
+    const now = await b.readRef(ref).catch(() => undefined)
+    if (now?.record) {
+      if (now.record.mainState?.run !== state?.run) return
+      current = now.record
+    }
+  }
+  const ending = endOfRun(current, procs ?? [], new Date(), true)
   if (ending.options.length > 0) {
     try {
       await b.record(ref, ending.options)
@@ -191,7 +202,10 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
   return { snap: after, procs, changed: true }
 }
 
-/** One round of the background exit poll: one property read for all watched containers. */
+/**
+ * One round of the background exit poll: one property read for all watched containers, then each
+ * is observed on its own (a container whose guest fails is reported and does not hold up the rest).
+ */
 export function pollExits(b: Backend): Promise<void> {
   if (b.polling || b.isClosed || !b.connection || b.watched.size === 0) return b.polling ?? Promise.resolve()
   const round = async () => {
@@ -209,16 +223,26 @@ export function pollExits(b: Backend): Promise<void> {
     const seen = new Set<ID>()
     for (const content of contents) {
       if (b.isClosed) return
-      const snap = snapshotOf(content)
+      let snap = snapshotOf(content)
       const id = snap.record?.id
       if (!id || !b.watched.has(id)) continue
       seen.add(id)
-      const observed = await observe(b, id, snap)
-      if (
-        statusOf(observed.snap.record as ContainerRecord, observed.snap.powerState, observed.procs) !==
-        RunState.Running
-      ) {
-        b.watched.delete(id)
+      try {
+        // The round's read ages while earlier containers are observed. Powering off a finished
+        // run is the one step no version guards, so it acts only on a fresh read: a run started
+        // since must not be powered off. (Recording an exit is guarded by the version read.)
+        if (snap.powerState === 'poweredOn' && snap.record?.mainState?.phase === 'exited') {
+          snap = await b.read(id)
+        }
+        const observed = await observe(b, id, snap)
+        const record = observed.snap.record as ContainerRecord
+        if (statusOf(record, observed.snap.powerState, observed.procs) !== RunState.Running) {
+          b.watched.delete(id)
+        }
+      } catch (e) {
+        // A container destroyed since the round's read is simply no longer watched.
+        if (isCode(e, 'NOT_FOUND')) b.watched.delete(id)
+        else b.settings.onBackgroundError(e)
       }
     }
     for (const id of ids) if (!seen.has(id)) b.watched.delete(id)

@@ -198,7 +198,7 @@ describe('a start that fails after the commit’s reconfiguration', () => {
     const id = await stoppedContainer()
     let h = await pl.setEntryPoint(await pl.getHandle(id), '/srv', '/bin/sleep', '60')
     h = await pl.setRunState(await pl.setLimits(h, 444, 1444), 'running')
-    await vcsim.vc.admin.delay('PowerOnVM_Task', 400)
+    await vcsim.vc.admin.delay('PowerOnVM_Task', 800)
     await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
     const failing = failure(pl.commit(h))
     // While the power-on hangs, another client commits on top of the first commit's configuration.

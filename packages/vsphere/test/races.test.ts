@@ -1,6 +1,8 @@
 import { type ID, PortLayerError } from '@portlayer/contracts'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PortLayerVsphere } from '../src/index.js'
+import { HookedGateway, signal } from './support/hooked-gateway.js'
+import { vmOf, vmProperties } from './support/inspect.js'
 import { useVcsim } from './support/vcsim.js'
 
 // Two backends that share nothing but vSphere (as two processes would): vSphere's changeVersion
@@ -10,6 +12,7 @@ const vcsim = useVcsim()
 const backends: PortLayerVsphere[] = []
 let owner: PortLayerVsphere | undefined
 const created: ID[] = []
+const hooks: Array<() => void> = []
 
 async function two(): Promise<[PortLayerVsphere, PortLayerVsphere]> {
   const a = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 })
@@ -20,6 +23,8 @@ async function two(): Promise<[PortLayerVsphere, PortLayerVsphere]> {
 }
 
 afterEach(async () => {
+  await vcsim.vc.admin.reset()
+  for (const remove of hooks.splice(0)) remove()
   for (const id of created.splice(0)) {
     try {
       await owner?.commit(await owner.setRunState(await owner.getHandle(id), 'stopped'))
@@ -75,5 +80,123 @@ describe('two processes, one container', () => {
     expect(await outcome(b.getContainerConfig(id))).toBe('NOT_FOUND')
     expect(await outcome(b.commit(await b.setLimits(h, 300, 300)))).toBe('NOT_FOUND')
     expect(await b.listContainers()).not.toContain(id)
+  })
+})
+
+async function runningContainer(pl: PortLayerVsphere, seconds = '3600'): Promise<ID> {
+  const h = await pl.setEntryPoint(await pl.createContainer('race-run'), '/', '/bin/sleep', seconds)
+  const id = await pl.commit(await pl.setRunState(h, 'running'))
+  created.push(id)
+  return id
+}
+
+describe('exit recording against concurrent work', () => {
+  it('a second stop that finds the VM already off keeps the exit the first stop recorded', async () => {
+    const hookedA = new HookedGateway(vcsim.gateway)
+    const hookedB = new HookedGateway(vcsim.gateway)
+    const a = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }, hookedA)
+    const b = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }, hookedB)
+    backends.push(a, b)
+    owner = a
+    const id = await runningContainer(a)
+    const stopA = await a.setRunState(await a.getHandle(id), 'stopped')
+    const bLooking = signal()
+    const aDone = signal()
+    let stopB: Promise<string> | undefined
+    // B's stop looks at the guest only once A's stop has finished (and powered the VM off)…
+    hooks.push(
+      hookedB.intercept('ListProcessesInGuest', async (_args, forward) => {
+        bLooking.resolve()
+        await aDone.promise
+        return forward()
+      }),
+    )
+    // …and B commits its stop after A sent SIGTERM, before A looked at the guest.
+    hooks.push(
+      hookedA.intercept('ListProcessesInGuest', async (_args, forward) => {
+        if (!stopB) {
+          stopB = outcome(b.getHandle(id).then(async (h) => b.commit(await b.setRunState(h, 'stopped'))))
+          await bLooking.promise
+        }
+        return forward()
+      }),
+    )
+    expect(await outcome(a.commit(stopA))).toBe('ok')
+    aDone.resolve()
+    expect(await stopB).toBe('ok')
+    const state = await a.getContainerState(id)
+    expect(state.status).toBe('stopped')
+    expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
+  })
+
+  it('the exit poll never powers off a run that started after the poll read the container', async () => {
+    const hooked = new HookedGateway(vcsim.gateway)
+    const p = await vcsim.backend({ exitPollIntervalMs: 50, stopGracePeriodMs: 1_000 }, hooked)
+    const q = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 })
+    backends.push(p, q)
+    owner = q
+    const id = await runningContainer(p) // p's poll watches it
+    const nextRound = signal()
+    let armed = true
+    hooks.push(
+      hooked.intercept('RetrievePropertiesEx', async (args, forward) => {
+        if (!args.specSet[0]?.reportMissingObjectsInResults) return forward()
+        if (!armed) {
+          nextRound.resolve() // the round that read the container is over
+          return forward()
+        }
+        armed = false
+        // Another client stops it, but the power-off fails: the end is recorded, the VM still on.
+        await vcsim.vc.admin.failNext('PowerOffVM_Task', 'TaskInProgress')
+        expect(await outcome(q.commit(await q.setRunState(await q.getHandle(id), 'stopped')))).toBe(
+          'INVALID_STATE',
+        )
+        const seen = await forward() // the poll's round reads it like that
+        // The other client starts it again before the poll acts on what it read.
+        await q.commit(await q.setRunState(await q.getHandle(id), 'running'))
+        return seen
+      }),
+    )
+    // (A poll that wrongly powered it off stops watching it, so there may be no next round.)
+    await Promise.race([nextRound.promise, new Promise((resolve) => setTimeout(resolve, 1_500))])
+    const state = await q.getContainerState(id)
+    expect(state.status).toBe('running')
+    expect(state.mainProcess?.status).toBe('started')
+  })
+
+  it('a container whose guest cannot be asked does not keep the exit poll from the others', async () => {
+    const hooked = new HookedGateway(vcsim.gateway)
+    const errors: unknown[] = []
+    const p = await vcsim.backend(
+      { exitPollIntervalMs: 50, stopGracePeriodMs: 1_000, onBackgroundError: (e) => errors.push(e) },
+      hooked,
+    )
+    backends.push(p)
+    owner = p
+    const broken = await runningContainer(p) // first in the poll's order
+    const exiting = await runningContainer(p, '0.3')
+    const brokenVm = await vmOf(vcsim.gateway, broken)
+    // The broken container's guest refuses every process list (as a guest whose login broke would).
+    hooks.push(
+      hooked.intercept('ListProcessesInGuest', async (args, forward) => {
+        if (args.vm.value === brokenVm.value) {
+          throw new PortLayerError('INVALID_ARGUMENT', 'guest login refused', {
+            backend: 'vsphere',
+            detail: { fault: 'InvalidGuestLogin' },
+          })
+        }
+        return forward()
+      }),
+    )
+    const vm = await vmOf(vcsim.gateway, exiting)
+    let power = ''
+    for (let i = 0; i < 60 && power !== 'poweredOff'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      power = String(
+        (await vmProperties(vcsim.gateway, vm, ['runtime.powerState'])).get('runtime.powerState'),
+      )
+    }
+    expect(power).toBe('poweredOff')
+    expect(errors.some((e) => PortLayerError.isInstance(e) && e.target === broken)).toBe(true)
   })
 })
