@@ -3,6 +3,7 @@ import { GatewayCause, gatewayError } from './errors.js'
 import { normalizeValue, xsiTypeOf } from './normalize.js'
 import { type Redactor, scrub } from './redact.js'
 import { ancestry, TYPES } from './schema/registry.js'
+import { isRecord } from './values.js'
 
 /**
  * vSphere faults → portlayer error codes. A fault without an entry takes its nearest ancestor's:
@@ -78,10 +79,6 @@ export interface VimFault {
   readonly message: string
   /** The normalised fault object (`_type` set). */
   readonly fault: Record<string, unknown>
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function textOf(value: unknown): string {

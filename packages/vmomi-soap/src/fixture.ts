@@ -10,6 +10,7 @@ import {
 } from '@portlayer/contracts'
 import { BACKEND, gatewayError } from './errors.js'
 import { collectSecrets, type Redactor, scrub } from './redact.js'
+import { isRecord } from './values.js'
 
 /**
  * A recorded gateway session as JSON: the service content and every call, task wait and transfer
@@ -56,10 +57,6 @@ export type FixtureEntry =
       readonly result?: unknown
       readonly error?: FixtureError
     }
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 /** JSON-safe form of a normalised value. */
 export function encode(value: unknown): unknown {

@@ -26,6 +26,7 @@ import { pollTask } from './tasks.js'
 import { createAgents } from './tls.js'
 import { performTransfer } from './transfer.js'
 import {
+  isTransientStatus,
   isTransientTransportError,
   Transport,
   TransportError,
@@ -55,7 +56,6 @@ export interface SoapGateway extends VmomiGateway {
 }
 
 const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' }
-const TRANSIENT_STATUS = new Set([502, 503, 504])
 const LOGOUT_TIMEOUT_MS = 5_000
 const CANCEL_TIMEOUT_MS = 10_000
 const TASK_NAMES_KEPT = 1_000
@@ -69,7 +69,7 @@ class HttpStatusError extends Error {
 
 function isTransient(error: unknown): boolean {
   if (error instanceof TransportError) return isTransientTransportError(error)
-  return error instanceof HttpStatusError && TRANSIENT_STATUS.has(error.status)
+  return error instanceof HttpStatusError && isTransientStatus(error.status)
 }
 
 function isNotAuthenticated(error: unknown): boolean {

@@ -1,5 +1,6 @@
 import { type FieldDef, MOR, PRIMITIVES } from './schema/dsl.js'
 import { arrayItemType, TYPES } from './schema/registry.js'
+import { isRecord } from './values.js'
 
 /**
  * Turns what node-soap parsed (text wrapped in `{ attributes, $value }`, numbers and booleans as
@@ -11,10 +12,6 @@ const ATTRIBUTES = 'attributes'
 const VALUE = '$value'
 
 type Raw = Record<string, unknown>
-
-function isRecord(value: unknown): value is Raw {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-}
 
 /** The local name of an `xsi:type` attribute under any prefix (`xsi:`, `XMLSchema-instance:`, …). */
 export function xsiTypeOf(raw: unknown): string | undefined {

@@ -5,6 +5,8 @@
  * session key echoed in a fault message).
  */
 
+import { isRecord } from './values.js'
+
 export const REDACTED = '<redacted>'
 
 const SECRET_KEYS = new Set([
@@ -41,10 +43,6 @@ export class Redactor {
     for (const secret of this.#sorted) out = out.split(secret).join(REDACTED)
     return out
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function isAuthentication(value: Record<string, unknown>): boolean {

@@ -1,6 +1,7 @@
 import { invalidArgument } from './errors.js'
 import { type FieldDef, MOR, PRIMITIVES } from './schema/dsl.js'
 import { isSubtypeOf, type Operation, TYPES } from './schema/registry.js'
+import { isRecord } from './values.js'
 import { VIM25_NS, XSD_NS } from './wsdl.js'
 
 /**
@@ -19,10 +20,6 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u
 const CDATA_OPEN = '<![CDATA['
 const CDATA_CLOSE = ']]>'
-
-function isRecord(value: unknown): value is Raw {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-}
 
 function isMoRef(value: unknown): value is { type: string; value: string } {
   if (!isRecord(value) || typeof value.type !== 'string' || typeof value.value !== 'string') return false

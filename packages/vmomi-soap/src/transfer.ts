@@ -7,7 +7,13 @@ import {
 import { GatewayCause, gatewayError, invalidArgument } from './errors.js'
 import type { Redactor } from './redact.js'
 import { type CallScope, sleep } from './scope.js'
-import { isTransientTransportError, type Transport, toTransportError, transportFailure } from './transport.js'
+import {
+  isTransientStatus,
+  isTransientTransportError,
+  type Transport,
+  toTransportError,
+  transportFailure,
+} from './transport.js'
 
 export interface TransferContext {
   readonly transport: Transport
@@ -23,7 +29,6 @@ export interface TransferContext {
 }
 
 const METHODS = new Set(['GET', 'PUT', 'HEAD', 'DELETE'])
-const TRANSIENT_STATUS = new Set([502, 503, 504])
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 function codeForStatus(status: number): ErrorCode {
@@ -151,7 +156,7 @@ export async function performTransfer(
         attempt--
         continue
       }
-      if (idempotent && TRANSIENT_STATUS.has(status) && attempt < ctx.retries) {
+      if (idempotent && isTransientStatus(status) && attempt < ctx.retries) {
         retryable = `HTTP ${status}`
       } else {
         const text = ctx.redactor.text(Buffer.from(toBytes(res.data)).toString('utf8', 0, 200)).trim()

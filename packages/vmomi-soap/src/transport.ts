@@ -31,6 +31,11 @@ const TRANSIENT = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ])
 
+/** True for a gateway or proxy status (502, 503, 504) after which a read may be sent again. */
+export function isTransientStatus(status: number): boolean {
+  return status === 502 || status === 503 || status === 504
+}
+
 /** True for a network failure after which an idempotent request may be sent again. */
 export function isTransientTransportError(error: unknown): boolean {
   return error instanceof TransportError && error.code !== undefined && TRANSIENT.has(error.code)
@@ -108,11 +113,6 @@ export class Transport {
       if (this.#sameOrigin(response.config.url)) this.#takeCookie(response, redactor)
       return response
     })
-  }
-
-  /** True when a session cookie is held. */
-  get hasSession(): boolean {
-    return this.#cookie !== undefined
   }
 
   /** Forgets the session cookie, so the next `Login` starts a fresh session. */

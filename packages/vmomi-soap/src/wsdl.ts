@@ -3,7 +3,6 @@ import { arrayTypes, type ComplexType, OPS, TYPES } from './schema/registry.js'
 
 export const VIM25_NS = 'urn:vim25'
 export const XSD_NS = 'http://www.w3.org/2001/XMLSchema'
-export const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance'
 
 function qname(type: string): string {
   return PRIMITIVES.has(type) ? `xsd:${type}` : `vim25:${type}`
