@@ -83,11 +83,17 @@ export function removeTree(fs: FsMap, path: string): void {
  * The container's own copies of a handle's files. A handle's bytes stay reachable, and writable,
  * by whoever holds the handle (a `Uint8Array` cannot be frozen), so a commit must not keep them.
  */
-export function ownCopies(files: readonly FileCopy[]): readonly FileCopy[] {
-  return files.map((f) =>
-    Object.freeze({ targetDir: f.targetDir, fname: f.fname, perms: f.perms, data: new Uint8Array(f.data) }),
-  )
+export function ownCopies(files: readonly FileCopy[]): FileCopy[] {
+  const out: FileCopy[] = []
+  for (const f of files) {
+    // Records are internal and never handed out, so they need no freezing; slice always copies.
+    out.push({ targetDir: f.targetDir, fname: f.fname, perms: f.perms, data: COPY.call(f.data) })
+  }
+  return out
 }
+
+// Uint8Array's own slice: Buffer overrides `slice` to return a view, not a copy.
+const COPY = Uint8Array.prototype.slice as (this: Uint8Array) => Uint8Array
 
 /** Lands copies in order (a later copy to the same path wins), creating missing directories. */
 export function landCopies(c: Container, files: readonly FileCopy[]): void {

@@ -3,13 +3,10 @@ import {
   type ContainerConfig,
   type ContainerState,
   type ExtensibleBackend,
-  type ExtensionContext,
-  type ExtensionPlan,
   type Handle,
   type HandleFactory,
   type ID,
   type PortLayer,
-  PortLayerError,
   type ResourceLimits,
   type RunState,
   validateAbsolutePath,
@@ -25,9 +22,9 @@ import {
   validateSignal,
   validateTargetRunState,
 } from '@portlayer/contracts'
-import { BasicHandleFactory, toFrozenJson } from '@portlayer/handles'
+import { BasicHandleFactory } from '@portlayer/handles'
 import { type InternalClock, RealClock, type SimClock, VirtualClock } from './clock.js'
-import { type AppliedSlot, Engine } from './engine.js'
+import { Engine } from './engine.js'
 import {
   adopt,
   BACKEND,
@@ -39,6 +36,7 @@ import {
   notFound,
 } from './errors.js'
 import { EventHub, type SimEvents } from './events.js'
+import { commitPrepared, Extensions, type PreparedSlot, rollback, slotsOf } from './extensions.js'
 import { Faults, type SimFaults } from './faults.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { fsOf, joinPath } from './fs-tree.js'
@@ -83,22 +81,17 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   close(): void
 }
 
-interface PreparedSlot extends AppliedSlot {
-  readonly plan: ExtensionPlan<unknown>
-}
-
 function targetOf(handle: unknown): string | undefined {
   const id = (handle as { containerId?: unknown } | null)?.containerId
   return typeof id === 'string' ? id : undefined
 }
 
-function hasSlots(extensions: Readonly<Record<string, unknown>>): boolean {
-  for (const _ in extensions) return true
-  return false
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function'
+/**
+ * A BasicHandleFactory exactly as the handles package made it: not a subclass and no method
+ * replaced on the instance (e.g. a mock), either of which might not validate.
+ */
+function isPlainBasicFactory(f: HandleFactory): boolean {
+  return Object.getPrototypeOf(f) === BasicHandleFactory.prototype && Reflect.ownKeys(f).length === 0
 }
 
 class SimulatorImpl implements Simulator {
@@ -116,7 +109,7 @@ class SimulatorImpl implements Simulator {
    * shared validators) everything a setter gives it; the setters then skip checking twice.
    */
   private readonly factoryValidates: boolean
-  private readonly extensions = new Map<string, CommitExtension<unknown>>()
+  private readonly extensions = new Extensions()
 
   constructor(given: SimulatorOptions) {
     const options = checkOptions(given)
@@ -124,8 +117,7 @@ class SimulatorImpl implements Simulator {
       options.clock === 'virtual' ? new VirtualClock(resolveStart(options.startTime)) : new RealClock()
     this.faults = new Faults(this.clock)
     this.handleFactory = options.handleFactory ?? new BasicHandleFactory()
-    // Exactly the class, not a subclass: an override might not validate.
-    this.factoryValidates = this.handleFactory.constructor === BasicHandleFactory
+    this.factoryValidates = isPlainBasicFactory(this.handleFactory)
     this.defaultLimits = resolveLimits(options.defaultLimits)
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
     this.engine = new Engine(
@@ -258,7 +250,7 @@ class SimulatorImpl implements Simulator {
     if (this.faults.armed) await this.faults.enter('commit', targetOf(h))
     const handle = this.handle(h)
     const id = handle.containerId
-    const slots = hasSlots(handle.pending.extensions) ? handle.pending.extensions : null
+    const slots = slotsOf(handle.pending.extensions)
     let c = this.checkCommit(handle, slots)
     // A stop sequence in progress finishes before anything else is applied to the container.
     while (c !== null && c.stopping !== null) {
@@ -268,7 +260,7 @@ class SimulatorImpl implements Simulator {
     }
     let prepared: PreparedSlot[] | null = null
     if (slots !== null) {
-      prepared = await this.prepare(id, c, slots)
+      prepared = await this.extensions.prepare(id, c, slots)
       try {
         this.faults.checkOpen('commit', id)
         c = this.checkCommit(handle, slots)
@@ -287,15 +279,7 @@ class SimulatorImpl implements Simulator {
       if (prepared !== null) rollback(prepared)
       throw e
     }
-    if (prepared !== null) {
-      for (const s of prepared) {
-        try {
-          s.plan.commit?.()
-        } catch {
-          // The commit has landed and cannot be undone; a failing commit hook changes nothing.
-        }
-      }
-    }
+    if (prepared !== null) commitPrepared(prepared)
     if (wait !== null) {
       await wait
       this.faults.checkOpen('commit', id)
@@ -305,88 +289,15 @@ class SimulatorImpl implements Simulator {
 
   private checkCommit(handle: Handle, slots: Readonly<Record<string, unknown>> | null): Container | null {
     const c = this.engine.check(handle)
-    if (slots !== null) {
-      for (const ns of Object.keys(slots)) {
-        if (!this.extensions.has(ns)) {
-          throw invalidArgument(
-            `the handle of container ${handle.containerId} has a value in slot '${ns}' but no extension is registered for it`,
-            handle.containerId,
-          )
-        }
-      }
-    }
+    if (slots !== null) this.extensions.checkRegistered(handle.containerId, slots)
     return c
-  }
-
-  private async prepare(
-    id: ID,
-    c: Container | null,
-    slots: Readonly<Record<string, unknown>>,
-  ): Promise<PreparedSlot[]> {
-    const done: PreparedSlot[] = []
-    try {
-      for (const namespace of Object.keys(slots).sort()) {
-        const ext = this.extensions.get(namespace)
-        if (ext === undefined) {
-          throw invalidArgument(`extension '${namespace}' was unregistered during the commit of ${id}`, id)
-        }
-        const context: ExtensionContext<unknown> = {
-          containerId: id,
-          backend: BACKEND,
-          creating: c === null,
-          runState: c === null ? 'created' : (RUN_STATE_NAMES[c.status] as RunState),
-          pending: slots[namespace],
-          applied: c?.ext?.[namespace],
-        }
-        let plan: ExtensionPlan<unknown>
-        try {
-          const r = ext.prepare(context)
-          plan = (isThenable(r) ? await r : r) as ExtensionPlan<unknown>
-        } catch (e) {
-          if (PortLayerError.isInstance(e)) throw adopt(e, id)
-          throw invalidArgument(
-            `extension '${namespace}' rejected the commit of container ${id}: ${(e as Error)?.message ?? String(e)}`,
-            id,
-            e,
-          )
-        }
-        if (typeof plan !== 'object' || plan === null || !('applied' in plan)) {
-          throw invalidArgument(`extension '${namespace}' returned no plan with an 'applied' value`, id)
-        }
-        let applied: unknown
-        try {
-          applied =
-            plan.applied === undefined
-              ? undefined
-              : toFrozenJson(plan.applied, `applied value of extension '${namespace}'`, BACKEND)
-        } catch (e) {
-          safeRollback(plan)
-          throw e
-        }
-        done.push({ namespace, applied, plan })
-      }
-    } catch (e) {
-      rollback(done)
-      throw e
-    }
-    return done
   }
 
   async destroyContainer(id: ID): Promise<void> {
     if (this.faults.armed) await this.faults.enter('destroyContainer', id)
     const c = this.container(id)
     this.engine.destroy(c)
-    const ext = c.ext
-    if (ext === null) return
-    for (const namespace of Object.keys(ext)) {
-      const extension = this.extensions.get(namespace)
-      if (extension?.release === undefined) continue
-      try {
-        await extension.release({ containerId: id, backend: BACKEND, applied: ext[namespace] })
-      } catch {
-        // The container is gone whatever an extension says; release must clean up on its own.
-      }
-    }
+    if (c.ext !== null) await this.extensions.release(id, c.ext)
   }
 
   // ---- ContainerQuery ----------------------------------------------------------------------
@@ -469,21 +380,7 @@ class SimulatorImpl implements Simulator {
   // ---- ExtensibleBackend -------------------------------------------------------------------
 
   registerExtension<P, A>(extension: CommitExtension<P, A>): () => void {
-    if (typeof extension !== 'object' || extension === null || typeof extension.prepare !== 'function') {
-      throw invalidArgument('an extension needs a namespace and a prepare function')
-    }
-    const namespace = validateNamespace(extension.namespace, BACKEND)
-    if (extension.release !== undefined && typeof extension.release !== 'function') {
-      throw invalidArgument(`release of extension '${namespace}' must be a function`)
-    }
-    if (this.extensions.has(namespace)) {
-      throw invalidArgument(`an extension is already registered for namespace '${namespace}'`)
-    }
-    const ext = extension as unknown as CommitExtension<unknown>
-    this.extensions.set(namespace, ext)
-    return () => {
-      if (this.extensions.get(namespace) === ext) this.extensions.delete(namespace)
-    }
+    return this.extensions.register(extension)
   }
 
   async getExtensionState<T = unknown>(containerId: ID, namespace: string): Promise<T | undefined> {
@@ -515,18 +412,6 @@ class SimulatorImpl implements Simulator {
     this.clock.close()
     this.events.close()
   }
-}
-
-function safeRollback(plan: ExtensionPlan<unknown>): void {
-  try {
-    plan.rollback?.()
-  } catch {
-    // Rollback is best effort; the commit fails with the original error either way.
-  }
-}
-
-function rollback(prepared: readonly PreparedSlot[]): void {
-  for (let i = prepared.length - 1; i >= 0; i--) safeRollback((prepared[i] as PreparedSlot).plan)
 }
 
 /**

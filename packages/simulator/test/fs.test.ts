@@ -118,7 +118,7 @@ describe('container file system', () => {
     const pending = await sim.copyTo(await sim.getHandle(id), '/tmp', 'later', 0o644, bytes('pending'))
     await sim.commit(pending)
     const snap = sim.snapshot()
-    for (const h of [landed, pending]) (h.pending.files[0]?.data as Uint8Array).fill(0x21)
+    for (const h of [landed, pending]) h.pending.files[0]?.data.fill(0x21)
     await sim.commit(await sim.setRunState(await sim.getHandle(id), 'running'))
     expect(text(await sim.copyFrom(id, '/tmp', 'now'))).toBe('landed')
     expect(text(await sim.copyFrom(id, '/tmp', 'later'))).toBe('pending')

@@ -129,6 +129,20 @@ describe('options', () => {
     expect(() => createSimulator({ clock: 'virtual', startTime: Number.NaN })).toThrow(/startTime/)
   })
 
+  it('still validates setter arguments when a BasicHandleFactory has a method replaced (e.g. a mock)', async () => {
+    const { BasicHandleFactory } = await import('@portlayer/handles')
+    const factory = new BasicHandleFactory()
+    const original = factory.withChange.bind(factory)
+    // A stand-in that skips validation, as a careless mock would.
+    factory.withChange = (h, change) => Object.freeze({ ...h, pending: { ...h.pending, ...change } })
+    const sim = virtualSim({ handleFactory: factory })
+    const h = await sim.createContainer('x')
+    await expectCode(sim.setLimits(h, Number.NaN, 1), 'INVALID_ARGUMENT')
+    await expectCode(sim.setEntryPoint(h, 'relative', '/bin/true', ''), 'INVALID_ARGUMENT')
+    factory.withChange = original
+    expect((await sim.setLimits(h, 64, 64)).pending.limits).toEqual({ memoryMb: 64, cpuMhz: 64 })
+  })
+
   it('uses the given handle factory for every handle and ID', async () => {
     const { BasicHandleFactory } = await import('@portlayer/handles')
     const inner = new BasicHandleFactory()
