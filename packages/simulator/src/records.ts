@@ -97,3 +97,10 @@ export class Proc {
     public config: EntryPoint,
   ) {}
 }
+
+/** The container's exec'd processes and its main process (once it has one). */
+export function processesOf(c: Container): Proc[] {
+  const procs = c.execd === null ? [] : [...c.execd]
+  if (c.main !== null) procs.push(c.main)
+  return procs
+}

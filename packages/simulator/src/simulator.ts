@@ -6,6 +6,7 @@ import {
   type Handle,
   type HandleFactory,
   type ID,
+  type PendingChange,
   type PortLayer,
   type ResourceLimits,
   type RunState,
@@ -141,6 +142,14 @@ class SimulatorImpl implements Simulator {
     }
   }
 
+  private withChange(handle: Handle, change: PendingChange): Handle {
+    try {
+      return this.handleFactory.withChange(handle, change)
+    } catch (e) {
+      throw adopt(e, handle.containerId)
+    }
+  }
+
   /** Every key of the map is a valid ID, so only a miss needs the ID checked (malformed → INVALID_ARGUMENT). */
   private container(id: ID, what = 'id'): Container {
     const c = this.engine.containers.get(id)
@@ -206,11 +215,7 @@ class SimulatorImpl implements Simulator {
     const mainProcess = this.factoryValidates
       ? { workDir, execPath, execArgs }
       : validateProcess(workDir, execPath, execArgs, BACKEND)
-    try {
-      return this.handleFactory.withChange(handle, { mainProcess })
-    } catch (e) {
-      throw adopt(e, handle.containerId)
-    }
+    return this.withChange(handle, { mainProcess })
   }
 
   async setLimits(h: Handle, memoryMb: number, cpuMhz: number): Promise<Handle> {
@@ -222,22 +227,14 @@ class SimulatorImpl implements Simulator {
           memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
           cpuMhz: validateLimit(cpuMhz, 'cpuMhz', BACKEND),
         }
-    try {
-      return this.handleFactory.withChange(handle, { limits })
-    } catch (e) {
-      throw adopt(e, handle.containerId)
-    }
+    return this.withChange(handle, { limits })
   }
 
   async setRunState(h: Handle, runState: RunState): Promise<Handle> {
     if (this.faults.armed) await this.faults.enter('setRunState', targetOf(h))
     const handle = this.handle(h)
     validateTargetRunState(runState, BACKEND)
-    try {
-      return this.handleFactory.withChange(handle, { runState })
-    } catch (e) {
-      throw adopt(e, handle.containerId)
-    }
+    return this.withChange(handle, { runState })
   }
 
   /**

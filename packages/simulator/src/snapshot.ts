@@ -7,6 +7,7 @@ import {
   MODE_PROGRAM,
   MODE_SLEEP,
   Proc,
+  processesOf,
   RUNNING,
   STARTED,
   StopState,
@@ -113,9 +114,7 @@ export function restoreWorld(old: Engine, snapshot: SimulatorSnapshot): Engine {
     const c = cloneContainer(stored, (left) => now + left)
     engine.containers.set(c.id, c)
     if (c.status === RUNNING) engine.running.add(c)
-    const procs = c.execd === null ? [] : [...c.execd]
-    if (c.main !== null) procs.push(c.main)
-    for (const p of procs) {
+    for (const p of processesOf(c)) {
       engine.procs.set(p.id, p)
       if (p.status === STARTED && p.mode === MODE_SLEEP) engine.armSleep(p, p.deadline - now)
     }
@@ -127,9 +126,7 @@ export function restoreWorld(old: Engine, snapshot: SimulatorSnapshot): Engine {
 /** Stops everything the old world had scheduled and detaches what still points into it. */
 function retire(old: Engine): void {
   for (const c of old.containers.values()) {
-    const procs = c.execd === null ? [] : [...c.execd]
-    if (c.main !== null) procs.push(c.main)
-    for (const p of procs) {
+    for (const p of processesOf(c)) {
       if (p.timer !== null) {
         old.clock.clearTimer(p.timer)
         p.timer = null
