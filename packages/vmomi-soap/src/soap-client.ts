@@ -24,6 +24,9 @@ export async function createVimSoapClient(
     wsdlCache,
     // vim25 faults carry the fault type in the detail; node-soap must not interpret them.
     returnFault: false,
+    // Otherwise node-soap trims every text value: an extraConfig value or a name would lose the
+    // spaces at its ends.
+    preserveWhitespace: true,
   } as unknown as IOptions)) as unknown as Client & Record<string, unknown>
   client.setSOAPAction(`urn:vim25/${apiVersion}`)
   const mutable = client as unknown as Record<string, unknown>
