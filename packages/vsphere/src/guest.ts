@@ -46,18 +46,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Guest operations on container VMs, with the configured credentials. */
 export class Guest {
-  private readonly auth: GuestAuthentication
-
   constructor(
     private readonly gateway: VmomiGateway,
     private readonly inventory: Inventory,
-    credentials: GuestCredentials,
-  ) {
-    this.auth = {
+    // Their password is not enumerable; the authentication object that carries it is made per call.
+    private readonly credentials: GuestCredentials,
+  ) {}
+
+  private get auth(): GuestAuthentication {
+    return {
       _type: 'NamePasswordAuthentication',
       interactiveSession: false,
-      username: credentials.username,
-      password: credentials.password,
+      username: this.credentials.username,
+      password: this.credentials.password,
     }
   }
 

@@ -54,10 +54,11 @@ const ATTEMPTS = 3
  */
 export async function restore(b: Backend, id: ID, ref: MoRef, token: string, undo: Undo): Promise<boolean> {
   if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined) return true
-  const { factory, gateway } = b.c()
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const undoToken = factory.newId()
+    let undoToken: string | undefined
     try {
+      const { factory, gateway } = b.c()
+      undoToken = factory.newId()
       const now = await b.readRef(ref)
       if (now?.record?.rev !== token) return false
       const spec: VirtualMachineConfigSpec = { extraConfig: [...undo.options, option(Key.rev, undoToken)] }
@@ -69,7 +70,7 @@ export async function restore(b: Backend, id: ID, ref: MoRef, token: string, und
     } catch (e) {
       // A recorded fact (an exec, an exit) moved the version without a commit: look again.
       if (isConflict(e)) continue
-      if (isOutcomeUnknown(e)) {
+      if (undoToken !== undefined && isOutcomeUnknown(e)) {
         const after = await b.readRef(ref).catch(() => undefined)
         if (after?.record?.rev === undoToken) return true
       }

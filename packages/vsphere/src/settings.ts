@@ -158,7 +158,7 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
     resourcePool,
     datastore,
     template,
-    guest: Object.freeze({ username, password }),
+    guest: credentials(username, password),
     defaultLimits,
     stopGracePeriodMs: integer(
       settings.stopGracePeriodMs,
@@ -186,6 +186,16 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
     listPageSize: integer(settings.listPageSize, 'listPageSize', 1, 100_000, DEFAULT_LIST_PAGE_SIZE),
     onBackgroundError: settings.onBackgroundError ?? (() => {}),
   })
+}
+
+/**
+ * Guest credentials whose password is readable but not enumerable, so logging or serialising the
+ * settings (or a backend holding them) never shows it.
+ */
+function credentials(username: string, password: string): GuestCredentials {
+  const guest = { username }
+  Object.defineProperty(guest, 'password', { value: password, enumerable: false })
+  return Object.freeze(guest) as GuestCredentials
 }
 
 /**

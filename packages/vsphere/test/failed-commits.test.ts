@@ -1,6 +1,7 @@
 import { type CommitExtension, type Handle, type ID, PortLayerError } from '@portlayer/contracts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { PortLayerVsphere } from '../src/index.js'
+import { HookedGateway } from './support/hooked-gateway.js'
 import { extraConfigOf, vmOf, vmProperties } from './support/inspect.js'
 import { useVcsim } from './support/vcsim.js'
 
@@ -217,6 +218,46 @@ describe('a start that fails after the commit’s reconfiguration', () => {
     expect(config.limits).toEqual({ memoryMb: 555, cpuMhz: 1555 })
     expect(config.mainProcess).toMatchObject({ workDir: '/srv', execArgs: '60' })
     expect((await pl.getContainerState(id)).status).toBe('created')
+  })
+})
+
+describe('when the configuration cannot be put back', () => {
+  it('the commit’s configuration stays, the extension keeps its part, and onBackgroundError hears why', async () => {
+    const hooked = new HookedGateway(vcsim.gateway)
+    const errors: PortLayerError[] = []
+    const own = await vcsim.backend(
+      { exitPollIntervalMs: 0, onBackgroundError: (e) => errors.push(e as PortLayerError) },
+      hooked,
+    )
+    backends.push(own)
+    const { extension, calls } = probe('test.kept')
+    own.registerExtension(extension)
+    const id = await own.commit(
+      await own.setEntryPoint(await own.createContainer('no-undo'), '/', '/bin/sleep', '3600'),
+    )
+    created.push(id)
+    let h = await own.setLimits(await own.getHandle(id), 444, 1444)
+    h = { ...h, pending: { ...h.pending, extensions: { 'test.kept': 'after' } } }
+    h = await own.setRunState(h, 'running')
+    let reconfigures = 0
+    hooked.intercept('ReconfigVM_Task', async (_args, forward) => {
+      // The commit's own reconfigure goes through; the compensating one is refused.
+      if (++reconfigures === 2) {
+        throw new PortLayerError('UNAVAILABLE', 'host went away', {
+          backend: 'vsphere',
+          detail: { fault: 'HostCommunication' },
+        })
+      }
+      return forward()
+    })
+    await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
+    expect((await failure(own.commit(h))).detail?.fault).toBe('InvalidState')
+    expect(reconfigures).toBe(2)
+    expect(errors.map((e) => [e.target, e.detail?.fault])).toEqual([[id, 'HostCommunication']])
+    expect((await own.getContainerConfig(id)).limits).toEqual({ memoryMb: 444, cpuMhz: 1444 })
+    expect(await own.getExtensionState(id, 'test.kept')).toBe('after')
+    expect(calls).toEqual({ committed: 1, rolledBack: 0 })
+    expect((await own.getContainerState(id)).status).toBe('created')
   })
 })
 

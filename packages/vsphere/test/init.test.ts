@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import type {
   HandleFactory,
   MoRef,
@@ -9,7 +10,7 @@ import type {
 import { PortLayerError } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { describe, expect, it } from 'vitest'
-import { PortLayerVsphere, type VsphereSettings } from '../src/index.js'
+import { PortLayerVsphere, resolveSettings, type VsphereSettings } from '../src/index.js'
 
 // init only resolves inventory paths, so a tiny fake answering FindByInventoryPath (and the guest
 // operations manager's properties) is enough here; everything else runs on the vcsim harness.
@@ -168,6 +169,24 @@ describe('PortLayerVsphere.init', () => {
     expect((await refusal(pl.createContainer(''))).code).toBe('INVALID_ARGUMENT')
     expect((await refusal(pl.getHandle('nope'))).code).toBe('INVALID_ARGUMENT')
     expect(calls).toEqual([])
+    await pl.close()
+  })
+
+  it('never shows the guest password when the backend or its settings are logged', async () => {
+    const secret = 'guest-pw-8c1d'
+    const { gateway } = fakeGateway()
+    const config = { ...settings, guest: { username: 'root', password: secret } }
+    const pl = await new PortLayerVsphere(config).init(gateway, new BasicHandleFactory())
+    const resolved = resolveSettings(config)
+    expect(resolved.guest.password, 'the password stays readable to code').toBe(secret)
+    for (const shown of [
+      inspect(pl, { depth: Number.POSITIVE_INFINITY }),
+      inspect(resolved, { depth: Number.POSITIVE_INFINITY }),
+      JSON.stringify(resolved),
+      JSON.stringify(pl),
+    ]) {
+      expect(shown).not.toContain(secret)
+    }
     await pl.close()
   })
 })
