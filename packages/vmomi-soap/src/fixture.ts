@@ -60,7 +60,8 @@ export type FixtureEntry =
 
 /** JSON-safe form of a normalised value. */
 export function encode(value: unknown): unknown {
-  if (value instanceof Date) return { $date: value.toISOString() }
+  // An invalid Date (an argument the gateway refuses) is recorded too; it decodes as invalid again.
+  if (value instanceof Date) return { $date: Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString() }
   if (value instanceof Uint8Array)
     return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
   if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : encode(item)))

@@ -89,7 +89,8 @@ export function createRecordingGateway(
     get serviceContent(): ServiceContent {
       return inner.serviceContent
     },
-    call<M extends VimMethodName>(
+    // Async, as the contract says: recording an odd argument must reject, never throw at the caller.
+    async call<M extends VimMethodName>(
       method: M,
       args: VimArgs<M>,
       opts?: VmomiCallOptions,
@@ -100,14 +101,14 @@ export function createRecordingGateway(
         () => inner.call(method, args, opts),
       )
     },
-    waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
+    async waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
       const recordedTask = encode(task) as MoRef
       return record(
         (outcome) => ({ kind: 'waitForTask', task: recordedTask, ...outcome }),
         () => inner.waitForTask(task, opts),
       )
     },
-    transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
+    async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
       const recordedRequest: { method: string; url: string; bodySha256?: string; bodyLength?: number } = {
         method: String(request?.method),
         url: redactor.text(String(request?.url)),

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  InvalidArgumentError,
   NotFoundError,
   PortLayerError,
   type ServiceContent,
@@ -202,6 +203,34 @@ describe('recording and replay (unit)', () => {
     ).rejects.toMatchObject({
       code: 'UNAVAILABLE',
     })
+  })
+
+  it('records a call the inner gateway refuses for an unserialisable argument, as a rejection', async () => {
+    const inner = scriptedGateway()
+    inner.call = (async () => {
+      throw new InvalidArgumentError('vSphere: fileAttributes.modificationTime must be a valid Date', {
+        backend: 'vsphere',
+      })
+    }) as typeof inner.call
+    const recorder = createRecordingGateway(inner)
+    const args = {
+      _this: { type: 'GuestFileManager', value: 'fm' },
+      vm: VM,
+      auth: AUTH,
+      guestFilePath: '/tmp/x',
+      fileAttributes: { modificationTime: new Date(Number.NaN) },
+      fileSize: 1,
+      overwrite: true,
+    }
+    let outcome: Promise<unknown> | undefined
+    expect(() => {
+      outcome = recorder.call('InitiateFileTransferToGuest', args)
+    }).not.toThrow()
+    await expect(outcome).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const [entry] = recorder.fixture().entries
+    expect(entry).toMatchObject({ kind: 'call', error: { code: 'INVALID_ARGUMENT' } })
+    const replayed = createReplayGateway(recorder.fixture()).call('InitiateFileTransferToGuest', args)
+    await expect(replayed).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
   })
 
   it('rejects documents that are not fixtures', () => {
