@@ -399,6 +399,7 @@ class SoapGatewayImpl implements SoapGateway {
 
   async waitForTask(task: MoRef, options: VmomiCallOptions = {}): Promise<TaskInfo> {
     this.#ensureOpen('waitForTask')
+    // A malformed reference fails here, before any poll, as it would for the CancelTask an abort sends.
     toSoapArgs(OPS.get('CancelTask') as Operation, { _this: task })
     const method = this.#taskMethods.get(task.value) ?? 'task'
     const scope = new CallScope(
