@@ -57,15 +57,7 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
   }
   // The VM name comes from the container ID, so an earlier commit of this create-handle (also
   // one whose answer was lost) is found here instead of producing a second VM.
-  if ((await b.lookup(id, true)) !== undefined) {
-    throw new ConcurrentModificationError(
-      `container ${id} was already created: a create-handle commits once`,
-      {
-        backend: BACKEND,
-        target: id,
-      },
-    )
-  }
+  if ((await b.lookup(id, true)) !== undefined) throw alreadyCreated(id)
   const main = p.mainProcess ? { processId: factory.newId(), ...p.mainProcess } : null
   const wantStart = p.runState === RunState.Running
   if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
@@ -280,17 +272,7 @@ export async function createVm(
       })
     return ref
   } catch (e) {
-    if (isCode(e, 'CONFLICT') || faultOf(e) === 'DuplicateName') {
-      throw new ConcurrentModificationError(
-        `container ${id} was already created: a create-handle commits once`,
-        {
-          backend: BACKEND,
-          target: id,
-          detail: PortLayerError.isInstance(e) ? e.detail : undefined,
-          cause: e,
-        },
-      )
-    }
+    if (isCode(e, 'CONFLICT') || faultOf(e) === 'DuplicateName') throw alreadyCreated(id, e)
     if (isOutcomeUnknown(e)) {
       const ref = await b.lookup(id, true).catch(() => undefined)
       if (ref) {
@@ -349,6 +331,19 @@ export async function applyCommit(
     }
     throw wrap(e, `reconfiguring the VM of container ${id}`, id)
   }
+}
+
+/** A second commit of a create-handle (its VM exists already). */
+function alreadyCreated(id: ID, cause?: unknown): ConcurrentModificationError {
+  return new ConcurrentModificationError(
+    `container ${id} was already created: a create-handle commits once`,
+    {
+      backend: BACKEND,
+      target: id,
+      detail: PortLayerError.isInstance(cause) ? cause.detail : undefined,
+      cause,
+    },
+  )
 }
 
 function isMoRef(value: unknown): value is MoRef {

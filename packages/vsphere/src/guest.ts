@@ -136,7 +136,7 @@ export class Guest {
         await this.makeDirectory(vm, file.dir, target)
         made.add(file.dir)
       }
-      const path = file.dir === '/' ? `/${file.name}` : `${file.dir}/${file.name}`
+      const path = guestPath(file.dir, file.name)
       let url: string
       try {
         url = await this.gateway.call('InitiateFileTransferToGuest', {
@@ -193,6 +193,11 @@ export class Guest {
       throw wrap(e, `copying ${path} out of container ${target}`, target)
     }
   }
+}
+
+/** The path of file `name` in guest directory `dir`. */
+export function guestPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`
 }
 
 /** True when starting a program failed because the program does not exist (vSphere: `FileNotFound`). */

@@ -1,5 +1,6 @@
 import type { FileCopy, ID } from '@portlayer/contracts'
 import type { PendingFileRecord } from './extra-config.js'
+import { guestPath } from './guest.js'
 
 /**
  * Files up to this size are kept inline in extraConfig until the next start; bigger ones go to
@@ -10,11 +11,6 @@ export const INLINE_FILE_MAX_BYTES = 4096
 export const INLINE_TOTAL_MAX_BYTES = 16384
 /** Datastore folder (at the datastore root) where bigger pending files wait, one folder per container. */
 export const STAGING_FOLDER = 'portlayer-files'
-
-/** Where in the container a pending file goes. */
-export function guestPath(dir: string, name: string): string {
-  return dir === '/' ? `/${name}` : `${dir}/${name}`
-}
 
 /** The datastore path of a staged file. */
 export function stagingPath(containerId: ID, key: string): string {

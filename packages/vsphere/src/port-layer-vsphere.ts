@@ -2,7 +2,6 @@ import {
   type CommitExtension,
   type ContainerConfig,
   type ContainerState,
-  EXIT_NOT_FOUND,
   type ExtensibleBackend,
   type FileCopy,
   type Handle,
@@ -10,10 +9,8 @@ import {
   type ID,
   InvalidArgumentError,
   InvalidStateError,
-  NotFoundError,
   type PortLayer,
   PortLayerError,
-  Program,
   RunState,
   type VmomiGateway,
   validateAbsolutePath,
@@ -32,13 +29,13 @@ import {
 import { BasicHandleFactory } from '@portlayer/handles'
 import { Backend, versionOf } from './backend.js'
 import { commitCreate, commitExisting } from './commit.js'
-import { configOf, livenessOf, stateOf, statusOf } from './derive.js'
+import { configOf, stateOf, statusOf } from './derive.js'
 import { BACKEND, closed, faultOf, invalidState, isCode, notFound, wrap } from './errors.js'
-import { exitMessage } from './exit-message.js'
 import { unregistered } from './extensions.js'
-import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
-import { Guest, programNotFound } from './guest.js'
+import type { ContainerRecord } from './extra-config.js'
+import { Guest, guestPath } from './guest.js'
 import { resolveInventory } from './inventory.js'
+import { execIn, signalIn } from './processes.js'
 import { observe, pollExits } from './runs.js'
 import { resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
 import { deleteStaged } from './staged-files.js'
@@ -221,119 +218,18 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
       throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
     }
-    return this.b.c().guest.copyOut(snap.ref, dir === '/' ? `/${name}` : `${dir}/${name}`, id)
+    return this.b.c().guest.copyOut(snap.ref, guestPath(dir, name), id)
   }
 
   async execProcess(id: ID, workDir: string, execPath: string, execArgs: string): Promise<ID> {
     validateId(id, 'id', BACKEND)
-    const proc = validateProcess(workDir, execPath, execArgs, BACKEND)
-    const { factory, guest } = this.b.c()
-    const snap = await this.b.read(id)
-    const record = snap.record as ContainerRecord
-    if (statusOf(record, snap.powerState) !== RunState.Running) {
-      throw invalidState(`container ${id} is not running: processes are started in running containers`, id)
-    }
-    const processId = factory.newId()
-    const startedAt = new Date().toISOString()
-    let exec: ExecRecord
-    try {
-      const pid = await guest.startProgram(snap.ref, proc.execPath, proc.execArgs, proc.workDir)
-      exec = {
-        processId,
-        ...proc,
-        run: record.mainState?.run ?? '',
-        pid,
-        startedAt,
-        finishedAt: null,
-        exitCode: 0,
-        exitMsg: '',
-        exited: false,
-      }
-    } catch (e) {
-      if (!programNotFound(e)) {
-        if (Guest.notReady(e)) throw wrap(e, `container ${id} is not running`, id, 'INVALID_STATE')
-        throw wrap(e, `starting process ${proc.execPath} in container ${id}`, id)
-      }
-      exec = {
-        processId,
-        ...proc,
-        run: record.mainState?.run ?? '',
-        pid: 0,
-        startedAt,
-        finishedAt: startedAt,
-        exitCode: EXIT_NOT_FOUND,
-        exitMsg: exitMessage(proc.execPath, proc.execArgs, EXIT_NOT_FOUND),
-        exited: true,
-      }
-    }
-    try {
-      await this.b.record(snap.ref, [option(execKey(processId), encodeExec(exec))])
-    } catch (e) {
-      // An unrecorded process would be invisible to portlayer: end it.
-      if (exec.pid > 0) await guest.terminate(snap.ref, exec.pid).catch(() => {})
-      throw wrap(e, `recording process ${processId} of container ${id}`, id)
-    }
-    this.b.processOwners.set(processId, id)
-    this.b.watched.add(id)
-    return processId
+    return execIn(this.b, id, validateProcess(workDir, execPath, execArgs, BACKEND))
   }
 
   async signal(processOrContainerId: ID, signal: number): Promise<void> {
     validateId(processOrContainerId, 'processOrContainerId', BACKEND)
     const n = validateSignal(signal, BACKEND)
-    const { guest } = this.b.c()
-    let containerId: ID = processOrContainerId
-    let processId: ID | undefined
-    if ((await this.b.lookup(processOrContainerId, false)) === undefined) {
-      const owner = await this.b.ownerOf(processOrContainerId)
-      if (!owner) {
-        throw new NotFoundError(`no container or process ${processOrContainerId} on vsphere`, {
-          backend: BACKEND,
-          target: processOrContainerId,
-        })
-      }
-      containerId = owner
-      processId = processOrContainerId
-    }
-    const { snap, procs } = await observe(this.b, containerId, await this.b.read(containerId))
-    const record = snap.record as ContainerRecord
-    const target = processId ?? processOrContainerId
-    let pid: number
-    let what: string
-    if (processId === undefined || processId === record.main?.processId) {
-      what = `main process of container ${containerId}`
-      const state = record.mainState
-      if (
-        snap.powerState !== 'poweredOn' ||
-        !state ||
-        (state.phase !== 'started' && state.phase !== 'stopping')
-      ) {
-        throw invalidState(`${what} is not running`, target)
-      }
-      pid = state.pid
-    } else {
-      what = `process ${processId} of container ${containerId}`
-      const exec = record.execs.find((e) => e.processId === processId)
-      if (!exec) {
-        this.b.processOwners.delete(processId)
-        throw new NotFoundError(`no container or process ${processId} on vsphere`, {
-          backend: BACKEND,
-          target,
-        })
-      }
-      if (exec.exited || snap.powerState !== 'poweredOn' || exec.run !== (record.mainState?.run ?? '')) {
-        throw invalidState(`${what} is not running`, target)
-      }
-      pid = exec.pid
-    }
-    if (procs && livenessOf(procs, pid).kind !== 'running')
-      throw invalidState(`${what} is not running`, target)
-    try {
-      await guest.startProgram(snap.ref, Program.Kill, `-${n} ${pid}`)
-    } catch (e) {
-      if (Guest.notReady(e)) throw wrap(e, `${what} is not running`, target, 'INVALID_STATE')
-      throw wrap(e, `signalling ${what}`, target)
-    }
+    return signalIn(this.b, processOrContainerId, n)
   }
 
   async destroyContainer(id: ID): Promise<void> {

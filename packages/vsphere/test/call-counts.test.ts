@@ -152,6 +152,16 @@ describe('SOAP round trips per operation', () => {
     })
   })
 
+  it('signal to an exec’d process this backend started: no lookup by name first', async () => {
+    const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    const processId = await pl.execProcess(id, '/', '/bin/sleep', '100')
+    expect(await counting.measure(() => pl.signal(processId, 15))).toEqual({
+      ListProcessesInGuest: 1,
+      RetrievePropertiesEx: 1,
+      StartProgramInGuest: 1,
+    })
+  })
+
   it('files into a running container: one guarded reconfigure, then the copy', async () => {
     const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
     const h = await pl.copyTo(await pl.getHandle(id), '/var/data', 'x.bin', 0o644, text.encode('x'))

@@ -1,10 +1,10 @@
 import type { FileCopy } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import type { PendingFileRecord } from '../src/extra-config.js'
+import { guestPath } from '../src/guest.js'
 import {
   datastoreUrl,
   fromBase64,
-  guestPath,
   INLINE_FILE_MAX_BYTES,
   INLINE_TOTAL_MAX_BYTES,
   lastCopyPerPath,

@@ -1,0 +1,119 @@
+import {
+  type EntryPoint,
+  EXIT_NOT_FOUND,
+  type ID,
+  NotFoundError,
+  Program,
+  RunState,
+} from '@portlayer/contracts'
+import type { Backend } from './backend.js'
+import { livenessOf, statusOf } from './derive.js'
+import { BACKEND, invalidState, wrap } from './errors.js'
+import { exitMessage } from './exit-message.js'
+import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
+import { Guest, programNotFound } from './guest.js'
+import { observe } from './runs.js'
+
+// Processes other than a start's main process: exec'd ones, and signals to any process, all
+// through guest operations on a running container.
+
+/**
+ * Starts `proc` in running container `id` and records it (a program that does not exist is
+ * recorded as exited 127 at once, as the program-semantics table says).
+ */
+export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> {
+  const { factory, guest } = b.c()
+  const snap = await b.read(id)
+  const record = snap.record as ContainerRecord
+  if (statusOf(record, snap.powerState) !== RunState.Running) {
+    throw invalidState(`container ${id} is not running: processes are started in running containers`, id)
+  }
+  const processId = factory.newId()
+  const startedAt = new Date().toISOString()
+  const base = { processId, ...proc, run: record.mainState?.run ?? '', startedAt }
+  let exec: ExecRecord
+  try {
+    const pid = await guest.startProgram(snap.ref, proc.execPath, proc.execArgs, proc.workDir)
+    exec = { ...base, pid, finishedAt: null, exitCode: 0, exitMsg: '', exited: false }
+  } catch (e) {
+    if (!programNotFound(e)) {
+      if (Guest.notReady(e)) throw wrap(e, `container ${id} is not running`, id, 'INVALID_STATE')
+      throw wrap(e, `starting process ${proc.execPath} in container ${id}`, id)
+    }
+    exec = {
+      ...base,
+      pid: 0,
+      finishedAt: startedAt,
+      exitCode: EXIT_NOT_FOUND,
+      exitMsg: exitMessage(proc.execPath, proc.execArgs, EXIT_NOT_FOUND),
+      exited: true,
+    }
+  }
+  try {
+    await b.record(snap.ref, [option(execKey(processId), encodeExec(exec))])
+  } catch (e) {
+    // An unrecorded process would be invisible to portlayer: end it.
+    if (exec.pid > 0) await guest.terminate(snap.ref, exec.pid).catch(() => {})
+    throw wrap(e, `recording process ${processId} of container ${id}`, id)
+  }
+  b.processOwners.set(processId, id)
+  b.watched.add(id)
+  return processId
+}
+
+/**
+ * Sends signal `n` through the guest (`/bin/kill -n PID`) to the main process of a container, or
+ * to an exec'd process, after checking with the guest that it still runs.
+ */
+export async function signalIn(b: Backend, processOrContainerId: ID, n: number): Promise<void> {
+  const { guest } = b.c()
+  const { containerId, processId } = await resolveTarget(b, processOrContainerId)
+  const { snap, procs } = await observe(b, containerId, await b.read(containerId))
+  const record = snap.record as ContainerRecord
+  const on = snap.powerState === 'poweredOn'
+  let pid: number
+  let what: string
+  if (processId === undefined || processId === record.main?.processId) {
+    what = `main process of container ${containerId}`
+    const state = record.mainState
+    if (!on || !state || (state.phase !== 'started' && state.phase !== 'stopping')) {
+      throw invalidState(`${what} is not running`, processOrContainerId)
+    }
+    pid = state.pid
+  } else {
+    what = `process ${processId} of container ${containerId}`
+    const exec = record.execs.find((e) => e.processId === processId)
+    if (!exec) {
+      b.processOwners.delete(processId)
+      throw noSuchTarget(processId)
+    }
+    if (exec.exited || !on || exec.run !== (record.mainState?.run ?? '')) {
+      throw invalidState(`${what} is not running`, processOrContainerId)
+    }
+    pid = exec.pid
+  }
+  if (procs && livenessOf(procs, pid).kind !== 'running') {
+    throw invalidState(`${what} is not running`, processOrContainerId)
+  }
+  try {
+    await guest.startProgram(snap.ref, Program.Kill, `-${n} ${pid}`)
+  } catch (e) {
+    if (Guest.notReady(e)) throw wrap(e, `${what} is not running`, processOrContainerId, 'INVALID_STATE')
+    throw wrap(e, `signalling ${what}`, processOrContainerId)
+  }
+}
+
+/** Whether an ID names a container or one of its exec'd processes (and which container). */
+async function resolveTarget(b: Backend, target: ID): Promise<{ containerId: ID; processId?: ID }> {
+  // A process this backend started or saw is known without asking vSphere for a VM by that name.
+  const known = b.processOwners.get(target)
+  if (known) return { containerId: known, processId: target }
+  if ((await b.lookup(target, false)) !== undefined) return { containerId: target }
+  const owner = await b.ownerOf(target)
+  if (!owner) throw noSuchTarget(target)
+  return { containerId: owner, processId: target }
+}
+
+function noSuchTarget(target: ID): NotFoundError {
+  return new NotFoundError(`no container or process ${target} on vsphere`, { backend: BACKEND, target })
+}
