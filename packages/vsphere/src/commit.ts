@@ -220,8 +220,9 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
       ...revocable.keys,
     ]
     const overrides = new Map(previousRun ? [[Key.mainState, encodeMainState(previousRun)]] : [])
-    const restored = await restore(b, id, snap.ref, token, undoOf(snap, keys, applyLimits, overrides))
-    prepared.commit(restored ? revocable.namespaces : undefined)
+    const outcome = await restore(b, id, snap.ref, token, undoOf(snap, keys, applyLimits, overrides))
+    if (outcome === 'gone') prepared.rollback()
+    else prepared.commit(outcome === 'restored' ? revocable.namespaces : undefined)
     throw wrap(e, `committing container ${id}`, id)
   }
   prepared.commit()

@@ -48,35 +48,48 @@ export function undoOf(
 const ATTEMPTS = 3
 
 /**
+ * What became of a commit's configuration: put back, kept (someone committed on top, or putting
+ * it back failed), or gone with its VM (destroyed meanwhile, so the commit left nothing).
+ */
+export type RestoreOutcome = 'restored' | 'kept' | 'gone'
+
+/**
  * Writes `undo` back, provided the last commit on the VM is still the one with token `token`.
  * Never throws: a failure is told to `onBackgroundError` and leaves the commit's configuration.
- * @returns true when the previous configuration is back.
  */
-export async function restore(b: Backend, id: ID, ref: MoRef, token: string, undo: Undo): Promise<boolean> {
-  if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined) return true
+export async function restore(
+  b: Backend,
+  id: ID,
+  ref: MoRef,
+  token: string,
+  undo: Undo,
+): Promise<RestoreOutcome> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     let undoToken: string | undefined
     try {
       const { factory, gateway } = b.c()
       undoToken = factory.newId()
       const now = await b.readRef(ref)
-      if (now?.record?.rev !== token) return false
+      if (!now || now.record?.id !== id) return 'gone'
+      if (now.record.rev !== token) return 'kept'
+      if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined)
+        return 'restored'
       const spec: VirtualMachineConfigSpec = { extraConfig: [...undo.options, option(Key.rev, undoToken)] }
       if (now.version !== '') spec.changeVersion = now.version
       if (undo.memoryMb !== undefined) spec.memoryMB = undo.memoryMb
       if (undo.cpuMhz !== undefined) spec.cpuAllocation = { limit: undo.cpuMhz }
       await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
-      return true
+      return 'restored'
     } catch (e) {
       // A recorded fact (an exec, an exit) moved the version without a commit: look again.
       if (isConflict(e)) continue
       if (undoToken !== undefined && isOutcomeUnknown(e)) {
         const after = await b.readRef(ref).catch(() => undefined)
-        if (after?.record?.rev === undoToken) return true
+        if (after?.record?.rev === undoToken) return 'restored'
       }
       b.settings.onBackgroundError(wrap(e, `putting back the configuration of container ${id}`, id))
-      return false
+      return 'kept'
     }
   }
-  return false
+  return 'kept'
 }

@@ -199,4 +199,40 @@ describe('exit recording against concurrent work', () => {
     expect(power).toBe('poweredOff')
     expect(errors.some((e) => PortLayerError.isInstance(e) && e.target === broken)).toBe(true)
   })
+
+  it('a start that fails because another client destroyed the container rolls its extension back', async () => {
+    const hooked = new HookedGateway(vcsim.gateway)
+    const a = await vcsim.backend({ exitPollIntervalMs: 0 }, hooked)
+    const b = await vcsim.backend({ exitPollIntervalMs: 0 })
+    backends.push(a, b)
+    owner = a
+    const calls = { committed: 0, rolledBack: 0 }
+    a.registerExtension<string, string>({
+      namespace: 'test.gone',
+      prepare: ({ pending }) => ({
+        applied: pending,
+        commit: () => {
+          calls.committed++
+        },
+        rollback: () => {
+          calls.rolledBack++
+        },
+      }),
+    })
+    const id = await a.commit(
+      await a.setEntryPoint(await a.createContainer('race-gone'), '/', '/bin/sleep', '3600'),
+    )
+    let h = await a.setRunState(await a.getHandle(id), 'running')
+    h = { ...h, pending: { ...h.pending, extensions: { 'test.gone': 'attached' } } }
+    // After A's commit is configured, and before its power-on, B destroys the container.
+    hooks.push(
+      hooked.intercept('PowerOnVM_Task', async (_args, forward) => {
+        await b.destroyContainer(id)
+        return forward()
+      }),
+    )
+    expect(await outcome(a.commit(h))).toBe('NOT_FOUND')
+    expect(calls).toEqual({ committed: 0, rolledBack: 1 })
+    expect(await outcome(a.getContainerState(id))).toBe('NOT_FOUND')
+  })
 })
