@@ -59,6 +59,11 @@ export function resolveTransferUrl(raw: string, endpoint: URL): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidArgument('transfer: url must be http or https')
   }
+  // Plain http from an https connection would send the session cookie and file data unencrypted,
+  // past the TLS checks the user asked for.
+  if (endpoint.protocol === 'https:' && url.protocol === 'http:') {
+    throw invalidArgument('transfer: an https connection does not transfer over plain http')
+  }
   if (url.username !== '' || url.password !== '')
     throw invalidArgument('transfer: url must not carry credentials')
   return url

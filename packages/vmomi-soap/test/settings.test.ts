@@ -95,6 +95,10 @@ describe('transfer URLs', () => {
       'https://vc.example.test:8443/folder/a.txt?dsName=LocalDS_0',
     )
     expect(() => resolveTransferUrl('file:///etc/passwd', endpoint)).toThrow(/http or https/)
+    expect(() => resolveTransferUrl('http://*/guestFile?id=1', endpoint)).toThrow(/plain http/)
+    expect(resolveTransferUrl('http://*:8080/guestFile?id=1', new URL('http://127.0.0.1/sdk')).href).toBe(
+      'http://127.0.0.1:8080/guestFile?id=1',
+    )
     expect(() => resolveTransferUrl('https://u:p@esx/x', endpoint)).toThrow(/credentials/)
   })
 })
