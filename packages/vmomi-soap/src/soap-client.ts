@@ -11,22 +11,37 @@ export interface VimSoapClient {
 }
 
 // node-soap parses a WSDL string once per cache; ours holds only the generated vim25 subset.
-const wsdlCache = new Map<string, unknown>()
+export const wsdlCache = new Map<string, unknown>()
+
+// Options the parsed WSDL itself reads (they are kept with it in the cache).
+const WSDL_OPTIONS = {
+  // vim25 faults carry the fault type in the detail; node-soap must not interpret them.
+  returnFault: false,
+  // Otherwise node-soap trims every text value: an extraConfig value or a name would lose the
+  // spaces at its ends.
+  preserveWhitespace: true,
+}
+
+// The cached WSDL keeps the options of whichever client parsed it first, HTTP client included,
+// for the life of the process. Parsing it first with options that hold no connection keeps a
+// closed gateway's transport (and its credentials) from living on in the cache.
+let warmed: Promise<unknown> | undefined
+function warmWsdlCache(): Promise<unknown> {
+  warmed ??= createClientAsync(vim25Wsdl(), { wsdlCache, ...WSDL_OPTIONS } as unknown as IOptions)
+  return warmed
+}
 
 export async function createVimSoapClient(
   transport: Transport,
   redactor: Redactor,
   apiVersion: string,
 ): Promise<VimSoapClient> {
+  await warmWsdlCache()
   const client = (await createClientAsync(vim25Wsdl(), {
     endpoint: transport.endpoint.href,
     httpClient: new SoapHttpClient(transport, redactor),
     wsdlCache,
-    // vim25 faults carry the fault type in the detail; node-soap must not interpret them.
-    returnFault: false,
-    // Otherwise node-soap trims every text value: an extraConfig value or a name would lose the
-    // spaces at its ends.
-    preserveWhitespace: true,
+    ...WSDL_OPTIONS,
   } as unknown as IOptions)) as unknown as Client & Record<string, unknown>
   client.setSOAPAction(`urn:vim25/${apiVersion}`)
   const mutable = client as unknown as Record<string, unknown>
