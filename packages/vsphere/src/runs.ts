@@ -26,7 +26,7 @@ import { lastCopyPerPath } from './pending-files.js'
 import { endOfRun, failedStartState, startedState } from './run-records.js'
 import { deleteStaged, materialise } from './staged-files.js'
 import { retrieve, runTask } from './vim.js'
-import { snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm.js'
+import { type PowerState, snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm.js'
 
 /** What a read learnt from the guest. */
 export interface Observed {
@@ -158,7 +158,9 @@ export async function waitForExit(
 /**
  * The lazy exit check every read of a running container makes: asks the guest about its
  * processes, records the ends it reports (guarded by the version read, so an observer never
- * overwrites a newer change), and powers the VM off when the main process has exited.
+ * overwrites a newer change), and powers the VM off when the main process has exited. The
+ * power-off is housekeeping: the recorded end already reads as stopped, so a power-off that fails
+ * is reported to `onBackgroundError` and left to the next read instead of failing this one.
  */
 export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0): Promise<Observed> {
   const record = snap.record as ContainerRecord
@@ -166,9 +168,7 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
   if (snap.powerState !== 'poweredOn' || !state) return { snap, changed: false }
   if (state.phase === 'exited') {
     // The end is recorded but the power-off did not happen (or was interrupted): finish it.
-    await b.powerOff(id, snap.ref)
-    b.watched.delete(id)
-    return { snap: { ...snap, powerState: 'poweredOff' }, changed: true }
+    return { snap: { ...snap, powerState: await finishRun(b, id, snap.ref) }, changed: true }
   }
   if (state.phase !== 'started') return { snap, changed: false }
   const procs = await b.listQuietly(snap.ref, id)
@@ -188,18 +188,24 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
       if (attempt < 2) return observe(b, id, await b.read(id), attempt + 1)
       return { snap, procs, changed: false }
     }
-    b.settings.onBackgroundError(e)
+    b.settings.onBackgroundError(wrap(e, `recording process exits of container ${id}`, id))
     return { snap, procs, changed: false }
   }
-  if (ending.ended) {
-    await b.powerOff(id, snap.ref)
-    b.watched.delete(id)
-  }
-  const after = withEntries(
-    { ...snap, powerState: ending.ended ? 'poweredOff' : snap.powerState },
-    applyOptions(snap.entries, ending.options),
-  )
+  const powerState = ending.ended ? await finishRun(b, id, snap.ref) : snap.powerState
+  const after = withEntries({ ...snap, powerState }, applyOptions(snap.entries, ending.options))
   return { snap: after, procs, changed: true }
+}
+
+/** Powers off the VM of a run whose end is recorded; the power state it is left in. */
+async function finishRun(b: Backend, id: ID, ref: MoRef): Promise<PowerState> {
+  try {
+    await b.powerOff(id, ref)
+  } catch (e) {
+    b.settings.onBackgroundError(e)
+    return 'poweredOn'
+  }
+  b.watched.delete(id)
+  return 'poweredOff'
 }
 
 /**

@@ -182,6 +182,31 @@ describe('errors name the container', () => {
   })
 })
 
+describe('reads do not fail on housekeeping', () => {
+  it('a read that records an exit still answers when the power-off after it fails; a later read powers off', async () => {
+    const errors: unknown[] = []
+    const own = await vcsim.backend({ exitPollIntervalMs: 0, onBackgroundError: (e) => errors.push(e) })
+    try {
+      const h = await own.setEntryPoint(await own.createContainer('exits'), '/', '/bin/sh', '-c "exit 5"')
+      const id = await own.commit(await own.setRunState(h, 'running'))
+      created.push(id)
+      await vcsim.vc.admin.failNext('PowerOffVM_Task', 'TaskInProgress')
+      const state = await own.getContainerState(id)
+      expect(state.status).toBe('stopped')
+      expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 5 })
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toMatchObject({ target: id, detail: { fault: 'TaskInProgress' } })
+      expect(await own.getContainerState(id)).toEqual(state)
+      const vm = await vmOf(vcsim.gateway, id)
+      expect((await vmProperties(vcsim.gateway, vm, ['runtime.powerState'])).get('runtime.powerState')).toBe(
+        'poweredOff',
+      )
+    } finally {
+      await own.close()
+    }
+  })
+})
+
 describe('sessions and credentials', () => {
   it('lists again after every session expired (its container view is made anew)', async () => {
     const id = await pl.commit(await createHandle())
