@@ -56,7 +56,10 @@ export async function buildVcsim(options: BuildOptions = {}): Promise<string> {
 async function sourceHash(sourceDir: string, toolchain: Toolchain): Promise<string> {
   const hash = createHash('sha256')
   hash.update(`${toolchain.version}\n${process.platform}-${process.arch}\n`)
-  const files = (await readdir(sourceDir)).filter((f) => f.endsWith('.go') && !f.endsWith('_test.go')).sort()
+  // Everything `go build` compiles: Go files and the assembly stub that permits go:linkname.
+  const files = (await readdir(sourceDir))
+    .filter((f) => (f.endsWith('.go') && !f.endsWith('_test.go')) || f.endsWith('.s'))
+    .sort()
   for (const file of files) {
     hash.update(`${file}\n`)
     hash.update(await readFile(join(sourceDir, file)))

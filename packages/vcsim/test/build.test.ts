@@ -33,6 +33,12 @@ describe('buildVcsim', () => {
     expect(existsSync(c)).toBe(true)
     // The binary of the old sources is removed; no lock or temporary file is left behind.
     expect((await readdir(join(dir, 'bin'))).sort()).toEqual([c.slice(c.lastIndexOf('/') + 1)])
+
+    // The assembly stub is compiled too, so it is part of the hash.
+    await writeFile(join(dir, 'linkname.s'), '// changed: a different stub is a different build\n')
+    const d = await buildVcsim({ sourceDir: dir })
+    expect(d).not.toBe(c)
+    expect(existsSync(d)).toBe(true)
   }, 300_000)
 
   it('takes over the lock of a build whose process died', async () => {
