@@ -234,7 +234,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
 }
 
 /** Creates (or clones) the VM; a create whose answer was lost is looked up before giving up. */
-export async function createVm(
+async function createVm(
   b: Backend,
   id: ID,
   vmName: string,
@@ -289,7 +289,7 @@ export async function createVm(
  * A create+start whose start failed: the VM goes again, so the failed commit leaves nothing.
  * @returns false when the VM could not be destroyed (it stays, reading as a created container).
  */
-export async function undoCreate(b: Backend, id: ID, ref: MoRef): Promise<boolean> {
+async function undoCreate(b: Backend, id: ID, ref: MoRef): Promise<boolean> {
   const { gateway } = b.c()
   try {
     await b.powerOff(id, ref)
@@ -303,7 +303,7 @@ export async function undoCreate(b: Backend, id: ID, ref: MoRef): Promise<boolea
 }
 
 /** The one guarded reconfiguration of a commit: lands only if the VM is at the version read. */
-export async function applyCommit(
+async function applyCommit(
   b: Backend,
   id: ID,
   snap: VmSnapshot,

@@ -139,7 +139,7 @@ export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerR
 }
 
 /** Polls the guest until `pid` is no longer running or `graceMs` passed; returns the last list. */
-export async function waitForExit(
+async function waitForExit(
   b: Backend,
   ref: MoRef,
   pid: number,
