@@ -137,7 +137,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   const procs =
     (p.runState === RunState.Running || p.limits !== undefined) &&
     snap.powerState === 'poweredOn' &&
-    record.mainState?.phase === 'started'
+    (record.mainState?.phase === 'started' || record.mainState?.phase === 'stopping')
       ? await b.listQuietly(snap.ref, id)
       : undefined
   const status = statusOf(record, snap.powerState, procs)

@@ -52,7 +52,9 @@ export function resolveLimits(
 function mainEnded(state: MainStateRecord | null, procs: readonly GuestProcessInfo[] | undefined): boolean {
   if (!state) return false
   if (state.phase === 'exited') return true
-  if (state.phase === 'started' && procs) return livenessOf(procs, state.pid).kind !== 'running'
+  if ((state.phase === 'started' || state.phase === 'stopping') && procs) {
+    return livenessOf(procs, state.pid).kind !== 'running'
+  }
   return false
 }
 

@@ -170,7 +170,9 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
     // The end is recorded but the power-off did not happen (or was interrupted): finish it.
     return { snap: { ...snap, powerState: await finishRun(b, id, snap.ref) }, changed: true }
   }
-  if (state.phase !== 'started') return { snap, changed: false }
+  // `stopping` too: a stop that was interrupted (its client gone, its record and power-off failed)
+  // is finished here; a stop still under way copes with an observer finishing it first.
+  if (state.phase !== 'started' && state.phase !== 'stopping') return { snap, changed: false }
   const procs = await b.listQuietly(snap.ref, id)
   if (!procs) return { snap, changed: false }
   const ending = endOfRun(record, procs, new Date(), false)

@@ -103,17 +103,21 @@ describe('exit recording against concurrent work', () => {
     const bLooking = signal()
     const aDone = signal()
     let stopB: Promise<string> | undefined
-    // B's stop looks at the guest only once A's stop has finished (and powered the VM off)…
+    // B's stop looks at the guest only once A's stop has finished (and powered the VM off). (B's
+    // first look is its getHandle's, while the main process still runs.)
+    let bLooks = 0
     hooks.push(
       hookedB.intercept('ListProcessesInGuest', async (_args, forward) => {
-        bLooking.resolve()
-        await aDone.promise
+        if (++bLooks === 2) {
+          bLooking.resolve()
+          await aDone.promise
+        }
         return forward()
       }),
     )
-    // …and B commits its stop after A sent SIGTERM, before A looked at the guest.
+    // B takes its handle and commits its stop after A's stop was configured, before A's SIGTERM.
     hooks.push(
-      hookedA.intercept('ListProcessesInGuest', async (_args, forward) => {
+      hookedA.intercept('StartProgramInGuest', async (_args, forward) => {
         if (!stopB) {
           stopB = outcome(b.getHandle(id).then(async (h) => b.commit(await b.setRunState(h, 'stopped'))))
           await bLooking.promise
@@ -127,6 +131,29 @@ describe('exit recording against concurrent work', () => {
     const state = await a.getContainerState(id)
     expect(state.status).toBe('stopped')
     expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
+  })
+
+  it('a read that finishes a stop still under way: the stop succeeds and the recorded exit is the guest’s', async () => {
+    const hooked = new HookedGateway(vcsim.gateway)
+    const a = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }, hooked)
+    const b = await vcsim.backend({ exitPollIntervalMs: 0 })
+    backends.push(a, b)
+    owner = a
+    const id = await runningContainer(a)
+    const stopA = await a.setRunState(await a.getHandle(id), 'stopped')
+    let read: Awaited<ReturnType<typeof b.getContainerState>> | undefined
+    // After A's SIGTERM and before A looks at the guest, B reads the container: it sees the main
+    // process gone, records the exit and powers the VM off.
+    hooks.push(
+      hooked.intercept('ListProcessesInGuest', async (_args, forward) => {
+        read ??= await b.getContainerState(id)
+        return forward()
+      }),
+    )
+    expect(await outcome(a.commit(stopA))).toBe('ok')
+    expect(read?.status).toBe('stopped')
+    expect(read?.mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
+    expect((await a.getContainerState(id)).mainProcess).toEqual(read?.mainProcess)
   })
 
   it('the exit poll never powers off a run that started after the poll read the container', async () => {

@@ -2,6 +2,7 @@ import { type Handle, type ID, PortLayerError } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { PortLayerVsphere } from '../src/index.js'
+import { HookedGateway } from './support/hooked-gateway.js'
 import { vmOf, vmProperties, vmsInFolder } from './support/inspect.js'
 import { useVcsim, vcsimSettings } from './support/vcsim.js'
 
@@ -207,6 +208,42 @@ describe('reads do not fail on housekeeping', () => {
   })
 })
 
+describe('an interrupted stop', () => {
+  it('whose exit record and power-off both failed is finished by the next read: stopped, with the real exit code', async () => {
+    const hooked = new HookedGateway(vcsim.gateway)
+    const own = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }, hooked)
+    try {
+      const id = await own.commit(await createHandleOn(own, true))
+      created.push(id)
+      let reconfigures = 0
+      const remove = hooked.intercept('ReconfigVM_Task', async (_args, forward) => {
+        // The stop's own guarded reconfigure lands; the record of the exit after SIGTERM does not
+        // (nor its retry).
+        if (++reconfigures >= 2) {
+          throw new PortLayerError('UNAVAILABLE', 'host went away', {
+            backend: 'vsphere',
+            detail: { fault: 'HostCommunication' },
+          })
+        }
+        return forward()
+      })
+      await vcsim.vc.admin.failNext('PowerOffVM_Task', 'TaskInProgress')
+      await failure(own.commit(await own.setRunState(await own.getHandle(id), 'stopped')))
+      remove()
+      const state = await own.getContainerState(id)
+      expect(state.status).toBe('stopped')
+      expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
+      expect(
+        (await vmProperties(vcsim.gateway, await vmOf(vcsim.gateway, id), ['runtime.powerState'])).get(
+          'runtime.powerState',
+        ),
+      ).toBe('poweredOff')
+    } finally {
+      await own.close()
+    }
+  })
+})
+
 describe('sessions and credentials', () => {
   it('lists again after every session expired (its container view is made anew)', async () => {
     const id = await pl.commit(await createHandle())
@@ -243,6 +280,12 @@ describe('sessions and credentials', () => {
   })
 })
 
-async function createHandleOn(backend: PortLayerVsphere): Promise<Handle> {
-  return backend.setEntryPoint(await backend.createContainer('wrong-guest'), '/', '/bin/sleep', '3600')
+async function createHandleOn(backend: PortLayerVsphere, run = false): Promise<Handle> {
+  const h = await backend.setEntryPoint(
+    await backend.createContainer('wrong-guest'),
+    '/',
+    '/bin/sleep',
+    '3600',
+  )
+  return run ? backend.setRunState(h, 'running') : h
 }
