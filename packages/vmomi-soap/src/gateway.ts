@@ -15,6 +15,7 @@ import {
 } from '@portlayer/contracts'
 import { GatewayCause, gatewayError } from './errors.js'
 import { type FaultContext, faultError, faultFromSoapError } from './faults.js'
+import { isCredentialFault, LoginBackoff } from './login-backoff.js'
 import { normalizeField } from './normalize.js'
 import { collectSecrets, Redactor } from './redact.js'
 import { OPS, type Operation } from './schema/registry.js'
@@ -92,6 +93,7 @@ class SoapGatewayImpl implements SoapGateway {
   #closed: Promise<void> | undefined
   #generation = 0
   #relogin: Promise<void> | undefined
+  readonly #loginBackoff: LoginBackoff
   #keepAlive: NodeJS.Timeout | undefined
   #lastActivity = Date.now()
   #inFlight = 0
@@ -106,6 +108,7 @@ class SoapGatewayImpl implements SoapGateway {
     this.#transport = transport
     this.#client = client
     this.url = settings.url.href
+    this.#loginBackoff = new LoginBackoff(settings.loginRetryBackoffMs)
     // Every operation in flight listens for the gateway closing; many at once is normal here.
     setMaxListeners(0, this.#closing.signal)
   }
@@ -164,19 +167,37 @@ class SoapGatewayImpl implements SoapGateway {
     this.#stats.logins++
   }
 
-  /** One shared re-login per lost session: callers that saw the same generation share it. */
+  /**
+   * One shared re-login per lost session: callers that saw the same generation share it. After the
+   * credentials were refused, no Login is sent until the back-off has passed.
+   */
   #restoreSession(generation: number, scope: CallScope): Promise<void> {
     if (generation !== this.#generation) return Promise.resolve()
     if (this.#relogin === undefined) {
-      this.#log('info', 'vSphere session lost (NotAuthenticated); logging in again')
+      const refused = this.#loginBackoff.check(scope.what)
+      if (refused) return Promise.reject(refused)
+      this.#log(
+        'info',
+        this.#loginBackoff.refused
+          ? 'vSphere login back-off over; logging in again'
+          : 'vSphere session lost (NotAuthenticated); logging in again',
+      )
       this.#transport.clearSession()
+      // Without a cookie a Logout could end no session, so close() skips it until a login succeeds.
+      this.#loggedIn = false
       const loginScope = new CallScope('Login', this.#settings.timeoutMs, undefined, this.#closing.signal)
       this.#relogin = this.#login(loginScope)
         .then(() => {
+          this.#loginBackoff.clear()
           this.#generation++
         })
         .catch((error: unknown) => {
           const fault = PortLayerError.isInstance(error) ? error.detail?.fault : undefined
+          if (isCredentialFault(fault)) {
+            const refused = this.#loginBackoff.refuse(fault, error)
+            this.#log('warn', refused.message)
+            throw refused
+          }
           throw gatewayError(
             ErrorCode.Unavailable,
             `vSphere session lost and logging in again failed${fault ? ` (${String(fault)})` : ''}`,
@@ -298,10 +319,14 @@ class SoapGatewayImpl implements SoapGateway {
 
   /**
    * The session generation a request is sent under. A request sent while a re-login is in progress
-   * would carry no cookie, so it waits for the new session first.
+   * would carry no cookie, so it waits for the new session first. While refused credentials keep
+   * the gateway from logging in, the request is not sent at all: it could only be refused. Once the
+   * back-off is over, the first caller logs in before sending and the others share that login.
    */
   async #sessionGeneration(scope: CallScope): Promise<number> {
-    if (this.#relogin) await this.#restoreSession(this.#generation, scope)
+    const refused = this.#loginBackoff.check(scope.what)
+    if (refused) throw refused
+    if (this.#relogin || this.#loginBackoff.refused) await this.#restoreSession(this.#generation, scope)
     return this.#generation
   }
 
@@ -502,6 +527,9 @@ class SoapGatewayImpl implements SoapGateway {
   async #ping(): Promise<void> {
     if (this.#closed || this.#inFlight > 0 || Date.now() - this.#lastActivity < this.#settings.keepAliveMs)
       return
+    // There is no session to keep alive, and retrying refused credentials is left to the calls that
+    // need them: an idle gateway never adds failed logins on its own.
+    if (this.#loginBackoff.refused) return
     const op = OPS.get('CurrentTime') as Operation
     const scope = new CallScope('CurrentTime', this.#settings.timeoutMs, undefined, this.#closing.signal)
     try {

@@ -24,6 +24,12 @@ export interface SoapGatewaySettings {
   readonly transferTimeoutMs?: number
   /** A keepalive call is made after this many idle ms (600 000); 0 turns it off. */
   readonly keepAliveMs?: number
+  /**
+   * After the server refuses the credentials when a lost session is renewed (`InvalidLogin`), no
+   * `Login` is sent for this many ms (60 000), so a caller polling the gateway cannot lock the
+   * account; calls in that time fail at once. 0 lets the next call try again at once.
+   */
+  readonly loginRetryBackoffMs?: number
   /** Upper bound of `maxObjects` for one page of `RetrievePropertiesEx` (500). */
   readonly pageSize?: number
   /** Extra attempts of an idempotent read after a transient network error (2). */
@@ -50,6 +56,7 @@ export interface ResolvedSettings {
   readonly taskTimeoutMs: number
   readonly transferTimeoutMs: number
   readonly keepAliveMs: number
+  readonly loginRetryBackoffMs: number
   readonly pageSize: number
   readonly retries: number
   readonly retryDelayMs: number
@@ -113,6 +120,7 @@ export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings
     taskTimeoutMs: millis(settings.taskTimeoutMs, 'taskTimeoutMs', 3_600_000, 1),
     transferTimeoutMs: millis(settings.transferTimeoutMs, 'transferTimeoutMs', 300_000, 1),
     keepAliveMs: millis(settings.keepAliveMs, 'keepAliveMs', 600_000, 0),
+    loginRetryBackoffMs: millis(settings.loginRetryBackoffMs, 'loginRetryBackoffMs', 60_000, 0),
     pageSize: count(settings.pageSize, 'pageSize', 500, 1),
     retries: count(settings.retries, 'retries', 2, 0),
     retryDelayMs: millis(settings.retryDelayMs, 'retryDelayMs', 100, 0),

@@ -41,6 +41,9 @@ describe('settings', () => {
     ['a task deadline beyond the timer range', { taskTimeoutMs: 2 ** 31 }, /taskTimeoutMs/],
     ['a keepalive beyond the timer range', { keepAliveMs: 2 ** 31 }, /keepAliveMs/],
     ['a retry delay beyond the timer range', { retryDelayMs: 2 ** 31 }, /retryDelayMs/],
+    ['a negative login back-off', { loginRetryBackoffMs: -1 }, /loginRetryBackoffMs must be an integer/],
+    ['a fractional login back-off', { loginRetryBackoffMs: 1.5 }, /loginRetryBackoffMs/],
+    ['a login back-off beyond the timer range', { loginRetryBackoffMs: 2 ** 31 }, /loginRetryBackoffMs/],
   ])('refuses %s with INVALID_ARGUMENT, never echoing the password', async (_name, change, message) => {
     const error = await refused({ ...BASE, ...change })
     expect(error.code).toBe('INVALID_ARGUMENT')
