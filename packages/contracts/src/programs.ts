@@ -111,3 +111,26 @@ export function splitExecArgs(execArgs: string): string[] {
   if (inWord) words.push(word)
   return words
 }
+
+const SIGNAL_NAMES: Readonly<Record<number, string>> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  3: 'SIGQUIT',
+  6: 'SIGABRT',
+  9: 'SIGKILL',
+  10: 'SIGUSR1',
+  12: 'SIGUSR2',
+  13: 'SIGPIPE',
+  14: 'SIGALRM',
+  15: 'SIGTERM',
+}
+
+// The exit messages every backend reports, so a message reads the same whatever ran the process.
+export const ExitMessage = {
+  /** A process ended by signal `n`: `killed by SIGTERM` (or `killed by signal 40`). */
+  signalled: (n: number): string => `killed by ${SIGNAL_NAMES[n] ?? `signal ${n}`}`,
+  /** A program that does not exist (exit 127). */
+  notFound: (execPath: string): string => `${execPath}: not found`,
+  /** `/bin/cp` whose source is missing (exit 1). */
+  copySourceMissing: (source: string): string => `cp: cannot stat '${source}': No such file or directory`,
+} as const

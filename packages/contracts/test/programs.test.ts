@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PortLayerError, splitExecArgs } from '../src/index.js'
+import { ExitMessage, PortLayerError, splitExecArgs } from '../src/index.js'
 
 describe('splitExecArgs', () => {
   it.each([
@@ -27,5 +27,15 @@ describe('splitExecArgs', () => {
     } catch (e) {
       expect(PortLayerError.isInstance(e, 'INVALID_ARGUMENT')).toBe(true)
     }
+  })
+})
+
+describe('ExitMessage', () => {
+  it('names signals, missing programs and missing copy sources', () => {
+    expect(ExitMessage.signalled(15)).toBe('killed by SIGTERM')
+    expect(ExitMessage.signalled(9)).toBe('killed by SIGKILL')
+    expect(ExitMessage.signalled(40)).toBe('killed by signal 40')
+    expect(ExitMessage.notFound('/opt/app')).toBe('/opt/app: not found')
+    expect(ExitMessage.copySourceMissing('a.txt')).toBe("cp: cannot stat 'a.txt': No such file or directory")
   })
 })

@@ -1,4 +1,4 @@
-import { EXIT_NOT_FOUND, MAX_SIGNAL, Program, splitExecArgs } from '@portlayer/contracts'
+import { EXIT_NOT_FOUND, ExitMessage, MAX_SIGNAL, Program, splitExecArgs } from '@portlayer/contracts'
 import type { Engine } from './engine.js'
 import { resolvePath } from './fs.js'
 import { baseName, FsNode, fsOf, joinPath, ownFs, parentOf } from './fs-tree.js'
@@ -97,7 +97,7 @@ function copy(engine: Engine, proc: Proc, words: string[]): void {
   const [srcWord, dstWord] = words as [string, string]
   // An empty operand names no file (resolvePath refuses it): as with cp, an error of this process.
   if (srcWord === '') {
-    engine.exitProcess(proc, 1, "cp: cannot stat '': No such file or directory")
+    engine.exitProcess(proc, 1, ExitMessage.copySourceMissing(''))
     return
   }
   if (dstWord === '') {
@@ -111,7 +111,7 @@ function copy(engine: Engine, proc: Proc, words: string[]): void {
   const fs = fsOf(c)
   const from = fs.get(src)
   if (from === undefined) {
-    engine.exitProcess(proc, 1, `cp: cannot stat '${srcWord}': No such file or directory`)
+    engine.exitProcess(proc, 1, ExitMessage.copySourceMissing(srcWord))
     return
   }
   if (from.dir) {

@@ -4,6 +4,7 @@ import {
   type ContainerState,
   type EntryPoint,
   EXIT_NOT_FOUND,
+  ExitMessage,
   type Handle,
   type HandleFactory,
   type PendingCommit,
@@ -42,19 +43,6 @@ export interface AppliedSlot {
   readonly namespace: string
   /** `undefined` removes the recorded value. */
   readonly applied: unknown
-}
-
-const SIGNAL_NAMES: Record<number, string> = {
-  1: 'SIGHUP',
-  2: 'SIGINT',
-  3: 'SIGQUIT',
-  6: 'SIGABRT',
-  9: 'SIGKILL',
-  10: 'SIGUSR1',
-  12: 'SIGUSR2',
-  13: 'SIGPIPE',
-  14: 'SIGALRM',
-  15: 'SIGTERM',
 }
 
 function isEmpty(p: PendingCommit): boolean {
@@ -256,7 +244,7 @@ export class Engine implements ProcessHost {
       p.mode = MODE_IDLE
       return
     }
-    this.exitProcess(p, EXIT_NOT_FOUND, `${path}: not found`)
+    this.exitProcess(p, EXIT_NOT_FOUND, ExitMessage.notFound(path))
   }
 
   private runProgram(p: Proc, program: ProgramDefinition): void {
@@ -362,8 +350,7 @@ export class Engine implements ProcessHost {
       }
       return
     }
-    const name = SIGNAL_NAMES[signal]
-    this.exitProcess(p, SIGNAL_EXIT_BASE + signal, `killed by ${name ?? `signal ${signal}`}`)
+    this.exitProcess(p, SIGNAL_EXIT_BASE + signal, ExitMessage.signalled(signal))
   }
 
   findByPid(c: Container, pid: number): Proc | undefined {

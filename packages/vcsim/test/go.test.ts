@@ -54,7 +54,7 @@ describe('tools/vcsim Go tests (go test, GOPATH mode, Debian govmomi)', () => {
         if (event.Test === top && ['pass', 'fail', 'skip'].includes(event.Action))
           results.set(top, event.Action)
       }
-      goRun = { code: result.code, results, outputs, stderr: result.stderr }
+      goRun = { code: result.code ?? -1, results, outputs, stderr: result.stderr }
     } catch (e) {
       failure = e
     }
