@@ -239,8 +239,8 @@ Written by \`pnpm --filter @portlayer/simulator bench -- --write\` (\`bench/run.
 ## @portlayer/simulator
 
 A **lifecycle** is: \`createContainer\` + \`setEntryPoint\` + \`setLimits\` + \`copyTo\` (an executable
-256-byte file) + \`commit\` → \`setRunState(running)\` + \`commit\` → \`execProcess\` → \`setRunState(stopped)\`
-+ \`commit\` → \`destroyContainer\`, on the real-time clock. Both processes run until signalled and end
+256-byte file) + \`commit\` → \`setRunState(running)\` + \`commit\` → \`execProcess\` →
+\`setRunState(stopped)\` + \`commit\` → \`destroyContainer\`, on the real-time clock. Both processes run until signalled and end
 on SIGTERM, so the stop needs no grace timer. "Sequential" is the median of 9 batches of 20,000
 lifecycles after 5,000 warm-up ones, one \`await\` after another in one process.
 
