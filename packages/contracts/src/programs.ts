@@ -13,6 +13,7 @@ import { InvalidArgumentError } from './errors.js'
  * | `/bin/cp SRC DST` | copies a file (paths relative to the working directory), exits 0; exits 1 with a message when SRC is missing |
  * | `/bin/kill -N PID` | sends signal N to guest process PID, exits 0; exits 1 when there is no such process |
  * | a file in the container with an execute bit | runs until signalled |
+ * | such a file with a line `trap '' TERM` | runs until signalled; ignores SIGTERM (see {@link ignoresSigterm}) |
  * | anything else | exits 127, "program not found" |
  */
 export const Program = {
@@ -41,6 +42,68 @@ export const Signal = {
 
 /** Highest signal number accepted (Linux real-time signals end at 64). */
 export const MAX_SIGNAL = 64
+
+/**
+ * Whether an executable file's content makes it ignore SIGTERM, as a shell script that traps it
+ * with an empty action would: one of its lines is `trap '' TERM` or `trap "" TERM`, with `SIGTERM`
+ * or `15` accepted for `TERM`, blanks (spaces, tabs) between the words, and white space (also a
+ * carriage return) before and after them. Such a file still ends with 128 + n on any other
+ * signal, and SIGKILL always ends it; a stop therefore waits its grace period and then kills it.
+ *
+ * Backends call this once, when the process starts. It reads the bytes as they are (no decoding),
+ * so binary content costs one pass and never matches by accident of an encoding.
+ */
+export function ignoresSigterm(content: Uint8Array): boolean {
+  const n = content.length
+  let start = 0
+  while (start < n) {
+    let end = content.indexOf(NEWLINE, start)
+    if (end < 0) end = n
+    if (lineTrapsTerm(content, start, end)) return true
+    start = end + 1
+  }
+  return false
+}
+
+const NEWLINE = 0x0a
+const QUOTES = [0x27, 0x22] // ' "
+const TERM_NAMES = ['TERM', 'SIGTERM', '15'].map((w) => Array.from(w, (c) => c.charCodeAt(0)))
+const TRAP = Array.from('trap', (c) => c.charCodeAt(0))
+
+const isBlank = (b: number | undefined): boolean => b === 0x20 || b === 0x09
+// Around the words a line may also carry a carriage return (CRLF files), form feed or vertical tab.
+const isSpace = (b: number | undefined): boolean =>
+  b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0c || b === 0x0b
+
+function wordAt(content: Uint8Array, i: number, end: number, word: readonly number[]): boolean {
+  if (i + word.length > end) return false
+  for (let k = 0; k < word.length; k++) if (content[i + k] !== word[k]) return false
+  return true
+}
+
+/** `[space]trap<blanks>''<blanks>TERM[space]` on content[start, end). */
+function lineTrapsTerm(content: Uint8Array, start: number, end: number): boolean {
+  let i = start
+  while (i < end && isSpace(content[i])) i++
+  if (!wordAt(content, i, end, TRAP)) return false
+  i += TRAP.length
+  const afterTrap = i
+  while (i < end && isBlank(content[i])) i++
+  if (i === afterTrap) return false
+  const q = content[i]
+  if (q === undefined || !QUOTES.includes(q) || i + 1 >= end || content[i + 1] !== q) return false
+  i += 2
+  const afterAction = i
+  while (i < end && isBlank(content[i])) i++
+  if (i === afterAction) return false
+  for (const name of TERM_NAMES) {
+    if (!wordAt(content, i, end, name)) continue
+    let j = i + name.length
+    while (j < end && isSpace(content[j])) j++
+    if (j === end) return true
+  }
+  return false
+}
 
 /** Directories a new container's file system already has. */
 export const DEFAULT_DIRECTORIES: readonly string[] = Object.freeze([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ExitMessage, PortLayerError, splitExecArgs } from '../src/index.js'
+import { ExitMessage, ignoresSigterm, PortLayerError, splitExecArgs } from '../src/index.js'
 
 describe('splitExecArgs', () => {
   it.each([
@@ -37,5 +37,50 @@ describe('ExitMessage', () => {
     expect(ExitMessage.signalled(40)).toBe('killed by signal 40')
     expect(ExitMessage.notFound('/opt/app')).toBe('/opt/app: not found')
     expect(ExitMessage.copySourceMissing('a.txt')).toBe("cp: cannot stat 'a.txt': No such file or directory")
+  })
+})
+
+describe('ignoresSigterm', () => {
+  const bytes = (s: string) => new TextEncoder().encode(s)
+
+  it.each([
+    "trap '' TERM",
+    'trap "" TERM',
+    "trap '' SIGTERM",
+    "trap '' 15",
+    "#!/bin/sh\ntrap '' TERM\nexec server\n",
+    "#!/bin/sh\r\n  \ttrap\t''   TERM \r\nwhile :; do sleep 1; done\r\n",
+    "\n\ntrap '' 15",
+  ])('%j ignores SIGTERM', (content) => {
+    expect(ignoresSigterm(bytes(content))).toBe(true)
+  })
+
+  it.each([
+    '',
+    '#!/bin/sh\n',
+    "trap '' INT",
+    "trap '' TERM INT",
+    "trap 'exit 0' TERM",
+    'trap - TERM',
+    "trap ''TERM",
+    "trap'' TERM",
+    'trap \'" TERM',
+    "trap ' TERM",
+    "trap '' term",
+    "# trap '' TERM",
+    "echo trap '' TERM",
+    "trap '' TERMINATE",
+    "trap '' 150",
+    "trap\n'' TERM",
+  ])('%j does not', (content) => {
+    expect(ignoresSigterm(bytes(content))).toBe(false)
+  })
+
+  it('reads binary content without decoding it', () => {
+    const content = new Uint8Array([0xff, 0xfe, 0x0a, ...bytes("trap '' TERM"), 0x0a, 0x00, 0x80])
+    expect(ignoresSigterm(content)).toBe(true)
+    expect(ignoresSigterm(new Uint8Array(256).fill(7))).toBe(false)
+    // A multi-byte character right before the line is not white space.
+    expect(ignoresSigterm(bytes("\u00a0trap '' TERM"))).toBe(false)
   })
 })
