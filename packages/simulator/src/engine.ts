@@ -7,6 +7,7 @@ import {
   ExitMessage,
   type Handle,
   type HandleFactory,
+  ignoresSigterm,
   type PendingCommit,
   type ProcessState,
   type ResourceLimits,
@@ -26,6 +27,7 @@ import {
   DESTROYED,
   EXITED,
   MODE_IDLE,
+  MODE_IDLE_IGNORES_TERM,
   MODE_NONE,
   MODE_PROGRAM,
   NOT_STARTED,
@@ -241,7 +243,8 @@ export class Engine implements ProcessHost {
     if (runBuiltin(this, p)) return
     const node = fsOf(p.container).get(path)
     if (node !== undefined && !node.dir && (node.perms & 0o111) !== 0) {
-      p.mode = MODE_IDLE
+      // Read once here, so a signal costs one comparison and a file changed later does not matter.
+      p.mode = node.data !== null && ignoresSigterm(node.data) ? MODE_IDLE_IGNORES_TERM : MODE_IDLE
       return
     }
     this.exitProcess(p, EXIT_NOT_FOUND, ExitMessage.notFound(path))
@@ -338,9 +341,13 @@ export class Engine implements ProcessHost {
     }
   }
 
-  /** Delivers `signal` to a started process: to its handler if it has one, else it ends it. */
+  /**
+   * Delivers `signal` to a started process: to its handler if it has one, else it ends it; an
+   * executable file that traps SIGTERM lets SIGTERM pass.
+   */
   deliver(p: Proc, signal: number): void {
     if (p.status !== STARTED) return
+    if (signal === Signal.SIGTERM && p.mode === MODE_IDLE_IGNORES_TERM) return
     const run = p.run
     if (signal !== Signal.SIGKILL && run !== null && run.handler !== null) {
       try {

@@ -23,6 +23,8 @@ export const MODE_IDLE = 1
 export const MODE_SLEEP = 2
 /** A registered program whose code runs in `run`. */
 export const MODE_PROGRAM = 3
+/** Like {@link MODE_IDLE}, but SIGTERM does nothing: an executable file that traps it (`ignoresSigterm`). */
+export const MODE_IDLE_IGNORES_TERM = 4
 
 /** Why a stop sequence is waiting: the grace timer and the commits blocked on it. */
 export class StopState {

@@ -24,7 +24,7 @@ import {
  * - `/bin/sleep` keeps the time it had left when the snapshot was taken, counted from the
  *   restore (the clock is never rewound), and exits 0 when it runs out;
  * - a stop sequence in its grace period keeps the grace time it had left;
- * - an executable file keeps running until signalled;
+ * - an executable file keeps running until signalled (still ignoring SIGTERM if it traps it);
  * - a registered program keeps running, but its code cannot be copied: it comes back as a
  *   process that runs until signalled, any signal ending it with 128 + n.
  * Commits waiting for a stop of the replaced world resolve; timers of the replaced world are

@@ -104,6 +104,101 @@ describe('stop sequence', () => {
     expect(sim.clock.pendingTimers()).toBe(0)
   })
 
+  describe('executable files with a "trap \'\' TERM" line', () => {
+    const TRAPS = new TextEncoder().encode("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n")
+
+    /** A running container whose main process is /usr/local/bin/app holding `content`. */
+    async function startFile(sim: ReturnType<typeof virtualSim>, content: Uint8Array): Promise<string> {
+      let h = await sim.createContainer('traps')
+      h = await sim.setEntryPoint(h, '/', '/usr/local/bin/app', '')
+      h = await sim.copyTo(h, '/usr/local/bin', 'app', 0o755, content)
+      return sim.commit(await sim.setRunState(h, 'running'))
+    }
+
+    it('ignore SIGTERM; a stop waits the grace period on the simulator clock, then kills (137)', async () => {
+      const sim = virtualSim({ stopGracePeriodMs: 2000 })
+      const id = await startFile(sim, TRAPS)
+      await sim.signal(id, 15)
+      await sim.clock.advance(5000)
+      expect((await sim.getContainerState(id)).mainProcess).toMatchObject({ status: 'started', exitCode: 0 })
+      let done = false
+      const committing = stop(sim, id).then(() => {
+        done = true
+      })
+      await sim.clock.advance(1999)
+      expect(done).toBe(false)
+      expect((await sim.getContainerState(id)).status).toBe('running')
+      await sim.clock.advance(1)
+      await committing
+      const state = await sim.getContainerState(id)
+      expect(state.status).toBe('stopped')
+      expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 137 })
+      expect(state.mainProcess?.exitMsg).toContain('killed by SIGKILL')
+      expect(state.mainProcess?.finishedAt?.getTime()).toBe(1_000_000 + 5000 + 2000)
+      expect(sim.clock.pendingTimers()).toBe(0)
+    })
+
+    it('end on any other signal with 128 + n, and on SIGKILL', async () => {
+      const sim = virtualSim()
+      const a = await startFile(sim, TRAPS)
+      const b = await startFile(sim, TRAPS)
+      await sim.signal(a, 2)
+      await sim.signal(b, 9)
+      expect((await sim.getContainerState(a)).mainProcess?.exitCode).toBe(130)
+      expect((await sim.getContainerState(b)).mainProcess?.exitCode).toBe(137)
+    })
+
+    it('keep running after /bin/kill -15 through the guest; the kill exits 0', async () => {
+      const sim = virtualSim()
+      const id = await startContainer(sim, '/bin/sleep', '3600')
+      sim.fs(id).writeFile('/usr/local/bin/app', TRAPS, 0o755)
+      const app = await sim.execProcess(id, '/', '/usr/local/bin/app', '')
+      const pid = (await sim.getContainerState(id)).execdProcs.find((p) => p.processId === app)?.guestPid
+      const kill = await sim.execProcess(id, '/', '/bin/kill', `-15 ${pid}`)
+      const state = await sim.getContainerState(id)
+      const byId = new Map(state.execdProcs.map((p) => [p.processId, p]))
+      expect(byId.get(kill)).toMatchObject({ status: 'exited', exitCode: 0 })
+      expect(byId.get(app)?.status).toBe('started')
+    })
+
+    it("are killed at the end of a stop's grace period when exec'd; the main process ends on SIGTERM", async () => {
+      const sim = virtualSim({ stopGracePeriodMs: 1000 })
+      const id = await startContainer(sim)
+      sim.fs(id).writeFile('/tmp/traps', TRAPS, 0o700)
+      const execd = await sim.execProcess(id, '/tmp', '/tmp/traps', '')
+      const committing = stop(sim, id)
+      await sim.clock.advance(0)
+      expect((await sim.getContainerState(id)).mainProcess?.exitCode).toBe(143)
+      await sim.clock.advance(1000)
+      await committing
+      const state = await sim.getContainerState(id)
+      expect(state.status).toBe('stopped')
+      expect(state.execdProcs.find((p) => p.processId === execd)?.exitCode).toBe(137)
+    })
+
+    it('are read when the process starts: changing the file later changes nothing until the next start', async () => {
+      const sim = virtualSim({ stopGracePeriodMs: 1000 })
+      const id = await startFile(sim, new Uint8Array([1]))
+      sim.fs(id).writeFile('/usr/local/bin/app', TRAPS)
+      // Still the program it started as: ends on SIGTERM, no grace timer armed.
+      await stop(sim, id)
+      expect((await sim.getContainerState(id)).mainProcess?.exitCode).toBe(143)
+      expect(sim.clock.pendingTimers()).toBe(0)
+      await sim.commit(await sim.setRunState(await sim.getHandle(id), 'running'))
+      await sim.signal(id, 15)
+      expect((await sim.getContainerState(id)).mainProcess?.status).toBe('started')
+    })
+
+    it('keep ignoring SIGTERM across snapshot and restore', async () => {
+      const sim = virtualSim()
+      const id = await startFile(sim, TRAPS)
+      const snap = sim.snapshot()
+      sim.restore(snap)
+      await sim.signal(id, 15)
+      expect((await sim.getContainerState(id)).mainProcess?.status).toBe('started')
+    })
+  })
+
   it('validates the grace period option', () => {
     for (const bad of [-1, Number.NaN, '10' as unknown as number]) {
       expect(() => createSimulator({ stopGracePeriodMs: bad })).toThrow(/stopGracePeriodMs/)
