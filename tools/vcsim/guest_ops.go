@@ -123,7 +123,9 @@ func (m *guestProcessManager) ListProcessesInGuest(ctx *simulator.Context, req *
 }
 
 // TerminateProcessInGuest ends a process as vSphere does on Linux: SIGTERM, then SIGKILL if it
-// lingers. Emulated processes never ignore SIGTERM, so they exit 143.
+// lingers. A process that ends on SIGTERM exits 143; one that ignores it (an executable file that
+// traps it) gets the SIGKILL at once and exits 137 — real tools wait a few seconds in between,
+// which would only slow the tests down.
 func (m *guestProcessManager) TerminateProcessInGuest(ctx *simulator.Context, req *types.TerminateProcessInGuest) soap.HasFault {
 	body := new(methods.TerminateProcessInGuestBody)
 	m.g.mu.Lock()
@@ -138,7 +140,10 @@ func (m *guestProcessManager) TerminateProcessInGuest(ctx *simulator.Context, re
 		body.Fault_ = simulator.Fault(fmt.Sprintf("process %d not found", req.Pid), &types.GuestProcessNotFound{Pid: req.Pid})
 		return body
 	}
-	p.exit(signalExitBase+sigterm, time.Now())
+	now := time.Now()
+	if !p.signal(sigterm, now) {
+		p.signal(sigkill, now)
+	}
 	body.Res = new(types.TerminateProcessInGuestResponse)
 	return body
 }

@@ -21,9 +21,21 @@ type guestProcess struct {
 	end      *time.Time
 	exitCode int32
 	timer    *time.Timer // the deadline of /bin/sleep
+	// ignoresTerm is set for an executable file that traps SIGTERM, read once when it starts.
+	ignoresTerm bool
 }
 
 func (p *guestProcess) running() bool { return p.end == nil }
+
+// signal delivers signal n (1–64) to a running process: it ends with 128 + n, except that an
+// executable file that traps SIGTERM lets SIGTERM pass. It reports whether the process ended.
+func (p *guestProcess) signal(n int, now time.Time) bool {
+	if n == sigterm && p.ignoresTerm {
+		return false
+	}
+	p.exit(int32(signalExitBase+n), now)
+	return true
+}
 
 // exit ends a running process with code.
 func (p *guestProcess) exit(code int32, now time.Time) {
@@ -39,6 +51,7 @@ const (
 	exitNotFound   = 127 // contracts' EXIT_NOT_FOUND
 	signalExitBase = 128 // contracts' SIGNAL_EXIT_BASE
 	maxSignal      = 64
+	sigkill        = 9
 	sigterm        = 15
 	// exitShellSyntax is what /bin/sh answers for a command line it cannot parse.
 	exitShellSyntax = 2
@@ -47,7 +60,14 @@ const (
 var (
 	exitScript   = regexp.MustCompile(`^\s*exit\s+(\d+)\s*$`)
 	sleepSeconds = regexp.MustCompile(`^(\d+(\.\d*)?|\.\d+)$`)
+	// trapsTerm is a line that makes a script ignore SIGTERM, as contracts' ignoresSigterm reads
+	// it: `trap '' TERM` or `trap "" TERM`, SIGTERM or 15 for TERM, blanks between the words and
+	// white space (a CR too) around them.
+	trapsTerm = regexp.MustCompile(`(?m)^[ \t\r\f\v]*trap[ \t]+(?:''|"")[ \t]+(?:TERM|SIGTERM|15)[ \t\r\f\v]*$`)
 )
+
+// ignoresSigterm reports whether an executable file with this content ignores SIGTERM.
+func ignoresSigterm(content []byte) bool { return trapsTerm.Match(content) }
 
 // startProgram runs spec in g following the program semantics of contracts/src/programs.ts and
 // returns the new process. g.mu is held by the caller; exit callbacks of /bin/sleep take it.
@@ -92,8 +112,10 @@ func (g *guests) startProgram(vm *guestVM, spec types.GuestProgramSpec, owner st
 		node, err := vm.fs.lookup(resolvePath(spec.ProgramPath, cwd))
 		if err != nil || node.dir || node.mode&0o111 == 0 {
 			proc.exit(exitNotFound, now)
+			break
 		}
-		// An executable file runs until it is signalled.
+		// An executable file runs until it is signalled; one that traps SIGTERM outlives it.
+		proc.ignoresTerm = ignoresSigterm(node.data)
 	}
 	return proc
 }
@@ -188,7 +210,7 @@ func (vm *guestVM) kill(args []string, now time.Time) int32 {
 		return 1
 	}
 	if signal != 0 {
-		target.exit(int32(signalExitBase+signal), now)
+		target.signal(signal, now)
 	}
 	return 0
 }

@@ -246,6 +246,76 @@ func TestTerminateProcessInGuestEndsItWithSIGTERM(t *testing.T) {
 	expectFault(t, g.procs.TerminateProcess(g.ctx, g.auth, 424242), "GuestProcessNotFound")
 }
 
+// trapsTermScript ignores SIGTERM under the program semantics: it traps TERM with an empty action.
+var trapsTermScript = []byte("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n")
+
+func TestIgnoresSigtermReadsTrapLinesAsContractsDoes(t *testing.T) {
+	for _, content := range []string{
+		"trap '' TERM", `trap "" TERM`, "trap '' SIGTERM", "trap '' 15",
+		"#!/bin/sh\r\n  \ttrap\t''   TERM \r\nwhile :; do sleep 1; done\r\n", "\n\ntrap '' 15",
+		"\xff\xfe\ntrap '' TERM\n\x00\x80",
+	} {
+		if !ignoresSigterm([]byte(content)) {
+			t.Errorf("%q: want ignores SIGTERM", content)
+		}
+	}
+	for _, content := range []string{
+		"", "#!/bin/sh\n", "trap '' INT", "trap '' TERM INT", "trap 'exit 0' TERM", "trap - TERM",
+		"trap ''TERM", "trap'' TERM", `trap '" TERM`, "trap ' TERM", "trap '' term", "# trap '' TERM",
+		"echo trap '' TERM", "trap '' TERMINATE", "trap '' 150", "trap\n'' TERM", "\u00a0trap '' TERM",
+		"x\rtrap '' TERM", "trap '' TERM\r foo",
+	} {
+		if ignoresSigterm([]byte(content)) {
+			t.Errorf("%q: want ends on SIGTERM", content)
+		}
+	}
+}
+
+func TestAnExecutableFileThatTrapsSIGTERMOutlivesItButNotOtherSignals(t *testing.T) {
+	g := newGuestEnv(t)
+	g.must(g.upload("/usr/local/bin/stubborn", trapsTermScript, 0o755, false))
+	a := g.start("/usr/local/bin/stubborn", "", "")
+	b := g.start("/usr/local/bin/stubborn", "", "")
+	for _, args := range []string{"-15 " + itoa(a), itoa(a)} {
+		if code := g.exitCode(g.start("/bin/kill", args, "")); code != 0 {
+			t.Fatalf("kill %s exited %d, want 0", args, code)
+		}
+	}
+	if !g.running(a) {
+		t.Fatalf("SIGTERM ended a process that traps it: exit %d", g.exitCode(a))
+	}
+	g.exitCode(g.start("/bin/kill", "-2 "+itoa(a), ""))
+	if code := g.exitCode(a); code != 130 {
+		t.Fatalf("SIGINT: exit %d, want 130", code)
+	}
+	g.exitCode(g.start("/bin/kill", "-9 "+itoa(b), ""))
+	if code := g.exitCode(b); code != 137 {
+		t.Fatalf("SIGKILL: exit %d, want 137", code)
+	}
+	// Read when the process starts: a file that no longer traps SIGTERM changes no running process.
+	c := g.start("/usr/local/bin/stubborn", "", "")
+	g.must(g.upload("/usr/local/bin/stubborn", []byte("#!/bin/sh\n"), 0o755, true))
+	d := g.start("/usr/local/bin/stubborn", "", "")
+	g.exitCode(g.start("/bin/kill", itoa(c), ""))
+	g.exitCode(g.start("/bin/kill", itoa(d), ""))
+	if !g.running(c) {
+		t.Fatal("a process that trapped SIGTERM when it started ended on SIGTERM after its file changed")
+	}
+	if code := g.exitCode(d); code != 143 {
+		t.Fatalf("SIGTERM to a file without the trap: exit %d, want 143", code)
+	}
+}
+
+func TestTerminateProcessInGuestKillsAProcessThatIgnoresSIGTERM(t *testing.T) {
+	g := newGuestEnv(t)
+	g.must(g.upload("/usr/local/bin/stubborn", trapsTermScript, 0o755, false))
+	pid := g.start("/usr/local/bin/stubborn", "", "")
+	g.must(g.procs.TerminateProcess(g.ctx, g.auth, pid))
+	if code := g.exitCode(pid); code != 137 {
+		t.Fatalf("terminated process that ignores SIGTERM: exit %d, want 137 (the SIGKILL that follows)", code)
+	}
+}
+
 func TestListProcessesInGuestReportsEveryFieldAndFiltersByPid(t *testing.T) {
 	g := newGuestEnv(t)
 	before := time.Now().Add(-time.Second)
