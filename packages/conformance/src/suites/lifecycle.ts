@@ -1,8 +1,11 @@
-import { isId, RunState } from '@portlayer/contracts'
+import { isId, RunState, Signal } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { LONG_RUNNER, text } from '../harness.js'
 import { expectPortLayerError } from '../outcome.js'
 import type { SuiteContext } from './context.js'
+
+// A program that ignores SIGTERM under the program semantics (contracts' ignoresSigterm).
+const IGNORES_SIGTERM = text("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n")
 
 /** Behaviours 1, 2, 5, 8 and 9: creating, handles, run states, destroying, listing. */
 export function lifecycleTests(s: SuiteContext): void {
@@ -141,6 +144,57 @@ export function lifecycleTests(s: SuiteContext): void {
         main?.startedAt?.getTime() ?? 0,
       )
     })
+
+    it.skipIf(!caps.signal || !caps.files)(
+      '5: stop waits the grace period for a process that ignores SIGTERM, then kills it (137)',
+      async () => {
+        const t = s.t()
+        const { pl } = t
+        const { pollMs, waitMs } = t.options
+        const file = { dir: '/usr/local/bin', name: 'ignores-term', data: IGNORES_SIGTERM, perms: 0o755 }
+        const program = '/usr/local/bin/ignores-term'
+        const id = await t.running('five-grace', { entry: { execPath: program }, files: [file] })
+        try {
+          const execd = caps.exec ? await pl.execProcess(id, '/', program, '') : undefined
+          await pl.signal(id, Signal.SIGTERM)
+          await t.advance(500)
+          const after = await t.state(id)
+          expect(after.status, 'after SIGTERM to a process that ignores it').toBe('running')
+          expect(after.mainProcess).toMatchObject({ status: 'started', finishedAt: null })
+          if (execd) expect(after.execdProcs.find((p) => p.processId === execd)?.status).toBe('started')
+
+          // The commit blocks through the grace period, which passes only as backend time does.
+          let settled = false
+          const stopping = t.stop(id).finally(() => {
+            settled = true
+          })
+          stopping.catch(() => {})
+          const startedAt = Date.now()
+          let advanced = 0
+          // A virtual clock's grace period may be long; a real one counts against the real deadline.
+          while (!settled && advanced < 6 * waitMs && Date.now() - startedAt < waitMs) {
+            await t.advance(pollMs)
+            advanced += pollMs
+          }
+          expect(settled, `the stop commit resolved within ${advanced} ms of backend time`).toBe(true)
+          await stopping
+          const stopped = await t.state(id)
+          expect(stopped.status).toBe('stopped')
+          expect(stopped.mainProcess).toMatchObject({ status: 'exited', exitCode: 137 })
+          if (execd) {
+            expect(stopped.execdProcs.find((p) => p.processId === execd)).toMatchObject({
+              status: 'exited',
+              exitCode: 137,
+            })
+          }
+        } finally {
+          // A failed check must not leave a process that the cleanup's own stop would wait on.
+          if ((await t.state(id).catch(() => undefined))?.status === 'running') {
+            await pl.signal(id, Signal.SIGKILL).catch(() => {})
+          }
+        }
+      },
+    )
 
     it('5: a stopped container starts afresh: new pid, new startedAt, exit fields reset', async () => {
       const t = s.t()
