@@ -138,7 +138,11 @@ export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerR
   b.watched.delete(id)
 }
 
-/** Polls the guest until `pid` is no longer running or `graceMs` passed; returns the last list. */
+/**
+ * Polls the guest until `pid` is no longer running or `graceMs` passed; returns the last list.
+ * The last look is taken once the period is over, so a process that exits within it is recorded
+ * with its own exit code, not as killed by the power-off.
+ */
 async function waitForExit(
   b: Backend,
   ref: MoRef,
@@ -150,8 +154,9 @@ async function waitForExit(
   const step = Math.min(500, Math.max(20, Math.floor(graceMs / 20)))
   for (;;) {
     const procs = await guest.listProcesses(ref)
-    if (livenessOf(procs, pid).kind !== 'running' || Date.now() + step > deadline) return procs
-    await sleep(step)
+    const left = deadline - Date.now()
+    if (livenessOf(procs, pid).kind !== 'running' || left <= 0) return procs
+    await sleep(Math.min(step, left))
   }
 }
 

@@ -189,6 +189,44 @@ describe('SOAP round trips per operation', () => {
     expect((await pl.getContainerState(id)).mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
   })
 
+  it('stop of a main process that ignores SIGTERM: the same calls, the guest polled through the whole grace period, then 137', async () => {
+    const script = text.encode("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n")
+    const id = await newContainer(async (h) =>
+      pl.setRunState(
+        await pl.copyTo(
+          await pl.setEntryPoint(h, '/', '/usr/local/bin/ignores-term', ''),
+          '/usr/local/bin',
+          'ignores-term',
+          0o755,
+          script,
+        ),
+        'running',
+      ),
+    )
+    const h = await pl.setRunState(await pl.getHandle(id), 'stopped')
+    const began = Date.now()
+    const counts = await counting.measure(() => pl.commit(h))
+    const took = Date.now() - began
+    const { ListProcessesInGuest: lists = 0, ...rest } = counts
+    expect(rest).toEqual({
+      PowerOffVM_Task: 1,
+      ReconfigVM_Task: 2,
+      RetrievePropertiesEx: 1,
+      StartProgramInGuest: 1,
+      waitForTask: 3,
+    })
+    // Polled every 100 ms (a twentieth of the 2 s grace period), the last look once the whole
+    // period has passed since the SIGTERM: the process is given all of it, and no busy loop.
+    expect(lists).toBeGreaterThanOrEqual(5)
+    expect(lists).toBeLessThanOrEqual(22)
+    expect(took).toBeGreaterThanOrEqual(2_000)
+    expect((await pl.getContainerState(id)).mainProcess).toMatchObject({
+      status: 'exited',
+      exitCode: 137,
+      exitMsg: 'killed by SIGKILL',
+    })
+  })
+
   it('destroy of a stopped container: read and Destroy_Task', async () => {
     const id = await newContainer(withEntry)
     expect(await counting.measure(() => pl.destroyContainer(id))).toEqual({
