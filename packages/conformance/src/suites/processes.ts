@@ -1,4 +1,4 @@
-import { isId, Signal } from '@portlayer/contracts'
+import { type ID, isId, Signal } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { LONG_RUNNER } from '../harness.js'
 import { expectPortLayerError } from '../outcome.js'
@@ -99,6 +99,36 @@ export function processTests(s: SuiteContext): void {
         expect(p?.finishedAt).toBeInstanceOf(Date)
       }
     })
+
+    const bound = s.options.maxExitedExecs
+    it.skipIf(!caps.exec || bound === undefined)(
+      `10: only the last maxExitedExecs (${bound ?? 'not given in the options'}) exited exec'd processes are kept`,
+      async () => {
+        const t = s.t()
+        const { pl } = t
+        const max = bound as number
+        const id = await t.running('ten-exec-bound')
+        const ids: ID[] = []
+        for (let i = 0; i < max + 2; i++) ids.push(await pl.execProcess(id, '/', '/bin/true', ''))
+        const newest = ids.slice(2)
+        await t.eventually(async () => {
+          const { execdProcs } = await t.state(id)
+          return newest.every((pid) => execdProcs.find((p) => p.processId === pid)?.status === 'exited')
+            ? true
+            : undefined
+        }, `the last ${max} exec'd processes of ${id} exited`)
+        const state = await t.state(id)
+        expect(state.execdProcs.map((p) => [p.processId, p.status])).toEqual(
+          newest.map((pid) => [pid, 'exited']),
+        )
+        expect((await t.config(id)).execdProcs.map((p) => p.processId)).toEqual(newest)
+        await expectPortLayerError(
+          pl.signal(ids[0] as ID, Signal.SIGTERM),
+          'NOT_FOUND',
+          "a dropped exec'd process",
+        )
+      },
+    )
 
     it('12: before its first start a container with an entry point reports its main process as not-started', async () => {
       const t = s.t()
