@@ -74,6 +74,8 @@ export class Engine implements ProcessHost {
     readonly factory: HandleFactory,
     readonly defaults: ResourceLimits,
     readonly graceMs: number,
+    /** How many exited exec'd processes a container keeps listed. */
+    readonly maxExitedExecs: number,
   ) {}
 
   nowMs(): number {
@@ -323,6 +325,7 @@ export class Engine implements ProcessHost {
       const i = list.indexOf(p)
       if (i >= 0) list.splice(i, 1)
       if (list.length === 0) c.runningExecd = null
+      this.dropOldExited(c)
     }
     this.emit('exited', c, p)
     if (c.stopping !== null) {
@@ -338,6 +341,28 @@ export class Engine implements ProcessHost {
         }
       }
       this.markStopped(c)
+    }
+  }
+
+  /**
+   * Keeps at most `maxExitedExecs` exited exec'd processes: the ones that finished first are
+   * forgotten (config, state and signal lookups alike), so a container exec'd into forever (a
+   * health check) does not grow without bound. Processes still running are never dropped.
+   */
+  private dropOldExited(c: Container): void {
+    const execd = c.execd as Proc[]
+    let exited = execd.length - (c.runningExecd === null ? 0 : c.runningExecd.length)
+    while (exited > this.maxExitedExecs) {
+      let oldest = -1
+      for (let i = 0; i < execd.length; i++) {
+        const q = execd[i] as Proc
+        // Strictly earlier, so of processes that finished at the same moment the earliest started goes.
+        if (q.status === EXITED && (oldest < 0 || q.finishedAt < (execd[oldest] as Proc).finishedAt))
+          oldest = i
+      }
+      const [gone] = execd.splice(oldest, 1)
+      this.procs.delete((gone as Proc).id)
+      exited--
     }
   }
 

@@ -4,6 +4,7 @@ export { type FaultTarget, SIM_OPERATIONS, type SimFaults, type SimOperation } f
 export type { FileStat, SimFileSystem } from './fs.js'
 export {
   DEFAULT_LIMITS,
+  DEFAULT_MAX_EXITED_EXECS,
   DEFAULT_STOP_GRACE_PERIOD_MS,
   type SimulatorOptions,
 } from './options.js'

@@ -13,6 +13,9 @@ export const DEFAULT_LIMITS: Readonly<ResourceLimits> = Object.freeze({ memoryMb
 /** How long a stop waits after SIGTERM before SIGKILL: 10 s of simulator time. */
 export const DEFAULT_STOP_GRACE_PERIOD_MS = 10_000
 
+/** How many exited exec'd processes each container keeps listed: 64. */
+export const DEFAULT_MAX_EXITED_EXECS = 64
+
 export interface SimulatorOptions {
   /** `'real'` (default) follows the wall clock; `'virtual'` moves only with `sim.clock.advance`. */
   clock?: 'real' | 'virtual'
@@ -24,6 +27,12 @@ export interface SimulatorOptions {
   defaultLimits?: Partial<ResourceLimits>
   /** Time between SIGTERM and SIGKILL when stopping; default {@link DEFAULT_STOP_GRACE_PERIOD_MS}. */
   stopGracePeriodMs?: number
+  /**
+   * How many exited exec'd processes each container keeps in `execdProcs` (config and state);
+   * when one more exits, the one that finished first is forgotten. Running ones are always kept.
+   * A positive integer; default {@link DEFAULT_MAX_EXITED_EXECS}.
+   */
+  maxExitedExecs?: number
   /** Programs to register at once, by absolute path. */
   programs?: Readonly<Record<string, SimProgram>>
   /** Commit extensions to register at once. */
@@ -98,6 +107,14 @@ export function resolveGrace(ms: number | undefined): number {
     throw invalidArgument(`stopGracePeriodMs must be a finite number ≥ 0, got ${String(ms)}`)
   }
   return ms
+}
+
+export function resolveMaxExitedExecs(n: number | undefined): number {
+  if (n === undefined) return DEFAULT_MAX_EXITED_EXECS
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+    throw invalidArgument(`maxExitedExecs must be a positive integer, got ${String(n)}`)
+  }
+  return n
 }
 
 export function resolveStart(start: Date | number | undefined): number {

@@ -41,7 +41,14 @@ import { commitPrepared, Extensions, type PreparedSlot, rollback, slotsOf } from
 import { Faults, type SimFaults } from './faults.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { fsOf, joinPath } from './fs-tree.js'
-import { checkOptions, resolveGrace, resolveLimits, resolveStart, type SimulatorOptions } from './options.js'
+import {
+  checkOptions,
+  resolveGrace,
+  resolveLimits,
+  resolveMaxExitedExecs,
+  resolveStart,
+  type SimulatorOptions,
+} from './options.js'
 import { type ProgramRegistry, Programs } from './programs.js'
 import { type Container, CREATED, RUN_STATE_NAMES, RUNNING, STARTED, STOPPED } from './records.js'
 import { restoreWorld, type SimulatorSnapshot, takeSnapshot } from './snapshot.js'
@@ -63,6 +70,8 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   readonly defaultLimits: Readonly<ResourceLimits>
   /** Time between SIGTERM and SIGKILL when stopping, in simulator milliseconds. */
   readonly stopGracePeriodMs: number
+  /** How many exited exec'd processes each container keeps listed (the ones that finished last). */
+  readonly maxExitedExecs: number
   /**
    * Direct access to a committed container's file system, whatever its run state: for test setup
    * and inspection. Copies still waiting for the next start are not in it yet.
@@ -104,6 +113,7 @@ class SimulatorImpl implements Simulator {
   readonly handleFactory: HandleFactory
   readonly defaultLimits: Readonly<ResourceLimits>
   readonly stopGracePeriodMs: number
+  readonly maxExitedExecs: number
   private engine: Engine
   /**
    * True when the factory is this project's BasicHandleFactory, which validates (with the same
@@ -121,6 +131,7 @@ class SimulatorImpl implements Simulator {
     this.factoryValidates = isPlainBasicFactory(this.handleFactory)
     this.defaultLimits = resolveLimits(options.defaultLimits)
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
+    this.maxExitedExecs = resolveMaxExitedExecs(options.maxExitedExecs)
     this.engine = new Engine(
       this.clock,
       this.events,
@@ -128,6 +139,7 @@ class SimulatorImpl implements Simulator {
       this.handleFactory,
       this.defaultLimits,
       this.stopGracePeriodMs,
+      this.maxExitedExecs,
     )
     for (const [path, program] of Object.entries(options.programs ?? {}))
       this.programs.register(path, program)

@@ -106,7 +106,15 @@ export function restoreWorld(old: Engine, snapshot: SimulatorSnapshot): Engine {
     throw invalidArgument('restore needs a snapshot taken by sim.snapshot()')
   }
   retire(old)
-  const engine = new Engine(old.clock, old.events, old.programs, old.factory, old.defaults, old.graceMs)
+  const engine = new Engine(
+    old.clock,
+    old.events,
+    old.programs,
+    old.factory,
+    old.defaults,
+    old.graceMs,
+    old.maxExitedExecs,
+  )
   engine.version = Math.max(old.version, world.version)
   for (const id of world.issued) engine.issued.add(id)
   const now = engine.clock.nowMs()
