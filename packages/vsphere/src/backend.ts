@@ -20,7 +20,7 @@ import {
 } from './errors.js'
 import type { AnyExtension } from './extensions.js'
 import type { ContainerRecord } from './extra-config.js'
-import { execKey } from './extra-config.js'
+import { deletedExecs, execKey } from './extra-config.js'
 import { Guest } from './guest.js'
 import type { Inventory } from './inventory.js'
 import type { ResolvedSettings } from './settings.js'
@@ -226,6 +226,12 @@ export class Backend {
       if (!isOutcomeUnknown(e)) throw e
       await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
     }
+    this.forgetDeleted(options)
+  }
+
+  /** Forgets the owners of exec'd processes whose records `options` (now applied) deleted. */
+  forgetDeleted(options: readonly OptionValue[]): void {
+    for (const processId of deletedExecs(options)) this.processOwners.delete(processId)
   }
 
   /** The guest's processes, or `undefined` when the guest cannot answer now. */

@@ -171,7 +171,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   // that end (so a start that fails reads as the run that ended, with its exit code).
   const ending =
     procs && snap.powerState === 'poweredOn' && !running
-      ? endOfRun(record, procs, new Date(), false)
+      ? endOfRun(record, procs, new Date(), false, b.settings.maxExitedExecs)
       : undefined
   if (ending) options.push(...ending.options)
   const previousRun = ending?.mainState ?? record.mainState
@@ -199,6 +199,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     throw wrap(e, `committing container ${id}`, id)
   }
   deleteStaged(b, superseded)
+  b.forgetDeleted(options)
 
   const recordAfter = withEntries(snap, applyOptions(snap.entries, options)).record as ContainerRecord
   const poweredOnButEnded = snap.powerState === 'poweredOn' && !running

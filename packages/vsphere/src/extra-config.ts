@@ -40,6 +40,13 @@ export function execKey(processId: ID): string {
   return `${EXEC_PREFIX}${processId}`
 }
 
+/** The exec'd processes whose records `options` delete. */
+export function deletedExecs(options: readonly OptionValue[]): ID[] {
+  return options
+    .filter((o) => o.value === '' && o.key.startsWith(EXEC_PREFIX))
+    .map((o) => o.key.slice(EXEC_PREFIX.length))
+}
+
 /** The key of the value extension `namespace` applied. */
 export function extensionKey(namespace: string): string {
   return `${EXT_PREFIX}${namespace}`

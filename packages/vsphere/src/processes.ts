@@ -12,6 +12,7 @@ import { BACKEND, invalidState, wrap } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
 import { Guest, programNotFound } from './guest.js'
+import { dropOldExited } from './run-records.js'
 import { observe } from './runs.js'
 
 // Processes other than a start's main process: exec'd ones, and signals to any process, all
@@ -49,8 +50,14 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
       exited: true,
     }
   }
+  // The records of exited processes past the bound go in the same reconfiguration.
+  const dropped = dropOldExited(
+    [...record.execs, exec],
+    record.mainState?.run ?? '',
+    b.settings.maxExitedExecs,
+  )
   try {
-    await b.record(snap.ref, [option(execKey(processId), encodeExec(exec))])
+    await b.record(snap.ref, [option(execKey(processId), encodeExec(exec)), ...dropped])
   } catch (e) {
     // An unrecorded process would be invisible to portlayer: end it.
     if (exec.pid > 0) await guest.terminate(snap.ref, exec.pid).catch(() => {})

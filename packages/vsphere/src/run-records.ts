@@ -3,6 +3,7 @@ import { GONE_MESSAGE, livenessOf, UNKNOWN_EXIT_CODE } from './derive.js'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
 import {
   type ContainerRecord,
+  type ExecRecord,
   encodeExec,
   encodeMainState,
   execKey,
@@ -10,6 +11,7 @@ import {
   type MainStateRecord,
   option,
 } from './extra-config.js'
+import { DEFAULT_MAX_EXITED_EXECS } from './settings.js'
 
 // The extraConfig changes that record a run's transitions. Pure: the callers decide when to apply.
 
@@ -70,13 +72,15 @@ export interface EndOfRun {
  * Records the ends the guest reports in `procs`: the main process's exit (which ends the run:
  * exec'd processes still running are recorded as killed by the power-off that follows), and exec'd
  * processes that exited on their own. With `stopping`, the run ends now whatever the guest says:
- * a main process still running is recorded as killed.
+ * a main process still running is recorded as killed. Exited exec'd processes past
+ * `maxExitedExecs` are deleted in the same entries (see {@link dropOldExited}).
  */
 export function endOfRun(
   record: ContainerRecord,
   procs: readonly GuestProcessInfo[],
   now: Date,
   stopping: boolean,
+  maxExitedExecs = DEFAULT_MAX_EXITED_EXECS,
 ): EndOfRun {
   const options: OptionValue[] = []
   const state = record.mainState
@@ -117,7 +121,9 @@ export function endOfRun(
     ended = true
   }
   const run = state?.run ?? ''
+  const execs: ExecRecord[] = []
   for (const exec of record.execs) {
+    execs.push(exec)
     if (exec.exited || exec.run !== run) continue
     const live = livenessOf(procs, exec.pid)
     let exitCode: number | undefined
@@ -131,21 +137,49 @@ export function endOfRun(
       exitCode = UNKNOWN_EXIT_CODE
     }
     if (exitCode === undefined) continue
-    options.push(
-      option(
-        execKey(exec.processId),
-        encodeExec({
-          ...exec,
-          finishedAt: latest(finishedAt, exec.startedAt).toISOString(),
-          exitCode,
-          exitMsg:
-            exitCode === UNKNOWN_EXIT_CODE
-              ? GONE_MESSAGE
-              : exitMessage(exec.execPath, exec.execArgs, exitCode),
-          exited: true,
-        }),
-      ),
-    )
+    const done: ExecRecord = {
+      ...exec,
+      finishedAt: latest(finishedAt, exec.startedAt).toISOString(),
+      exitCode,
+      exitMsg:
+        exitCode === UNKNOWN_EXIT_CODE ? GONE_MESSAGE : exitMessage(exec.execPath, exec.execArgs, exitCode),
+      exited: true,
+    }
+    execs[execs.length - 1] = done
+    options.push(option(execKey(exec.processId), encodeExec(done)))
   }
+  // Only a recorded exit can push the count past the bound, so only then is anything dropped.
+  if (options.length > 0) options.push(...dropOldExited(execs, run, maxExitedExecs))
   return mainState ? { options, ended, mainState } : { options, ended }
+}
+
+/** Whether an exec'd process is over: its end is recorded, or it belonged to an earlier run. */
+function isOver(exec: ExecRecord, run: string): boolean {
+  return exec.exited || exec.run !== run
+}
+
+/** When an exec'd process that is over ended; an earlier run's unrecorded end counts as its start. */
+function endOf(exec: ExecRecord): string {
+  return exec.finishedAt ?? exec.startedAt
+}
+
+/**
+ * The deletions (empty values) that leave at most `max` exec'd processes that are over among
+ * `execs` (a container's exec records as they will be, `run` its current run): those that finished
+ * first go, and of ends at the same moment the earliest started (then the earliest in `execs`). Running processes always stay.
+ * extraConfig holds every record and every listing reads them all, so without this a container
+ * exec'd into by a health check would grow until vSphere refused its configuration.
+ */
+export function dropOldExited(execs: readonly ExecRecord[], run: string, max: number): OptionValue[] {
+  const over = execs.filter((e) => isOver(e, run))
+  if (over.length <= max) return []
+  over.sort((a, b) => {
+    const ea = endOf(a)
+    const eb = endOf(b)
+    if (ea !== eb) return ea < eb ? -1 : 1
+    if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? -1 : 1
+    // Stable: otherwise `execs` order decides, so a process just exec'd (last) is never the one dropped.
+    return 0
+  })
+  return over.slice(0, over.length - max).map((e) => option(execKey(e.processId), ''))
 }

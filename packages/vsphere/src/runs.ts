@@ -125,7 +125,7 @@ export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerR
       current = now.record
     }
   }
-  const ending = endOfRun(current, procs ?? [], new Date(), true)
+  const ending = endOfRun(current, procs ?? [], new Date(), true, b.settings.maxExitedExecs)
   if (ending.options.length > 0) {
     try {
       await b.record(ref, ending.options)
@@ -180,7 +180,7 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
   if (state.phase !== 'started' && state.phase !== 'stopping') return { snap, changed: false }
   const procs = await b.listQuietly(snap.ref, id)
   if (!procs) return { snap, changed: false }
-  const ending = endOfRun(record, procs, new Date(), false)
+  const ending = endOfRun(record, procs, new Date(), false, b.settings.maxExitedExecs)
   if (ending.options.length === 0) {
     b.watched.add(id)
     return { snap, procs, changed: false }
@@ -198,6 +198,7 @@ export async function observe(b: Backend, id: ID, snap: VmSnapshot, attempt = 0)
     b.settings.onBackgroundError(wrap(e, `recording process exits of container ${id}`, id))
     return { snap, procs, changed: false }
   }
+  b.forgetDeleted(ending.options)
   const powerState = ending.ended ? await finishRun(b, id, snap.ref) : snap.powerState
   const after = withEntries({ ...snap, powerState }, applyOptions(snap.entries, ending.options))
   return { snap: after, procs, changed: true }

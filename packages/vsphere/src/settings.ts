@@ -41,6 +41,13 @@ export interface VsphereSettings {
   readonly guestId?: string
   /** `maxObjects` per page when listing. Default 500. */
   readonly listPageSize?: number
+  /**
+   * How many exited exec'd processes each container keeps recorded (in extraConfig, so in
+   * `execdProcs` of config and state); when one more exits, or a process is exec'd, the records of
+   * those that finished first are deleted in the same reconfiguration. Running ones are always
+   * kept. A positive integer; default 64.
+   */
+  readonly maxExitedExecs?: number
   /** Told about failures of background and best-effort work (exit poll, staged file clean-up, release hooks). */
   readonly onBackgroundError?: (error: unknown) => void
 }
@@ -60,6 +67,7 @@ export interface ResolvedSettings {
   readonly guestToolsTimeoutMs: number
   readonly guestId: string
   readonly listPageSize: number
+  readonly maxExitedExecs: number
   readonly onBackgroundError: (error: unknown) => void
 }
 
@@ -69,6 +77,7 @@ export const DEFAULT_EXIT_POLL_INTERVAL_MS = 2_000
 export const DEFAULT_GUEST_TOOLS_TIMEOUT_MS = 120_000
 export const DEFAULT_GUEST_ID = 'otherLinux64Guest'
 export const DEFAULT_LIST_PAGE_SIZE = 500
+export const DEFAULT_MAX_EXITED_EXECS = 64
 /** vSphere refuses VM names longer than this. */
 export const MAX_VM_NAME_LENGTH = 80
 
@@ -184,6 +193,13 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
     ),
     guestId,
     listPageSize: integer(settings.listPageSize, 'listPageSize', 1, 100_000, DEFAULT_LIST_PAGE_SIZE),
+    maxExitedExecs: integer(
+      settings.maxExitedExecs,
+      'maxExitedExecs',
+      1,
+      Number.MAX_SAFE_INTEGER,
+      DEFAULT_MAX_EXITED_EXECS,
+    ),
     onBackgroundError: settings.onBackgroundError ?? (() => {}),
   })
 }

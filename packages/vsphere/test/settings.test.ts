@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   DEFAULT_EXIT_POLL_INTERVAL_MS,
   DEFAULT_LIMITS,
+  DEFAULT_MAX_EXITED_EXECS,
   DEFAULT_STOP_GRACE_PERIOD_MS,
   defaultVmName,
   resolveSettings,
@@ -39,6 +40,8 @@ describe('resolveSettings', () => {
     expect(s.template).toBeUndefined()
     expect(s.guestId).toBe('otherLinux64Guest')
     expect(s.listPageSize).toBe(500)
+    expect(s.maxExitedExecs).toBe(64)
+    expect(DEFAULT_MAX_EXITED_EXECS).toBe(64)
     expect(s.vmName(ID)).toBe(`portlayer-${ID}`)
     expect(defaultVmName(ID)).toBe(`portlayer-${ID}`)
   })
@@ -51,8 +54,10 @@ describe('resolveSettings', () => {
       defaultLimits: { memoryMb: 256, cpuMhz: 500 },
       stopGracePeriodMs: 0,
       exitPollIntervalMs: 0,
+      maxExitedExecs: 1,
       vmName: (id) => `c-${id}`,
     })
+    expect(s.maxExitedExecs).toBe(1)
     expect(s.vmFolder).toBe('DC0/vm/portlayer')
     expect(s.template).toBe('DC0/vm/base')
     expect(s.defaultLimits).toEqual({ memoryMb: 256, cpuMhz: 500 })
@@ -86,6 +91,11 @@ describe('resolveSettings', () => {
     ['a fractional grace period', { ...base, stopGracePeriodMs: 1.5 }, 'stopGracePeriodMs'],
     ['a negative poll interval', { ...base, exitPollIntervalMs: -1 }, 'exitPollIntervalMs'],
     ['a zero page size', { ...base, listPageSize: 0 }, 'listPageSize'],
+    ['no exited execs kept', { ...base, maxExitedExecs: 0 }, 'maxExitedExecs'],
+    ['a negative exec bound', { ...base, maxExitedExecs: -3 }, 'maxExitedExecs'],
+    ['a fractional exec bound', { ...base, maxExitedExecs: 2.5 }, 'maxExitedExecs'],
+    ['an exec bound that is not a number', { ...base, maxExitedExecs: '3' }, 'maxExitedExecs'],
+    ['an infinite exec bound', { ...base, maxExitedExecs: Number.POSITIVE_INFINITY }, 'maxExitedExecs'],
     ['a naming rule that is not a function', { ...base, vmName: 'x' }, 'vmName'],
     ['a malformed guestId', { ...base, guestId: 'other linux' }, 'guestId'],
   ])('refuses %s with INVALID_ARGUMENT naming the setting', (_label, settings, setting) => {
