@@ -283,7 +283,8 @@ extension's prepare returns a promise or a stop must wait; events are built only
 listens; and a process that ends on SIGTERM never arms the grace timer.
 
 Runs vary with what else this shared 2-core machine is doing: on a quiet machine the sequential
-figure stays between ~125,000 and ~140,000/s; while other work loaded it, sequential runs down to
+figure ranged from ~100,000 to ~140,000/s from one hour to the next (the same commit measured
+~130,000/s at one time and ~100,000/s 25 minutes later); while other work loaded it, sequential runs down to
 ~63,000/s were seen (still above the target), and ~45,000/s with 64 in flight. Lifecycles per
 CPU-second count only this process's own CPU time, so they show the simulator's cost with less
 of that noise. The heap figure is stable to a few bytes.
