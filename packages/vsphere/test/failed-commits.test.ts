@@ -1,6 +1,7 @@
 import { type CommitExtension, type Handle, type ID, PortLayerError } from '@portlayer/contracts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { PortLayerVsphere } from '../src/index.js'
+import { failure } from './support/failure.js'
 import { HookedGateway } from './support/hooked-gateway.js'
 import { extraConfigOf, vmOf, vmProperties } from './support/inspect.js'
 import { useVcsim } from './support/vcsim.js'
@@ -69,16 +70,6 @@ afterEach(async () => {
   }
   for (const b of backends.splice(0)) await b.close()
 })
-
-async function failure(p: Promise<unknown>): Promise<PortLayerError> {
-  try {
-    await p
-  } catch (e) {
-    if (PortLayerError.isInstance(e)) return e
-    throw e
-  }
-  throw new Error('the operation succeeded')
-}
 
 /** Everything a reader can see of a container, plus the VM's own configuration. */
 async function everything(id: ID, namespaces: readonly string[] = []) {

@@ -2,6 +2,7 @@ import { type Handle, type ID, PortLayerError } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { PortLayerVsphere } from '../src/index.js'
+import { failure } from './support/failure.js'
 import { HookedGateway } from './support/hooked-gateway.js'
 import { vmOf, vmProperties, vmsInFolder } from './support/inspect.js'
 import { useVcsim, vcsimSettings } from './support/vcsim.js'
@@ -41,16 +42,6 @@ async function createHandle(run = false): Promise<Handle> {
 
 async function vmsOf(id: ID): Promise<number> {
   return (await vmsInFolder(vcsim.gateway)).filter((vm) => vm.name === `portlayer-${id}`).length
-}
-
-async function failure(p: Promise<unknown>): Promise<PortLayerError> {
-  try {
-    await p
-  } catch (e) {
-    if (PortLayerError.isInstance(e)) return e
-    throw e
-  }
-  throw new Error('the operation succeeded')
 }
 
 describe('lost answers', () => {

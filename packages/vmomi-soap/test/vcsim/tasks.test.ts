@@ -1,18 +1,8 @@
-import { PortLayerError } from '@portlayer/contracts'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { SoapGateway } from '../../src/index.js'
+import { failure } from '../support/failure.js'
 import { createVm, find, property, run } from '../support/inventory.js'
 import { connect, useVcsim } from '../support/vcsim.js'
-
-async function failure(promise: Promise<unknown>): Promise<PortLayerError> {
-  try {
-    await promise
-  } catch (e) {
-    if (PortLayerError.isInstance(e)) return e
-    throw e
-  }
-  throw new Error('the call succeeded')
-}
 
 describe('tasks and lost responses', () => {
   const vcsim = useVcsim()
