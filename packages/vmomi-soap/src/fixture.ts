@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import {
   createError,
   type ErrorCode,
+  type HttpTransferRequest,
   isErrorCode,
   type MoRef,
   PortLayerError,
@@ -48,12 +49,7 @@ export type FixtureEntry =
     }
   | {
       readonly kind: 'transfer'
-      readonly request: {
-        readonly method: string
-        readonly url: string
-        readonly bodySha256?: string
-        readonly bodyLength?: number
-      }
+      readonly request: RecordedTransfer
       readonly result?: unknown
       readonly error?: FixtureError
     }
@@ -98,6 +94,24 @@ export function stableJson(value: unknown): string {
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** How a transfer request is written to a fixture: secrets out of the URL, the body as a digest. */
+export interface RecordedTransfer {
+  readonly method: string
+  readonly url: string
+  readonly bodySha256?: string
+  readonly bodyLength?: number
+}
+
+// Recording and replay must describe a request identically, or a replay finds no match.
+export function recordedTransfer(request: HttpTransferRequest, redactor: Redactor): RecordedTransfer {
+  const method = String(request?.method)
+  const url = redactor.text(String(request?.url))
+  const body = request?.body
+  return body instanceof Uint8Array
+    ? { method, url, bodySha256: sha256(body), bodyLength: body.byteLength }
+    : { method, url }
 }
 
 /** The scrubbed, encoded form of `value`, learning its secrets first. */

@@ -19,8 +19,8 @@ import {
   type FixtureEntry,
   type FixtureError,
   type GatewayFixture,
+  recordedTransfer,
   scrubbed,
-  sha256,
 } from './fixture.js'
 import { Redactor, scrub } from './redact.js'
 
@@ -109,14 +109,7 @@ export function createRecordingGateway(
       )
     },
     async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
-      const recordedRequest: { method: string; url: string; bodySha256?: string; bodyLength?: number } = {
-        method: String(request?.method),
-        url: redactor.text(String(request?.url)),
-      }
-      if (request?.body instanceof Uint8Array) {
-        recordedRequest.bodySha256 = sha256(request.body)
-        recordedRequest.bodyLength = request.body.byteLength
-      }
+      const recordedRequest = recordedTransfer(request, redactor)
       return record(
         (outcome) => ({ kind: 'transfer', request: recordedRequest, ...outcome }),
         () => inner.transfer(request, opts),

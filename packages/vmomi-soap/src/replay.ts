@@ -19,8 +19,8 @@ import {
   type FixtureEntry,
   type GatewayFixture,
   parseFixture,
+  recordedTransfer,
   scrubbed,
-  sha256,
   stableJson,
 } from './fixture.js'
 import { Redactor } from './redact.js'
@@ -134,14 +134,7 @@ export function createReplayGateway(
       return serve('waitForTask', `waitForTask ${stableJson(encode(task))}`, opts) as TaskInfo
     },
     async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
-      const recorded: Record<string, unknown> = {
-        method: String(request?.method),
-        url: redactor.text(String(request?.url)),
-      }
-      if (request?.body instanceof Uint8Array) {
-        recorded.bodySha256 = sha256(request.body)
-        recorded.bodyLength = request.body.byteLength
-      }
+      const recorded = recordedTransfer(request, redactor)
       return serve(
         `transfer ${String(request?.method)}`,
         `transfer ${stableJson(recorded)}`,
