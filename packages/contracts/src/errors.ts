@@ -7,6 +7,7 @@ export const ErrorCode = {
   Unsupported: 'UNSUPPORTED',
   Unavailable: 'UNAVAILABLE',
   Timeout: 'TIMEOUT',
+  Cancelled: 'CANCELLED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -21,6 +22,29 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 // an ESM copy, or two versions in one node_modules tree) recognise each other's errors.
 const MARK = Symbol.for('@portlayer/contracts/PortLayerError')
 
+/**
+ * What a failed call tells about its change: `'not-applied'` (nothing of the call changed anything)
+ * or `'unknown'` (the change may have landed). Backends report `'unknown'` only with `UNAVAILABLE`,
+ * `TIMEOUT` or `CANCELLED`, and only after they tried to find out and could not; when the backend
+ * is reachable again they reconcile instead and report the truth.
+ */
+export type Outcome = 'not-applied' | 'unknown'
+
+/** The codes with which an error may say its outcome is `'unknown'`. */
+const UNKNOWN_OUTCOME_CODES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'TIMEOUT', 'CANCELLED'])
+
+/** Messages are capped so a hostile or huge value can never make an error huge. */
+export const MAX_MESSAGE_LENGTH = 1000
+
+function capMessage(text: string): string {
+  if (text.length <= MAX_MESSAGE_LENGTH) return text
+  // Cut on a code point: a lone surrogate at the end would make the message invalid UTF-16.
+  let end = MAX_MESSAGE_LENGTH - 1
+  const code = text.charCodeAt(end - 1)
+  if (code >= 0xd800 && code <= 0xdbff) end--
+  return `${text.slice(0, end)}…`
+}
+
 /** Extra facts an error can carry besides its message. */
 export interface PortLayerErrorOptions {
   /** The error that led to this one. */
@@ -31,6 +55,11 @@ export interface PortLayerErrorOptions {
   target?: string
   /** Backend-native detail, e.g. `{ fault: 'ConcurrentAccess' }` from vSphere. */
   detail?: Readonly<Record<string, unknown>>
+  /**
+   * `'unknown'` when the change may have landed (only with `UNAVAILABLE`, `TIMEOUT` or
+   * `CANCELLED`; ignored with other codes). Default `'not-applied'`.
+   */
+  outcome?: Outcome
 }
 
 /**
@@ -42,19 +71,27 @@ export class PortLayerError extends Error {
   readonly backend: string | undefined
   readonly target: string | undefined
   readonly detail: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Whether the failed call's change may have landed. `'not-applied'`: nothing changed.
+   * `'unknown'`: the backend tried to find out and could not (only with `UNAVAILABLE`, `TIMEOUT`
+   * or `CANCELLED`); read the container again before retrying.
+   */
+  readonly outcome: Outcome
   declare readonly [MARK]: true
 
   constructor(code: ErrorCode, message: string, options: PortLayerErrorOptions = {}) {
     // Messages name the backend, so a log line alone says where it failed.
     const { backend } = options
     const named = backend === undefined || message.toLowerCase().includes(backend.toLowerCase())
-    const text = named ? message : `${backend}: ${message}`
+    const text = capMessage(named ? message : `${backend}: ${message}`)
     super(text, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code
     this.backend = options.backend
     this.target = options.target
     this.detail = options.detail
+    this.outcome =
+      options.outcome === 'unknown' && UNKNOWN_OUTCOME_CODES.has(code) ? 'unknown' : 'not-applied'
     Object.defineProperty(this, MARK, { value: true })
   }
 
@@ -77,6 +114,7 @@ export class PortLayerError extends Error {
       backend: this.backend,
       target: this.target,
       detail: this.detail,
+      outcome: this.outcome,
     }
   }
 }
@@ -130,6 +168,16 @@ export class TimeoutError extends PortLayerError {
   }
 }
 
+/**
+ * The call was aborted through its `signal`; `cause` is the signal's reason. Like every error it
+ * says whether the change may have landed (`outcome`).
+ */
+export class CancelledError extends PortLayerError {
+  constructor(message: string, options?: PortLayerErrorOptions) {
+    super(ErrorCode.Cancelled, message, options)
+  }
+}
+
 const BY_CODE = {
   NOT_FOUND: NotFoundError,
   CONFLICT: ConcurrentModificationError,
@@ -138,6 +186,7 @@ const BY_CODE = {
   UNSUPPORTED: UnsupportedError,
   UNAVAILABLE: UnavailableError,
   TIMEOUT: TimeoutError,
+  CANCELLED: CancelledError,
 } as const satisfies Record<ErrorCode, new (m: string, o?: PortLayerErrorOptions) => PortLayerError>
 
 /** Builds the subclass that belongs to `code` (e.g. `NotFoundError` for `NOT_FOUND`). */

@@ -4,6 +4,20 @@ import type { ContainerConfig, ContainerState } from './model.js'
 import type { RunState } from './states.js'
 
 /**
+ * The optional last argument of every `PortLayer` method.
+ *
+ * An aborted call rejects with `CANCELLED` (`CancelledError`, `cause` = the signal's reason). Like
+ * any failure it follows the outcome rule: `outcome: 'not-applied'` when nothing changed (always so
+ * for reads and setters), `'unknown'` only when the backend had sent a change it could not confirm
+ * or undo before giving up. Backends also apply a default per-call deadline from their settings
+ * (`TIMEOUT` past it).
+ */
+export interface CallOptions {
+  /** Aborts the call. */
+  readonly signal?: AbortSignal
+}
+
+/**
  * Creating and changing containers. Setters validate their arguments at once and return a new
  * handle (the old one stays valid); nothing changes until `commit`.
  */
@@ -13,13 +27,13 @@ export interface ContainerLifecycle {
    * is listed) only once the handle is committed.
    * @throws InvalidArgumentError for a malformed name.
    */
-  createContainer(name: string): Promise<Handle>
+  createContainer(name: string, options?: CallOptions): Promise<Handle>
 
   /**
    * A handle for an existing container, based on its current version.
    * @throws InvalidArgumentError for a malformed ID; NotFoundError for an unknown one.
    */
-  getHandle(id: ID): Promise<Handle>
+  getHandle(id: ID, options?: CallOptions): Promise<Handle>
 
   /**
    * Adds a file to copy into the container: on a running container it lands when the commit
@@ -30,28 +44,41 @@ export interface ContainerLifecycle {
    * @param perms POSIX mode 0–0o7777
    * @throws InvalidArgumentError for any malformed argument.
    */
-  copyTo(h: Handle, targetDir: string, fname: string, perms: number, data: Uint8Array): Promise<Handle>
+  copyTo(
+    h: Handle,
+    targetDir: string,
+    fname: string,
+    perms: number,
+    data: Uint8Array,
+    options?: CallOptions,
+  ): Promise<Handle>
 
   /**
    * Sets the main process started when the container runs.
    * @throws InvalidArgumentError unless `workDir` and `execPath` are absolute and `execArgs`'
    * quotes balance.
    */
-  setEntryPoint(h: Handle, workDir: string, execPath: string, execArgs: string): Promise<Handle>
+  setEntryPoint(
+    h: Handle,
+    workDir: string,
+    execPath: string,
+    execArgs: string,
+    options?: CallOptions,
+  ): Promise<Handle>
 
   /**
    * Sets memory (MiB) and CPU (MHz) limits; `-1` asks for the backend's documented default.
    * Limits committed to a running container are ignored (the rest of the commit applies).
    * @throws InvalidArgumentError unless each is `-1` or a positive integer within range.
    */
-  setLimits(h: Handle, memoryMb: number, cpuMhz: number): Promise<Handle>
+  setLimits(h: Handle, memoryMb: number, cpuMhz: number, options?: CallOptions): Promise<Handle>
 
   /**
    * Asks for the container to be `running` (starts the main process) or `stopped` (SIGTERM,
    * a bounded grace period, then kill).
    * @throws InvalidArgumentError for `created` or an unknown state.
    */
-  setRunState(h: Handle, runState: RunState): Promise<Handle>
+  setRunState(h: Handle, runState: RunState, options?: CallOptions): Promise<Handle>
 
   /**
    * Applies every change of the handle and resolves once all are applied, with the container ID.
@@ -60,13 +87,13 @@ export interface ContainerLifecycle {
    * @throws InvalidStateError when asked to run a container without an entry point.
    * @throws NotFoundError when the container was destroyed meanwhile.
    */
-  commit(h: Handle): Promise<ID>
+  commit(h: Handle, options?: CallOptions): Promise<ID>
 
   /**
    * Removes a created or stopped container for good, with its file system.
    * @throws InvalidStateError when it is running; NotFoundError when it does not exist.
    */
-  destroyContainer(id: ID): Promise<void>
+  destroyContainer(id: ID, options?: CallOptions): Promise<void>
 }
 
 /** Reading containers. */
@@ -75,20 +102,20 @@ export interface ContainerQuery {
    * The IDs of committed containers in `forState`, or of all when it is omitted.
    * @throws InvalidArgumentError for an unknown state.
    */
-  listContainers(forState?: RunState): Promise<ID[]>
+  listContainers(forState?: RunState, options?: CallOptions): Promise<ID[]>
 
   /** @throws NotFoundError for an unknown container. */
-  getContainerConfig(id: ID): Promise<ContainerConfig>
+  getContainerConfig(id: ID, options?: CallOptions): Promise<ContainerConfig>
 
   /** @throws NotFoundError for an unknown container. */
-  getContainerState(id: ID): Promise<ContainerState>
+  getContainerState(id: ID, options?: CallOptions): Promise<ContainerState>
 
   /**
    * Reads a file from a running container.
    * @throws InvalidStateError when it is not running; NotFoundError when the container or the
    * file does not exist; InvalidArgumentError for malformed paths.
    */
-  copyFrom(id: ID, sourceDir: string, fname: string): Promise<Uint8Array>
+  copyFrom(id: ID, sourceDir: string, fname: string, options?: CallOptions): Promise<Uint8Array>
 }
 
 /** Processes inside running containers. */
@@ -98,7 +125,7 @@ export interface ProcessLifecycle {
    * `execdProcs` and its state the state's `execdProcs`.
    * @throws InvalidStateError when the container is not running; NotFoundError when unknown.
    */
-  execProcess(id: ID, workDir: string, execPath: string, execArgs: string): Promise<ID>
+  execProcess(id: ID, workDir: string, execPath: string, execArgs: string, options?: CallOptions): Promise<ID>
 
   /**
    * Sends signal `signal` (1–64) to an exec'd process, or to the main process when given a
@@ -106,7 +133,7 @@ export interface ProcessLifecycle {
    * @throws NotFoundError when neither a container nor a process has that ID;
    * InvalidStateError when the process is not running.
    */
-  signal(processOrContainerId: ID, signal: number): Promise<void>
+  signal(processOrContainerId: ID, signal: number, options?: CallOptions): Promise<void>
 }
 
 /** The whole port layer: what every backend implements. */
