@@ -1,3 +1,5 @@
 import { packageBuild } from '../../tsup.shared.js'
 
-export default packageBuild()
+// Two entries: the suite (`.`), and the reliability tools (`./reliability`: history checker,
+// workloads, model-based fuzzing), kept apart so users of the suite do not load fast-check.
+export default packageBuild({ entry: { index: 'src/index.ts', reliability: 'src/reliability/index.ts' } })

@@ -1,0 +1,24 @@
+export {
+  type ContainerModelState,
+  type ContainerOp,
+  checkHistory,
+  containerModel,
+  describeOp,
+  type HistoryCheck,
+} from './container-model.js'
+export { type HistoryEvent, HistoryRecorder, type OpInput, type OpResult, resultOfError } from './history.js'
+export {
+  checkLinearizable,
+  type LinearizabilityResult,
+  type SequentialModel,
+  type TimedOperation,
+} from './linearizability.js'
+export { seededRandom, seedFromEnv } from './random.js'
+export {
+  DEFAULT_MIX,
+  quietReads,
+  runWorkload,
+  type WorkloadMix,
+  type WorkloadOptions,
+  type WorkloadResult,
+} from './workload.js'
