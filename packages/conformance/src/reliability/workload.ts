@@ -74,9 +74,13 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   // instance): exactly one may land.
   const handles: Handle[] = []
   for (let i = 0; i < containers; i++) {
-    let h = await first.createContainer(`lin-${i}`)
-    h = await first.setEntryPoint(h, entry.workDir, entry.execPath, entry.execArgs)
-    handles.push(await first.setLimits(h, initialLimits[0], initialLimits[1]))
+    // Building the handle changes nothing; retried when a fault is injected into a setter.
+    const h = await retried(async () => {
+      const made = await first.createContainer(`lin-${i}`)
+      const withEntry = await first.setEntryPoint(made, entry.workDir, entry.execPath, entry.execArgs)
+      return first.setLimits(withEntry, initialLimits[0], initialLimits[1])
+    })
+    handles.push(h)
   }
   const ids = handles.map((h) => h.containerId)
   const createOne = (client: number, h: Handle) => {
@@ -243,6 +247,16 @@ export async function quietReads(
       () => pl.listContainers(),
       (list) => list.filter((x) => ids.includes(x)),
     )
+  }
+}
+
+async function retried<T>(fn: () => Promise<T>, tries = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn()
+    } catch (e) {
+      if (i >= tries) throw e
+    }
   }
 }
 
