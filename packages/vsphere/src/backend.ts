@@ -64,6 +64,8 @@ export class Backend {
   readonly extensions = new Map<string, AnyExtension>()
   /** Containers seen running: the background exit poll looks at these. */
   readonly watched = new Set<ID>()
+  /** Commits of create-handles under way in this process, by container ID (they run one at a time). */
+  readonly creating = new Map<ID, Promise<ID>>()
   view: MoRef | undefined
   pollTimer: ReturnType<typeof setInterval> | undefined
   polling: Promise<void> | undefined

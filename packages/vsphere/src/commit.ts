@@ -3,6 +3,7 @@ import {
   type Handle,
   type ID,
   InvalidArgumentError,
+  InvalidStateError,
   type MoRef,
   NotFoundError,
   type OptionValue,
@@ -11,17 +12,10 @@ import {
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
 import { type Backend, versionOf } from './backend.js'
+import { type PlanStep, runPlan } from './commit-plan.js'
+import { appendRev, commitLanded, newToken } from './commit-tokens.js'
 import { resolveLimits, statusOf } from './derive.js'
-import {
-  BACKEND,
-  faultOf,
-  invalidState,
-  isCode,
-  isConflict,
-  isOutcomeUnknown,
-  notFound,
-  wrap,
-} from './errors.js'
+import { BACKEND, faultOf, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import {
   applyOptions,
@@ -38,13 +32,38 @@ import type { Inventory } from './inventory.js'
 import { lastCopyPerPath } from './pending-files.js'
 import { restore, undoOf } from './restore.js'
 import { endOfRun, startingState, stoppingState } from './run-records.js'
-import { startRun, stopRun } from './runs.js'
+import { stopRun } from './runs.js'
 import { vmNameFor } from './settings.js'
 import { deleteStaged, persistFiles } from './staged-files.js'
+import { type StartProgress, startSteps } from './start-steps.js'
 import { runTask } from './vim.js'
-import { type VmSnapshot, withEntries } from './vm.js'
+import { withEntries } from './vm.js'
 
+// A commit is checked completely before anything changes (shape, files, entry point, extensions'
+// prepare), then carried out as a plan (see commit-plan.ts): the guarded reconfiguration that
+// makes it exclusive comes first, every unversioned side effect (power, guest) after it.
+
+/**
+ * Commits a create-handle. Commits of one create-handle in this process run one after another, so
+ * the second finds the first's VM; across processes, vSphere's refusal of a second VM of the same
+ * name in the folder (`DuplicateName`) does the same.
+ */
 export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
+  const id = handle.containerId
+  const before = b.creating.get(id)
+  const mine = (async () => {
+    if (before) await before.catch(() => {})
+    return createOnce(b, handle)
+  })()
+  b.creating.set(id, mine)
+  try {
+    return await mine
+  } finally {
+    if (b.creating.get(id) === mine) b.creating.delete(id)
+  }
+}
+
+async function createOnce(b: Backend, handle: Handle): Promise<ID> {
   const { factory, inventory } = b.c()
   const id = handle.containerId
   const p = handle.pending
@@ -55,62 +74,91 @@ export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
       target: id,
     })
   }
-  // The VM name comes from the container ID, so an earlier commit of this create-handle (also
-  // one whose answer was lost) is found here instead of producing a second VM.
-  if ((await b.lookup(id, true)) !== undefined) throw alreadyCreated(id)
   const main = p.mainProcess ? { processId: factory.newId(), ...p.mainProcess } : null
   const wantStart = p.runState === RunState.Running
   if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
+  // An earlier commit of this create-handle (also one whose answer was lost) is found here, so
+  // a retry never makes a second VM (vSphere's DuplicateName guards the race across clients).
+  if ((await b.lookup(id, true)) !== undefined) throw alreadyCreated(id)
 
   const prepared = await PreparedExtensions.prepare(b.extensions, handle, null, RunState.Created)
-  const token = factory.newId()
+  const token = newToken()
   const files = lastCopyPerPath(p.files)
   const options: OptionValue[] = [
     option(Key.id, id),
     option(Key.name, p.name),
     option(Key.created, new Date().toISOString()),
-    option(Key.rev, token),
+    option(Key.rev, appendRev([], token)),
   ]
   if (p.limits) options.push(option(Key.limits, encodeLimits(p.limits)))
   if (main) options.push(option(Key.main, encodeMain(main)))
   if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(null, token))))
+
   let staged: string[] = []
-  let ref: MoRef
-  try {
-    // Files of a container that starts in this commit go straight into the guest; otherwise
-    // they wait in the record (or on the datastore) for the first start.
-    if (!wantStart && files.length > 0) {
-      const persisted = await persistFiles(b, id, [], files)
-      staged = persisted.staged
-      options.push(option(Key.files, encodeFiles(persisted.records)))
-    }
-    const contribution = prepared.contribution()
-    options.push(...contribution.options)
-    const limits = resolveLimits(p.limits, b.settings.defaultLimits)
-    const config: VirtualMachineConfigSpec = {
-      memoryMB: limits.memoryMb,
-      cpuAllocation: { limit: limits.cpuMhz },
-      extraConfig: options,
-      ...(contribution.deviceChange.length > 0 ? { deviceChange: contribution.deviceChange } : {}),
-    }
-    ref = await createVm(b, id, vmName, config, inventory)
-    b.refs.set(id, ref)
-  } catch (e) {
-    prepared.rollback()
-    deleteStaged(b, staged)
-    throw wrap(e, `committing new container ${id}`, id)
+  let ref: MoRef | undefined
+  const progress: StartProgress = { superseded: false }
+  const steps: PlanStep[] = []
+  // Files of a container that starts in this commit go straight into the guest; otherwise they
+  // wait in the record (or on the datastore) for the first start.
+  if (!wantStart && files.length > 0) {
+    steps.push({
+      name: `staging the files of container ${id}`,
+      run: async () => {
+        const persisted = await persistFiles(b, id, [], files)
+        staged = persisted.staged
+        options.push(option(Key.files, encodeFiles(persisted.records)))
+        return undefined
+      },
+      undo: async () => {
+        deleteStaged(b, staged)
+        return true
+      },
+    })
   }
+  steps.push({
+    name: `creating the VM of container ${id}`,
+    run: async () => {
+      const contribution = prepared.contribution()
+      const limits = resolveLimits(p.limits, b.settings.defaultLimits)
+      const config: VirtualMachineConfigSpec = {
+        memoryMB: limits.memoryMb,
+        cpuAllocation: { limit: limits.cpuMhz },
+        extraConfig: [...options, ...contribution.options],
+        ...(contribution.deviceChange.length > 0 ? { deviceChange: contribution.deviceChange } : {}),
+      }
+      ref = await createVm(b, id, vmName, config, inventory)
+      b.refs.set(id, ref)
+      return undefined
+    },
+    landed: async () => {
+      ref = await createdByThisCommit(b, id, token)
+      if (ref) b.refs.set(id, ref)
+      return ref !== undefined
+    },
+    undo: async () => (ref ? destroyQuietly(b, id, ref) : true),
+  })
   if (main && wantStart) {
-    try {
-      await startRun(b, id, ref, main, token, [], files, false)
-    } catch (e) {
-      // The new VM goes again, so the failed commit leaves nothing; if it stays, so does its part.
-      if (await undoCreate(b, id, ref)) prepared.rollback()
-      else prepared.commit()
-      throw wrap(e, `committing new container ${id}`, id)
-    }
+    steps.push({
+      name: `starting container ${id}`,
+      run: async () => {
+        if (!ref)
+          throw new NotFoundError(`the VM of container ${id} is gone`, { backend: BACKEND, target: id })
+        const input = {
+          id,
+          ref,
+          main,
+          run: token,
+          recordedFiles: [],
+          handleFiles: files,
+          powerOffFirst: false,
+        }
+        await runPlan(startSteps(b, input, progress), b.settings.reconcileTimeoutMs, id)
+        return undefined
+      },
+    })
   }
-  prepared.commit()
+  await settleExtensions(prepared, () => runPlan(steps, b.settings.reconcileTimeoutMs, id))
+  if (ref) await afterStart(b, id, ref, progress)
   return id
 }
 
@@ -119,16 +167,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   const id = handle.containerId
   const p = handle.pending
   const snap = await b.read(id)
-  if (versionOf(snap) !== handle.baseVersion) {
-    throw new ConcurrentModificationError(
-      `container ${id} changed since the handle was made (version ${handle.baseVersion}, now ${versionOf(snap)})`,
-      {
-        backend: BACKEND,
-        target: id,
-        detail: { baseVersion: handle.baseVersion, version: versionOf(snap) },
-      },
-    )
-  }
+  if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   const record = snap.record as ContainerRecord
   // Whether the main process still runs matters when the handle starts it or sets limits: a
   // container whose main process exited unobserved is stopped, so it starts afresh and takes the
@@ -156,8 +195,8 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     return id
 
   const prepared = await PreparedExtensions.prepare(b.extensions, handle, record, status)
-  const token = factory.newId()
-  const options: OptionValue[] = [option(Key.rev, token)]
+  const token = newToken()
+  const options: OptionValue[] = [option(Key.rev, appendRev(record.revs, token))]
   const spec: VirtualMachineConfigSpec = {}
   if (snap.version !== '') spec.changeVersion = snap.version
   if (applyLimits && p.limits) {
@@ -179,62 +218,179 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   if (wantStop && record.mainState?.phase === 'started') {
     options.push(option(Key.mainState, encodeMainState(stoppingState(record.mainState))))
   }
+  // What putting this commit back writes: the configuration it set (limits, entry point, a
+  // start's run record, extensions' values), never facts it recorded (a run's end).
+  const revocable = prepared.revocable()
+  const undoKeys = [
+    ...(applyLimits ? [Key.limits] : []),
+    ...(p.mainProcess ? [Key.main] : []),
+    ...(wantStart ? [Key.mainState] : []),
+    ...revocable.keys,
+  ]
+  const overrides = new Map(previousRun ? [[Key.mainState, encodeMainState(previousRun)]] : [])
+
   let staged: string[] = []
   let superseded: string[] = []
-  try {
-    if (files.length > 0 && !running && !wantStart) {
-      const persisted = await persistFiles(b, id, record.files, files)
-      staged = persisted.staged
-      superseded = persisted.superseded
-      options.push(option(Key.files, encodeFiles(persisted.records)))
-    }
-    const contribution = prepared.contribution()
-    options.push(...contribution.options)
-    if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
-    spec.extraConfig = options
-    await applyCommit(b, id, snap, spec, token)
-  } catch (e) {
-    prepared.rollback()
-    deleteStaged(b, staged)
-    throw wrap(e, `committing container ${id}`, id)
-  }
-  deleteStaged(b, superseded)
-  b.forgetDeleted(options)
-
-  const recordAfter = withEntries(snap, applyOptions(snap.entries, options)).record as ContainerRecord
+  // The extensions whose values a successful undo put back (those with device changes stay).
+  let revoked: ReadonlySet<string> | undefined
+  const progress: StartProgress = { superseded: false }
   const poweredOnButEnded = snap.powerState === 'poweredOn' && !running
+  const steps: PlanStep[] = []
+  if (files.length > 0 && !running && !wantStart) {
+    steps.push({
+      name: `staging the files of container ${id}`,
+      run: async () => {
+        const persisted = await persistFiles(b, id, record.files, files)
+        staged = persisted.staged
+        superseded = persisted.superseded
+        options.push(option(Key.files, encodeFiles(persisted.records)))
+        return undefined
+      },
+      undo: async () => {
+        deleteStaged(b, staged)
+        return true
+      },
+    })
+  }
+  steps.push({
+    name: `reconfiguring the VM of container ${id}`,
+    run: async () => {
+      const contribution = prepared.contribution()
+      options.push(...contribution.options)
+      if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
+      spec.extraConfig = options
+      await guardedReconfigure(b, id, snap.ref, spec)
+      return undefined
+    },
+    landed: async () => {
+      const now = await b.readRef(snap.ref)
+      if (!now || now.record?.id !== id) return false
+      const verdict = commitLanded(now.record.revs, record.rev, token)
+      if (verdict === 'unknown') throw new Error('too many commits since to tell')
+      return verdict === 'landed'
+    },
+    undo: async () => {
+      const undo = undoOf(snap, undoKeys, applyLimits, overrides)
+      const outcome = await restore(b, id, snap.ref, token, undo)
+      if (outcome === 'kept') return false
+      revoked = outcome === 'restored' ? revocable.namespaces : undefined
+      return true
+    },
+  })
+  if (running && files.length > 0) {
+    steps.push({
+      name: `copying files into container ${id}`,
+      run: async () => {
+        await guest.copyIn(snap.ref, files.map(toGuestFile), id)
+        return undefined
+      },
+      // Copying again is harmless; a lost answer leaves at most a file the retry rewrites.
+      landed: async () => false,
+    })
+  }
+  if (wantStop) {
+    steps.push({
+      name: `stopping container ${id}`,
+      run: async () => {
+        const after = withEntries(snap, applyOptions(snap.entries, options)).record as ContainerRecord
+        await stopRun(b, id, snap.ref, after)
+        return undefined
+      },
+      landed: async () => {
+        const now = await b.readRef(snap.ref)
+        return (
+          now === undefined ||
+          (now.powerState === 'poweredOff' && now.record?.mainState?.phase !== 'stopping')
+        )
+      },
+    })
+  } else if (wantStart && main) {
+    steps.push({
+      name: `starting container ${id}`,
+      run: async () => {
+        const after = withEntries(snap, applyOptions(snap.entries, options)).record as ContainerRecord
+        const input = {
+          id,
+          ref: snap.ref,
+          main,
+          run: token,
+          recordedFiles: after.files,
+          handleFiles: files,
+          powerOffFirst: poweredOnButEnded,
+        }
+        await runPlan(startSteps(b, input, progress), b.settings.reconcileTimeoutMs, id)
+        return undefined
+      },
+    })
+  }
   try {
-    if (running && files.length > 0) await guest.copyIn(snap.ref, files.map(toGuestFile), id)
-    if (wantStop) await stopRun(b, id, snap.ref, recordAfter)
-    else if (wantStart && main) {
-      await startRun(b, id, snap.ref, main, token, recordAfter.files, files, poweredOnButEnded)
-    }
+    await runPlan(steps, b.settings.reconcileTimeoutMs, id)
   } catch (e) {
-    // What is put back is the configuration this commit wrote (limits, entry point, a start's
-    // run record, extensions' values), never facts it recorded (a run's end) or a stop's progress;
-    // files already copied into the guest stay there.
-    const revocable = prepared.revocable()
-    const keys = [
-      ...(applyLimits ? [Key.limits] : []),
-      ...(p.mainProcess ? [Key.main] : []),
-      ...(wantStart ? [Key.mainState] : []),
-      ...revocable.keys,
-    ]
-    const overrides = new Map(previousRun ? [[Key.mainState, encodeMainState(previousRun)]] : [])
-    const outcome = await restore(b, id, snap.ref, token, undoOf(snap, keys, applyLimits, overrides))
-    if (outcome === 'gone') prepared.rollback()
-    else prepared.commit(outcome === 'restored' ? revocable.namespaces : undefined)
-    throw wrap(e, `committing container ${id}`, id)
+    const error = PortLayerError.isInstance(e) ? e : wrap(e, `committing container ${id}`, id)
+    if (error.outcome === 'unknown') prepared.commit()
+    else if (revoked) prepared.commit(revoked)
+    else prepared.rollback()
+    throw wrap(error, `committing container ${id}`, id)
   }
   prepared.commit()
-  if (!wantStart && poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
+  deleteStaged(b, superseded)
+  b.forgetDeleted(options)
+  if (wantStart) await afterStart(b, id, snap.ref, progress)
+  else if (poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
     // The run was over before this commit; its power-off is housekeeping the next read redoes.
     await b.powerOff(id, snap.ref).catch((e) => b.settings.onBackgroundError(e))
   }
   return id
 }
 
-/** Creates (or clones) the VM; a create whose answer was lost is looked up before giving up. */
+/** Runs a plan and tells the extensions its outcome: commit unless it certainly changed nothing. */
+async function settleExtensions(prepared: PreparedExtensions, plan: () => Promise<void>): Promise<void> {
+  try {
+    await plan()
+  } catch (e) {
+    if (PortLayerError.isInstance(e) && e.outcome === 'not-applied') prepared.rollback()
+    else prepared.commit()
+    throw e
+  }
+  prepared.commit()
+}
+
+/** After a start: a program that could not even start leaves the VM to go off; a live one is watched. */
+async function afterStart(b: Backend, id: ID, ref: MoRef, progress: StartProgress): Promise<void> {
+  if (progress.superseded || !progress.state) return
+  if (progress.state.phase === 'exited') {
+    await b.powerOff(id, ref).catch((e) => b.settings.onBackgroundError(e))
+  } else b.watched.add(id)
+}
+
+/** The one guarded reconfiguration of a commit: lands only if the VM is at the version read. */
+async function guardedReconfigure(
+  b: Backend,
+  id: ID,
+  ref: MoRef,
+  spec: VirtualMachineConfigSpec,
+): Promise<void> {
+  const { gateway } = b.c()
+  try {
+    await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
+  } catch (e) {
+    if (isConflict(e)) {
+      throw new ConcurrentModificationError(`container ${id} changed since the handle was made`, {
+        backend: BACKEND,
+        target: id,
+        detail: PortLayerError.isInstance(e) ? e.detail : undefined,
+        cause: e,
+      })
+    }
+    if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
+      b.forget(id)
+      throw notFound(id)
+    }
+    throw e
+  }
+}
+
+/** Creates (or clones) the VM. */
 async function createVm(
   b: Backend,
   id: ID,
@@ -243,8 +399,9 @@ async function createVm(
   inventory: Inventory,
 ): Promise<MoRef> {
   const { gateway } = b.c()
+  let info: Awaited<ReturnType<typeof runTask>>
   try {
-    const info = inventory.template
+    info = inventory.template
       ? await runTask(gateway, 'CloneVM_Task', {
           _this: inventory.template,
           folder: inventory.folder,
@@ -267,72 +424,63 @@ async function createVm(
           },
           pool: inventory.pool,
         })
-    const ref = isMoRef(info.result) ? info.result : await b.lookup(id, true)
-    if (!ref)
-      throw new NotFoundError(`the VM of container ${id} was created but cannot be found`, {
-        backend: BACKEND,
-      })
-    return ref
   } catch (e) {
-    if (isCode(e, 'CONFLICT') || faultOf(e) === 'DuplicateName') throw alreadyCreated(id, e)
-    if (isOutcomeUnknown(e)) {
-      const ref = await b.lookup(id, true).catch(() => undefined)
-      if (ref) {
-        const snap = await b.readRef(ref).catch(() => undefined)
-        if (snap?.record?.id === id) return ref
-      }
-    }
-    throw wrap(e, `creating the VM of container ${id}`, id)
+    if (faultOf(e) === 'DuplicateName') throw await duplicateName(b, id, e)
+    throw e
   }
+  const ref = isMoRef(info.result) ? info.result : await b.lookup(id, true)
+  if (!ref)
+    throw new NotFoundError(`the VM of container ${id} was created but cannot be found`, { backend: BACKEND })
+  return ref
 }
 
 /**
- * A create+start whose start failed: the VM goes again, so the failed commit leaves nothing.
- * @returns false when the VM could not be destroyed (it stays, reading as a created container).
+ * vSphere refused a second VM of this name. It is this container's (committed by another client
+ * or an earlier commit of this handle): `CONFLICT`; a VM of that name that is not this container
+ * is in the way: `INVALID_STATE`.
  */
-async function undoCreate(b: Backend, id: ID, ref: MoRef): Promise<boolean> {
+async function duplicateName(b: Backend, id: ID, cause: unknown): Promise<PortLayerError> {
+  const ref = await b.lookup(id, true).catch(() => undefined)
+  const snap = ref ? await b.readRef(ref).catch(() => undefined) : undefined
+  if (!ref || snap?.record?.id === id) return alreadyCreated(id, cause)
+  return new InvalidStateError(
+    `container ${id}: the folder holds a VM of its name that is not this container`,
+    { backend: BACKEND, target: id, detail: { fault: 'DuplicateName' }, cause },
+  )
+}
+
+/** The VM this commit created, after its answer was lost; `undefined` when it made none. */
+async function createdByThisCommit(b: Backend, id: ID, token: string): Promise<MoRef | undefined> {
+  const ref = await b.lookup(id, true)
+  if (!ref) return undefined
+  const snap = await b.readRef(ref)
+  if (snap?.record?.id !== id) return undefined
+  // Another commit of the same create-handle made it: this one did not land.
+  if (!snap.record.revs.includes(token)) throw alreadyCreatedLanded(id)
+  return ref
+}
+
+/** Destroys a VM this commit created, as the undo of a failed create+start. */
+async function destroyQuietly(b: Backend, id: ID, ref: MoRef): Promise<boolean> {
   const { gateway } = b.c()
   try {
     await b.powerOff(id, ref)
     await runTask(gateway, 'Destroy_Task', { _this: ref })
-    b.forget(id)
-    return true
   } catch (e) {
-    b.settings.onBackgroundError(e)
-    return false
+    if (!isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
+      b.settings.onBackgroundError(e)
+      return false
+    }
   }
+  b.forget(id)
+  return true
 }
 
-/** The one guarded reconfiguration of a commit: lands only if the VM is at the version read. */
-async function applyCommit(
-  b: Backend,
-  id: ID,
-  snap: VmSnapshot,
-  spec: VirtualMachineConfigSpec,
-  token: string,
-): Promise<void> {
-  const { gateway } = b.c()
-  try {
-    await runTask(gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
-  } catch (e) {
-    if (isConflict(e)) {
-      throw new ConcurrentModificationError(`container ${id} changed since the handle was made`, {
-        backend: BACKEND,
-        target: id,
-        detail: PortLayerError.isInstance(e) ? e.detail : undefined,
-        cause: e,
-      })
-    }
-    if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-      b.forget(id)
-      throw notFound(id)
-    }
-    if (isOutcomeUnknown(e)) {
-      const now = await b.readRef(snap.ref).catch(() => undefined)
-      if (now?.record?.rev === token) return
-    }
-    throw wrap(e, `reconfiguring the VM of container ${id}`, id)
-  }
+function changedSince(id: ID, base: string | null, now: string): ConcurrentModificationError {
+  return new ConcurrentModificationError(
+    `container ${id} changed since the handle was made (version ${base}, now ${now})`,
+    { backend: BACKEND, target: id, detail: { baseVersion: base, version: now } },
+  )
 }
 
 /** A second commit of a create-handle (its VM exists already). */
@@ -346,6 +494,11 @@ function alreadyCreated(id: ID, cause?: unknown): ConcurrentModificationError {
       cause,
     },
   )
+}
+
+/** Thrown from a lookup that found the create-handle committed by someone else. */
+function alreadyCreatedLanded(id: ID): PortLayerError {
+  return withOutcome(alreadyCreated(id), 'not-applied')
 }
 
 function isMoRef(value: unknown): value is MoRef {

@@ -65,7 +65,12 @@ export function statusOf(
   procs?: readonly GuestProcessInfo[],
 ): RunState {
   const state = record.mainState
-  if (powerState === 'poweredOn') return mainEnded(state, procs) ? RunState.Stopped : RunState.Running
+  // A VM that is on runs the container only once a start recorded its main process: on with a
+  // start still recorded as `starting` is a start under way or one that was cut off (its client
+  // died, its answer came too late), and the next commit of `running` starts it afresh.
+  if (powerState === 'poweredOn' && state?.phase !== 'starting' && state !== null) {
+    return mainEnded(state, procs) ? RunState.Stopped : RunState.Running
+  }
   if (!state) return RunState.Created
   if (state.phase === 'starting') return state.startedAt ? RunState.Stopped : RunState.Created
   return RunState.Stopped

@@ -3,6 +3,7 @@ import {
   type ErrorCode,
   InvalidStateError,
   NotFoundError,
+  type Outcome,
   PortLayerError,
   UnavailableError,
 } from '@portlayer/contracts'
@@ -29,9 +30,37 @@ export function isConflict(error: unknown): boolean {
   return isCode(error, 'CONFLICT') || faultOf(error) === 'ConcurrentAccess'
 }
 
-/** True when the error says the answer was lost, so the call may or may not have been applied. */
+/**
+ * True when a failed change may nevertheless have been applied: its answer was lost, came too
+ * late, or the call was aborted in flight. The caller must find out before saying anything.
+ */
 export function isOutcomeUnknown(error: unknown): boolean {
-  return PortLayerError.isInstance(error, 'UNAVAILABLE') || PortLayerError.isInstance(error, 'TIMEOUT')
+  if (!PortLayerError.isInstance(error)) return false
+  if (error.outcome === 'unknown') return true
+  // A gateway that says nothing of its outcome is taken at its worst for a change.
+  return (
+    (error.code === 'UNAVAILABLE' || error.code === 'TIMEOUT' || error.code === 'CANCELLED') &&
+    error.detail?.sent !== false
+  )
+}
+
+/**
+ * The same error saying `outcome` (only UNAVAILABLE, TIMEOUT and CANCELLED can say `unknown`;
+ * anything else becomes UNAVAILABLE when the outcome is unknown, so the caller is never told
+ * "not applied" wrongly).
+ */
+export function withOutcome(error: unknown, outcome: Outcome): PortLayerError {
+  const e = PortLayerError.isInstance(error) ? error : wrap(error, 'vSphere failed', undefined)
+  if (e.outcome === outcome) return e
+  const code =
+    outcome === 'unknown' && e.code !== 'TIMEOUT' && e.code !== 'CANCELLED' ? 'UNAVAILABLE' : e.code
+  return createError(code, e.message, {
+    backend: BACKEND,
+    target: e.target,
+    detail: e.detail,
+    cause: e.cause ?? e,
+    outcome,
+  })
 }
 
 /**
@@ -60,9 +89,10 @@ export function wrap(
       target: target ?? error.target,
       detail: error.detail,
       cause: error,
+      outcome: error.outcome,
     })
   }
-  const message = error instanceof Error ? error.message : String(error)
+  const message = safeMessage(error)
   return createError(code ?? 'UNAVAILABLE', `${doing}: ${message}`, {
     backend: BACKEND,
     target,
@@ -86,4 +116,15 @@ export function notInitialised(): InvalidStateError {
 
 export function closed(): UnavailableError {
   return new UnavailableError('PortLayerVsphere was closed', { backend: BACKEND })
+}
+
+/** A short message from any thrown value, never throwing itself. */
+function safeMessage(error: unknown): string {
+  try {
+    if (error instanceof Error && typeof error.message === 'string') return error.message.slice(0, 500)
+    if (typeof error === 'string') return error.slice(0, 500)
+  } catch {
+    // a hostile value: fall through
+  }
+  return 'unexpected failure'
 }

@@ -6,6 +6,7 @@ import {
   type RequestedLimits,
   validateLimit,
 } from '@portlayer/contracts'
+import { parseRevs } from './commit-tokens.js'
 
 // What a container keeps in its VM's extraConfig, and how it is read back. Every key lives under
 // `guestinfo.portlayer.`; values are strings (JSON for structured ones). Readers take the last
@@ -28,7 +29,10 @@ export const Key = {
   mainState: `${KEY_PREFIX}main.state`,
   /** Files to copy in when the container next starts. */
   files: `${KEY_PREFIX}files`,
-  /** A token written by every commit, so a commit whose answer was lost can tell whether it landed. */
+  /**
+   * The tokens of the last commits, oldest first (see `commit-tokens.ts`), so a commit whose
+   * answer was lost can tell whether it landed.
+   */
   rev: `${KEY_PREFIX}rev`,
 } as const
 
@@ -117,7 +121,10 @@ export interface ContainerRecord {
   readonly files: readonly PendingFileRecord[]
   /** Applied extension values by namespace. */
   readonly extensions: ReadonlyMap<string, unknown>
+  /** The last commit's token. */
   readonly rev: string | null
+  /** The tokens of the last commits, oldest first. */
+  readonly revs: readonly string[]
 }
 
 /**
@@ -225,6 +232,7 @@ export function decodeRecord(entries: ReadonlyMap<string, string>): ContainerRec
       if (applied !== undefined) extensions.set(key.slice(EXT_PREFIX.length), applied)
     }
   }
+  const revs = parseRevs(entries.get(Key.rev))
   execs.sort((a, b) =>
     a.startedAt === b.startedAt ? (a.processId < b.processId ? -1 : 1) : a.startedAt < b.startedAt ? -1 : 1,
   )
@@ -238,7 +246,8 @@ export function decodeRecord(entries: ReadonlyMap<string, string>): ContainerRec
     execs,
     files: parseFiles(json(entries.get(Key.files))),
     extensions,
-    rev: entries.get(Key.rev) ?? null,
+    rev: revs.at(-1) ?? null,
+    revs,
   }
 }
 

@@ -5,12 +5,13 @@ import {
   type GuestPosixFileAttributes,
   type GuestProcessInfo,
   type MoRef,
+  type ObjectContent,
   TimeoutError,
   type VmomiGateway,
 } from '@portlayer/contracts'
 import { BACKEND, faultOf, isCode, wrap } from './errors.js'
 import type { Inventory } from './inventory.js'
-import type { GuestCredentials } from './settings.js'
+import { guestPassword, type ResolvedGuestCredentials } from './settings.js'
 import { retrieve } from './vim.js'
 
 /** A file to put into a guest. */
@@ -42,6 +43,8 @@ const GUEST_NOT_READY = [
   'InvalidState',
 ]
 
+const TOOLS_STATUS = 'guest.toolsRunningStatus'
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Guest operations on container VMs, with the configured credentials. */
@@ -49,16 +52,16 @@ export class Guest {
   constructor(
     private readonly gateway: VmomiGateway,
     private readonly inventory: Inventory,
-    // Their password is not enumerable; the authentication object that carries it is made per call.
-    private readonly credentials: GuestCredentials,
+    // The password is not on this object; the authentication that carries it is made per call.
+    private readonly credentials: ResolvedGuestCredentials,
   ) {}
 
-  private get auth(): GuestAuthentication {
+  #auth(): GuestAuthentication {
     return {
       _type: 'NamePasswordAuthentication',
       interactiveSession: false,
       username: this.credentials.username,
-      password: this.credentials.password,
+      password: guestPassword(this.credentials),
     }
   }
 
@@ -69,17 +72,23 @@ export class Guest {
   }
 
   /**
-   * Waits until the VM's guest tools run. One property read when they already do.
+   * Waits until the VM's guest tools run; one property read when they already do. Each read also
+   * fetches `paths`, and the last one (taken with tools running) is returned.
    * @throws TimeoutError when they do not start within `timeoutMs`.
    */
-  async waitForTools(vm: MoRef, timeoutMs: number, target: string): Promise<void> {
+  async waitForTools(
+    vm: MoRef,
+    timeoutMs: number,
+    target: string,
+    paths: readonly string[] = [],
+  ): Promise<ObjectContent | undefined> {
     const deadline = Date.now() + timeoutMs
     let pause = 100
     for (;;) {
-      const [content] = await retrieve(this.gateway, 'VirtualMachine', [vm], ['guest.toolsRunningStatus'])
-      const status = content?.propSet?.find((p) => p.name === 'guest.toolsRunningStatus')?.val
-      if (status === 'guestToolsRunning') return
-      if (Date.now() + pause > deadline) {
+      const [content] = await retrieve(this.gateway, 'VirtualMachine', [vm], [TOOLS_STATUS, ...paths])
+      const status = content?.propSet?.find((p) => p.name === TOOLS_STATUS)?.val
+      if (status === 'guestToolsRunning') return content
+      if (content === undefined || Date.now() + pause > deadline) {
         throw new TimeoutError(`guest tools of container ${target} did not start within ${timeoutMs} ms`, {
           backend: BACKEND,
           target,
@@ -96,7 +105,7 @@ export class Guest {
     return this.gateway.call('StartProgramInGuest', {
       _this: this.inventory.processManager,
       vm,
-      auth: this.auth,
+      auth: this.#auth(),
       spec: {
         programPath,
         arguments: args,
@@ -110,7 +119,7 @@ export class Guest {
     return this.gateway.call('ListProcessesInGuest', {
       _this: this.inventory.processManager,
       vm,
-      auth: this.auth,
+      auth: this.#auth(),
       ...(pids === undefined ? {} : { pids: [...pids] }),
     })
   }
@@ -120,7 +129,7 @@ export class Guest {
     await this.gateway.call('TerminateProcessInGuest', {
       _this: this.inventory.processManager,
       vm,
-      auth: this.auth,
+      auth: this.#auth(),
       pid,
     })
   }
@@ -142,7 +151,7 @@ export class Guest {
         url = await this.gateway.call('InitiateFileTransferToGuest', {
           _this: this.inventory.fileManager,
           vm,
-          auth: this.auth,
+          auth: this.#auth(),
           guestFilePath: path,
           fileAttributes: posixAttributes(file.perms),
           fileSize: file.data.byteLength,
@@ -160,7 +169,7 @@ export class Guest {
       await this.gateway.call('MakeDirectoryInGuest', {
         _this: this.inventory.fileManager,
         vm,
-        auth: this.auth,
+        auth: this.#auth(),
         directoryPath: dir,
         createParentDirectories: true,
       })
@@ -179,7 +188,7 @@ export class Guest {
       const info = await this.gateway.call('InitiateFileTransferFromGuest', {
         _this: this.inventory.fileManager,
         vm,
-        auth: this.auth,
+        auth: this.#auth(),
         guestFilePath: path,
       })
       const response = await this.gateway.transfer({ method: 'GET', url: info.url })

@@ -1,4 +1,5 @@
 import {
+  type CallOptions,
   type CommitExtension,
   type ContainerConfig,
   type ContainerState,
@@ -20,6 +21,7 @@ import {
   validateLimit,
   validateName,
   validateNamespace,
+  validatePendingFiles,
   validatePerms,
   validateProcess,
   validateRunStateFilter,
@@ -28,9 +30,20 @@ import {
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { Backend, versionOf } from './backend.js'
+import { inScope, reconciling, scopedGateway, unscoped, validateCallOptions } from './call-scope.js'
 import { commitCreate, commitExisting } from './commit.js'
 import { configOf, stateOf, statusOf } from './derive.js'
-import { BACKEND, closed, faultOf, invalidState, isCode, notFound, wrap } from './errors.js'
+import {
+  BACKEND,
+  closed,
+  faultOf,
+  invalidState,
+  isCode,
+  isOutcomeUnknown,
+  notFound,
+  withOutcome,
+  wrap,
+} from './errors.js'
 import { unregistered } from './extensions.js'
 import type { ContainerRecord } from './extra-config.js'
 import { Guest, guestPath } from './guest.js'
@@ -80,14 +93,19 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     if (typeof factory?.create !== 'function' || typeof factory.assertHandle !== 'function')
       throw new InvalidArgumentError('init needs a HandleFactory', { backend: BACKEND })
     const inventory = await resolveInventory(gateway, this.b.settings)
+    // Every call the backend makes carries the signal of the PortLayer call it serves.
+    const scoped = scopedGateway(gateway)
     this.b.connection = {
-      gateway,
+      gateway: scoped,
       factory,
       inventory,
-      guest: new Guest(gateway, inventory, this.b.settings.guest),
+      guest: new Guest(scoped, inventory, this.b.settings.guest),
     }
     if (this.b.settings.exitPollIntervalMs > 0) {
-      this.b.pollTimer = setInterval(() => void pollExits(this.b), this.b.settings.exitPollIntervalMs)
+      this.b.pollTimer = setInterval(
+        () => void unscoped(() => pollExits(this.b)),
+        this.b.settings.exitPollIntervalMs,
+      )
       this.b.pollTimer.unref?.()
     }
     return this
@@ -109,21 +127,36 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     }
   }
 
-  async createContainer(name: string): Promise<Handle> {
-    const { factory } = this.b.c()
-    const checked = validateName(name, BACKEND)
-    const id = factory.newId()
-    vmNameFor(this.b.settings, id)
-    return arg(() => factory.create(id, checked))
+  /** Runs one PortLayer call in its scope: its signal, the deadline, errors made portlayer errors. */
+  #op<T>(options: CallOptions | undefined, fn: () => Promise<T>): Promise<T> {
+    return inScope(validateCallOptions(options), this.b.settings.callTimeoutMs, async () => {
+      try {
+        return await fn()
+      } catch (e) {
+        throw PortLayerError.isInstance(e) ? e : wrap(e, 'vsphere failed', undefined)
+      }
+    })
   }
 
-  async getHandle(id: ID): Promise<Handle> {
-    const { factory } = this.b.c()
-    validateId(id, 'id', BACKEND)
-    let snap = await this.b.read(id)
-    const observed = await observe(this.b, id, snap)
-    if (observed.changed) snap = await this.b.read(id)
-    return factory.forVersion(id, versionOf(snap))
+  async createContainer(name: string, options?: CallOptions): Promise<Handle> {
+    return this.#op(options, async () => {
+      const { factory } = this.b.c()
+      const checked = arg(() => validateName(name, BACKEND))
+      const id = factory.newId()
+      vmNameFor(this.b.settings, id)
+      return arg(() => factory.create(id, checked))
+    })
+  }
+
+  async getHandle(id: ID, options?: CallOptions): Promise<Handle> {
+    return this.#op(options, async () => {
+      const { factory } = this.b.c()
+      arg(() => validateId(id, 'id', BACKEND))
+      let snap = await this.b.read(id)
+      const observed = await observe(this.b, id, snap)
+      if (observed.changed) snap = await this.b.read(id)
+      return factory.forVersion(id, versionOf(snap))
+    })
   }
 
   async copyTo(
@@ -132,7 +165,12 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     fname: string,
     perms: number,
     data: Uint8Array,
+    options?: CallOptions,
   ): Promise<Handle> {
+    return this.#op(options, async () => this.#copyTo(h, targetDir, fname, perms, data))
+  }
+
+  #copyTo(h: Handle, targetDir: string, fname: string, perms: number, data: Uint8Array): Handle {
     const { factory } = this.b.c()
     return arg(() => {
       const handle = factory.assertHandle(h)
@@ -142,98 +180,150 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         perms: validatePerms(perms, BACKEND),
         data: new Uint8Array(validateData(data, BACKEND)),
       }
+      validatePendingFiles([...handle.pending.files, file], BACKEND, handle.containerId)
       return factory.withFile(handle, file)
     })
   }
 
-  async setEntryPoint(h: Handle, workDir: string, execPath: string, execArgs: string): Promise<Handle> {
-    const { factory } = this.b.c()
-    return arg(() => {
-      const handle = factory.assertHandle(h)
-      return factory.withChange(handle, {
-        mainProcess: validateProcess(workDir, execPath, execArgs, BACKEND),
+  async setEntryPoint(
+    h: Handle,
+    workDir: string,
+    execPath: string,
+    execArgs: string,
+    options?: CallOptions,
+  ): Promise<Handle> {
+    return this.#op(options, async () => {
+      const { factory } = this.b.c()
+      return arg(() => {
+        const handle = factory.assertHandle(h)
+        return factory.withChange(handle, {
+          mainProcess: validateProcess(workDir, execPath, execArgs, BACKEND),
+        })
       })
     })
   }
 
-  async setLimits(h: Handle, memoryMb: number, cpuMhz: number): Promise<Handle> {
-    const { factory } = this.b.c()
-    return arg(() => {
-      const handle = factory.assertHandle(h)
-      const limits = {
-        memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
-        cpuMhz: validateLimit(cpuMhz, 'cpuMhz', BACKEND),
+  async setLimits(h: Handle, memoryMb: number, cpuMhz: number, options?: CallOptions): Promise<Handle> {
+    return this.#op(options, async () => {
+      const { factory } = this.b.c()
+      return arg(() => {
+        const handle = factory.assertHandle(h)
+        const limits = {
+          memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
+          cpuMhz: validateLimit(cpuMhz, 'cpuMhz', BACKEND),
+        }
+        return factory.withChange(handle, { limits })
+      })
+    })
+  }
+
+  async setRunState(h: Handle, runState: RunState, options?: CallOptions): Promise<Handle> {
+    return this.#op(options, async () => {
+      const { factory } = this.b.c()
+      return arg(() => {
+        const handle = factory.assertHandle(h)
+        return factory.withChange(handle, { runState: validateTargetRunState(runState, BACKEND) })
+      })
+    })
+  }
+
+  async commit(h: Handle, options?: CallOptions): Promise<ID> {
+    return this.#op(options, async () => {
+      const { factory } = this.b.c()
+      const handle = arg(() => {
+        const checked = factory.assertHandle(h)
+        // Everything that needs no server is checked before the first change, so a commit
+        // refused for its content never moves the container's version.
+        validatePendingFiles(checked.pending.files, BACKEND)
+        return checked
+      })
+      // A slot nobody owns is a malformed handle: refused before anything is looked up.
+      for (const namespace of Object.keys(handle.pending.extensions)) {
+        if (!this.b.extensions.has(namespace)) throw unregistered(handle.containerId, namespace)
       }
-      return factory.withChange(handle, { limits })
+      return handle.baseVersion === null ? commitCreate(this.b, handle) : commitExisting(this.b, handle)
     })
   }
 
-  async setRunState(h: Handle, runState: RunState): Promise<Handle> {
-    const { factory } = this.b.c()
-    return arg(() => {
-      const handle = factory.assertHandle(h)
-      return factory.withChange(handle, { runState: validateTargetRunState(runState, BACKEND) })
+  async listContainers(forState?: RunState, options?: CallOptions): Promise<ID[]> {
+    return this.#op(options, async () => {
+      const state = arg(() => validateRunStateFilter(forState, BACKEND))
+      const ids: ID[] = []
+      for (const snap of await this.b.listSnapshots()) {
+        const record = snap.record as ContainerRecord
+        const status = statusOf(record, snap.powerState)
+        if (status === RunState.Running) this.b.watched.add(record.id)
+        if (state === undefined || status === state) ids.push(record.id)
+      }
+      return ids
     })
   }
 
-  async commit(h: Handle): Promise<ID> {
-    const { factory } = this.b.c()
-    const handle = arg(() => factory.assertHandle(h))
-    // A slot nobody owns is a malformed handle: refused before anything is looked up.
-    for (const namespace of Object.keys(handle.pending.extensions)) {
-      if (!this.b.extensions.has(namespace)) throw unregistered(handle.containerId, namespace)
-    }
-    return handle.baseVersion === null ? commitCreate(this.b, handle) : commitExisting(this.b, handle)
+  async getContainerConfig(id: ID, options?: CallOptions): Promise<ContainerConfig> {
+    return this.#op(options, async () => {
+      arg(() => validateId(id, 'id', BACKEND))
+      const snap = await this.b.read(id)
+      return configOf(snap, snap.record as ContainerRecord, this.b.settings.defaultLimits)
+    })
   }
 
-  async listContainers(forState?: RunState): Promise<ID[]> {
-    const state = validateRunStateFilter(forState, BACKEND)
-    const ids: ID[] = []
-    for (const snap of await this.b.listSnapshots()) {
-      const record = snap.record as ContainerRecord
-      const status = statusOf(record, snap.powerState)
-      if (status === RunState.Running) this.b.watched.add(record.id)
-      if (state === undefined || status === state) ids.push(record.id)
-    }
-    return ids
+  async getContainerState(id: ID, options?: CallOptions): Promise<ContainerState> {
+    return this.#op(options, async () => {
+      arg(() => validateId(id, 'id', BACKEND))
+      const { snap, procs } = await observe(this.b, id, await this.b.read(id))
+      return stateOf(snap.record as ContainerRecord, snap.powerState, procs)
+    })
   }
 
-  async getContainerConfig(id: ID): Promise<ContainerConfig> {
-    validateId(id, 'id', BACKEND)
-    const snap = await this.b.read(id)
-    return configOf(snap, snap.record as ContainerRecord, this.b.settings.defaultLimits)
+  async copyFrom(id: ID, sourceDir: string, fname: string, options?: CallOptions): Promise<Uint8Array> {
+    return this.#op(options, async () => {
+      const { dir, name } = arg(() => {
+        validateId(id, 'id', BACKEND)
+        return {
+          dir: validateAbsolutePath(sourceDir, 'sourceDir', BACKEND),
+          name: validateFileName(fname, BACKEND),
+        }
+      })
+      const snap = await this.b.read(id)
+      if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
+        throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
+      }
+      return this.b.c().guest.copyOut(snap.ref, guestPath(dir, name), id)
+    })
   }
 
-  async getContainerState(id: ID): Promise<ContainerState> {
-    validateId(id, 'id', BACKEND)
-    const { snap, procs } = await observe(this.b, id, await this.b.read(id))
-    return stateOf(snap.record as ContainerRecord, snap.powerState, procs)
+  async execProcess(
+    id: ID,
+    workDir: string,
+    execPath: string,
+    execArgs: string,
+    options?: CallOptions,
+  ): Promise<ID> {
+    return this.#op(options, async () => {
+      const proc = arg(() => {
+        validateId(id, 'id', BACKEND)
+        return validateProcess(workDir, execPath, execArgs, BACKEND)
+      })
+      return execIn(this.b, id, proc)
+    })
   }
 
-  async copyFrom(id: ID, sourceDir: string, fname: string): Promise<Uint8Array> {
-    validateId(id, 'id', BACKEND)
-    const dir = validateAbsolutePath(sourceDir, 'sourceDir', BACKEND)
-    const name = validateFileName(fname, BACKEND)
-    const snap = await this.b.read(id)
-    if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
-      throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
-    }
-    return this.b.c().guest.copyOut(snap.ref, guestPath(dir, name), id)
+  async signal(processOrContainerId: ID, signal: number, options?: CallOptions): Promise<void> {
+    return this.#op(options, async () => {
+      const n = arg(() => {
+        validateId(processOrContainerId, 'processOrContainerId', BACKEND)
+        return validateSignal(signal, BACKEND)
+      })
+      return signalIn(this.b, processOrContainerId, n)
+    })
   }
 
-  async execProcess(id: ID, workDir: string, execPath: string, execArgs: string): Promise<ID> {
-    validateId(id, 'id', BACKEND)
-    return execIn(this.b, id, validateProcess(workDir, execPath, execArgs, BACKEND))
+  async destroyContainer(id: ID, options?: CallOptions): Promise<void> {
+    return this.#op(options, () => this.#destroy(id))
   }
 
-  async signal(processOrContainerId: ID, signal: number): Promise<void> {
-    validateId(processOrContainerId, 'processOrContainerId', BACKEND)
-    const n = validateSignal(signal, BACKEND)
-    return signalIn(this.b, processOrContainerId, n)
-  }
-
-  async destroyContainer(id: ID): Promise<void> {
-    validateId(id, 'id', BACKEND)
+  async #destroy(id: ID): Promise<void> {
+    arg(() => validateId(id, 'id', BACKEND))
     const { gateway } = this.b.c()
     const { snap, procs } = await observe(this.b, id, await this.b.read(id))
     const record = snap.record as ContainerRecord
@@ -249,7 +339,14 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         throw notFound(id)
       }
       if (faultOf(e) === 'InvalidPowerState') throw wrap(e, `container ${id} is running`, id, 'INVALID_STATE')
-      throw wrap(e, `destroying container ${id}`, id)
+      if (!isOutcomeUnknown(e)) throw withOutcome(wrap(e, `destroying container ${id}`, id), 'not-applied')
+      // The answer was lost: the VM being gone is the answer.
+      const gone = await reconciling(this.b.settings.reconcileTimeoutMs, async () => {
+        const now = await this.b.readRef(snap.ref)
+        return now === undefined || now.record?.id !== id
+      }).catch(() => undefined)
+      if (gone === undefined) throw withOutcome(wrap(e, `destroying container ${id}`, id), 'unknown')
+      if (!gone) throw withOutcome(wrap(e, `destroying container ${id}`, id), 'not-applied')
     }
     this.b.forget(id)
     for (const exec of record.execs) this.b.processOwners.delete(exec.processId)
@@ -278,20 +375,32 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     }
   }
 
-  async getExtensionState<T = unknown>(containerId: ID, namespace: string): Promise<T | undefined> {
-    validateId(containerId, 'containerId', BACKEND)
-    validateNamespace(namespace, BACKEND)
-    const snap = await this.b.read(containerId)
-    return (snap.record as ContainerRecord).extensions.get(namespace) as T | undefined
+  async getExtensionState<T = unknown>(
+    containerId: ID,
+    namespace: string,
+    options?: CallOptions,
+  ): Promise<T | undefined> {
+    return this.#op(options, async () => {
+      arg(() => {
+        validateId(containerId, 'containerId', BACKEND)
+        validateNamespace(namespace, BACKEND)
+      })
+      const snap = await this.b.read(containerId)
+      return (snap.record as ContainerRecord).extensions.get(namespace) as T | undefined
+    })
   }
 }
 
-/** Runs a synchronous argument check, putting backend `vsphere` on its error. */
+/**
+ * Runs a synchronous argument check, putting backend `vsphere` on its error. Whatever a hostile
+ * argument throws (a proxy's trap, a getter, a detached buffer) becomes `INVALID_ARGUMENT`.
+ */
 function arg<T>(fn: () => T): T {
   try {
     return fn()
   } catch (e) {
-    if (PortLayerError.isInstance(e) && e.backend === undefined) {
+    if (PortLayerError.isInstance(e)) {
+      if (e.backend !== undefined) throw e
       throw new InvalidArgumentError(e.message, {
         backend: BACKEND,
         target: e.target,
@@ -299,6 +408,6 @@ function arg<T>(fn: () => T): T {
         cause: e,
       })
     }
-    throw e
+    throw new InvalidArgumentError('an argument could not be read', { backend: BACKEND, cause: e })
   }
 }

@@ -1,5 +1,6 @@
 import type { ID, MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts'
 import type { Backend } from './backend.js'
+import { appendRev, newToken } from './commit-tokens.js'
 import { isConflict, isOutcomeUnknown, wrap } from './errors.js'
 import { Key, option } from './extra-config.js'
 import { runTask } from './vim.js'
@@ -67,14 +68,16 @@ export async function restore(
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     let undoToken: string | undefined
     try {
-      const { factory, gateway } = b.c()
-      undoToken = factory.newId()
+      const { gateway } = b.c()
+      undoToken = newToken()
       const now = await b.readRef(ref)
       if (!now || now.record?.id !== id) return 'gone'
       if (now.record.rev !== token) return 'kept'
       if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined)
         return 'restored'
-      const spec: VirtualMachineConfigSpec = { extraConfig: [...undo.options, option(Key.rev, undoToken)] }
+      const spec: VirtualMachineConfigSpec = {
+        extraConfig: [...undo.options, option(Key.rev, appendRev(now.record.revs, undoToken))],
+      }
       if (now.version !== '') spec.changeVersion = now.version
       if (undo.memoryMb !== undefined) spec.memoryMB = undo.memoryMb
       if (undo.cpuMhz !== undefined) spec.cpuAllocation = { limit: undo.cpuMhz }
@@ -85,7 +88,7 @@ export async function restore(
       if (isConflict(e)) continue
       if (undoToken !== undefined && isOutcomeUnknown(e)) {
         const after = await b.readRef(ref).catch(() => undefined)
-        if (after?.record?.rev === undoToken) return 'restored'
+        if (after?.record?.revs.includes(undoToken)) return 'restored'
       }
       b.settings.onBackgroundError(wrap(e, `putting back the configuration of container ${id}`, id))
       return 'kept'

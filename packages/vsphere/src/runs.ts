@@ -1,6 +1,4 @@
 import {
-  EXIT_NOT_FOUND,
-  type FileCopy,
   type GuestProcessInfo,
   type ID,
   type MoRef,
@@ -10,21 +8,10 @@ import {
 } from '@portlayer/contracts'
 import type { Backend } from './backend.js'
 import { livenessOf, statusOf } from './derive.js'
-import { faultOf, isCode, isConflict, wrap } from './errors.js'
-import { exitMessage } from './exit-message.js'
-import {
-  applyOptions,
-  type ContainerRecord,
-  encodeMainState,
-  Key,
-  type MainStateRecord,
-  option,
-  type PendingFileRecord,
-} from './extra-config.js'
-import { Guest, programNotFound, toGuestFile } from './guest.js'
-import { lastCopyPerPath } from './pending-files.js'
-import { endOfRun, failedStartState, startedState } from './run-records.js'
-import { deleteStaged, materialise } from './staged-files.js'
+import { isCode, isConflict, wrap } from './errors.js'
+import { applyOptions, type ContainerRecord } from './extra-config.js'
+import { Guest } from './guest.js'
+import { endOfRun } from './run-records.js'
 import { retrieve, runTask } from './vim.js'
 import { type PowerState, snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm.js'
 
@@ -38,64 +25,6 @@ export interface Observed {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/**
- * Powers on, copies the pending files in and starts the main process, then records it. A start
- * that fails before its run is recorded powers the VM off again and throws (the commit then puts
- * its configuration back); once the run is recorded the start has happened, and what is left
- * (powering off a run that could not even start, deleting staged files) is housekeeping that a
- * later read redoes.
- */
-export async function startRun(
-  b: Backend,
-  id: ID,
-  ref: MoRef,
-  main: { processId: ID; workDir: string; execPath: string; execArgs: string },
-  run: string,
-  recordedFiles: readonly PendingFileRecord[],
-  handleFiles: readonly FileCopy[],
-  powerOffFirst: boolean,
-): Promise<void> {
-  const { gateway, guest } = b.c()
-  let state: MainStateRecord
-  try {
-    if (powerOffFirst) await b.powerOff(id, ref)
-    try {
-      await runTask(gateway, 'PowerOnVM_Task', { _this: ref })
-    } catch (e) {
-      // Someone powered it on meanwhile; the run is still ours (we wrote `starting`).
-      if (faultOf(e) !== 'InvalidPowerState') throw e
-    }
-    await guest.waitForTools(ref, b.settings.guestToolsTimeoutMs, id)
-    const files = lastCopyPerPath([...(await materialise(b, recordedFiles)), ...handleFiles.map(toGuestFile)])
-    await guest.copyIn(ref, files, id)
-    const now = new Date()
-    try {
-      const pid = await guest.startProgram(ref, main.execPath, main.execArgs, main.workDir)
-      state = startedState(run, pid, now)
-    } catch (e) {
-      if (!programNotFound(e)) throw e
-      state = failedStartState(
-        run,
-        now,
-        EXIT_NOT_FOUND,
-        exitMessage(main.execPath, main.execArgs, EXIT_NOT_FOUND),
-      )
-    }
-    const options = [option(Key.mainState, encodeMainState(state))]
-    if (recordedFiles.length > 0) options.push(option(Key.files, ''))
-    await b.record(ref, options)
-  } catch (e) {
-    await b.powerOff(id, ref).catch((err) => b.settings.onBackgroundError(err))
-    throw wrap(e, `starting container ${id}`, id)
-  }
-  if (state.phase === 'exited') await b.powerOff(id, ref).catch((e) => b.settings.onBackgroundError(e))
-  else b.watched.add(id)
-  deleteStaged(
-    b,
-    recordedFiles.flatMap((f) => ('path' in f ? [f.path] : [])),
-  )
-}
 
 /**
  * SIGTERM through the guest, up to the grace period for the main process to exit, then the end
@@ -114,24 +43,28 @@ export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerR
       if (!Guest.notReady(e) && !isCode(e, 'NOT_FOUND')) b.settings.onBackgroundError(e)
     }
   }
-  let current = record
-  if (!procs) {
-    // The guest did not answer: the VM may already be off because another stop of this run
-    // finished first and recorded the exit the guest reported. Record from a fresh read, so
-    // that exit is not overwritten with a guess, and leave a run that began since alone.
-    const now = await b.readRef(ref).catch(() => undefined)
-    if (now?.record) {
-      if (now.record.mainState?.run !== state?.run) return
-      current = now.record
-    }
-  }
-  const ending = endOfRun(current, procs ?? [], new Date(), true, b.settings.maxExitedExecs)
-  if (ending.options.length > 0) {
+  // Recording the end is guarded by the version of a fresh read, and only while the run is still
+  // the one this stop began: a start that took over meanwhile is left alone (never powered off).
+  let now = await b.readRef(ref)
+  for (let attempt = 0; ; attempt++) {
+    if (!now?.record) return
+    if (now.record.mainState?.run !== state?.run) return
+    const ending = endOfRun(now.record, procs ?? [], new Date(), true, b.settings.maxExitedExecs)
+    if (ending.options.length === 0) break
+    const spec: VirtualMachineConfigSpec = { extraConfig: ending.options }
+    if (now.version !== '') spec.changeVersion = now.version
     try {
-      await b.record(ref, ending.options)
+      await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      b.forgetDeleted(ending.options)
+      break
     } catch (e) {
+      if (isConflict(e) && attempt < 5) {
+        now = await b.readRef(ref)
+        continue
+      }
       // The VM still goes off; its record then reads as stopped by the power-off.
       b.settings.onBackgroundError(e)
+      break
     }
   }
   await b.powerOff(id, ref)

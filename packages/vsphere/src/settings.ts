@@ -50,6 +50,23 @@ export interface VsphereSettings {
   readonly maxExitedExecs?: number
   /** Told about failures of background and best-effort work (exit poll, staged file clean-up, release hooks). */
   readonly onBackgroundError?: (error: unknown) => void
+  /**
+   * Default deadline of one PortLayer call in milliseconds (a commit that starts a container
+   * included); past it the call fails with `TIMEOUT`, following the outcome rule. 0 turns it off.
+   * Default 600000 (10 minutes).
+   */
+  readonly callTimeoutMs?: number
+  /**
+   * How long the backend tries to find out what a change whose answer was lost (or that was
+   * aborted in flight) did, and to undo half a commit, before it reports `outcome: 'unknown'`.
+   * Default 30000.
+   */
+  readonly reconcileTimeoutMs?: number
+}
+
+/** Guest credentials once resolved: the password is held where no inspection can reach it. */
+export interface ResolvedGuestCredentials {
+  readonly username: string
 }
 
 /** Settings with every default filled in and every value checked. */
@@ -59,7 +76,7 @@ export interface ResolvedSettings {
   readonly resourcePool: string
   readonly datastore: string
   readonly template: string | undefined
-  readonly guest: GuestCredentials
+  readonly guest: ResolvedGuestCredentials
   readonly defaultLimits: ResourceLimits
   readonly stopGracePeriodMs: number
   readonly exitPollIntervalMs: number
@@ -69,8 +86,12 @@ export interface ResolvedSettings {
   readonly listPageSize: number
   readonly maxExitedExecs: number
   readonly onBackgroundError: (error: unknown) => void
+  readonly callTimeoutMs: number
+  readonly reconcileTimeoutMs: number
 }
 
+export const DEFAULT_CALL_TIMEOUT_MS = 600_000
+export const DEFAULT_RECONCILE_TIMEOUT_MS = 30_000
 export const DEFAULT_LIMITS: ResourceLimits = Object.freeze({ memoryMb: 512, cpuMhz: 1000 })
 export const DEFAULT_STOP_GRACE_PERIOD_MS = 10_000
 export const DEFAULT_EXIT_POLL_INTERVAL_MS = 2_000
@@ -108,7 +129,7 @@ function inventoryPath(value: unknown, what: string): string {
 function integer(value: unknown, what: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(`${what} must be an integer from ${min} to ${max}, got ${String(value)}`)
+    fail(`${what} must be an integer from ${min} to ${max}`)
   }
   return value
 }
@@ -159,7 +180,7 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
     fail('onBackgroundError must be a function')
   const guestId = settings.guestId ?? DEFAULT_GUEST_ID
   if (typeof guestId !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(guestId))
-    fail(`guestId must be a vSphere guest identifier, got ${String(guestId)}`)
+    fail('guestId must be a vSphere guest identifier')
 
   return Object.freeze({
     datacenter,
@@ -201,17 +222,31 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
       DEFAULT_MAX_EXITED_EXECS,
     ),
     onBackgroundError: settings.onBackgroundError ?? (() => {}),
+    callTimeoutMs: integer(settings.callTimeoutMs, 'callTimeoutMs', 0, 24 * HOUR_MS, DEFAULT_CALL_TIMEOUT_MS),
+    reconcileTimeoutMs: integer(
+      settings.reconcileTimeoutMs,
+      'reconcileTimeoutMs',
+      1,
+      HOUR_MS,
+      DEFAULT_RECONCILE_TIMEOUT_MS,
+    ),
   })
 }
 
-/**
- * Guest credentials whose password is readable but not enumerable, so logging or serialising the
- * settings (or a backend holding them) never shows it.
- */
-function credentials(username: string, password: string): GuestCredentials {
-  const guest = { username }
-  Object.defineProperty(guest, 'password', { value: password, enumerable: false })
-  return Object.freeze(guest) as GuestCredentials
+// Passwords live in a module-private WeakMap keyed by the resolved credentials, so no property
+// of any object — hidden, non-enumerable or symbol-keyed — holds them: util.inspect with
+// showHidden, JSON, %o and structuredClone of settings or backend cannot reveal them.
+const passwords = new WeakMap<ResolvedGuestCredentials, string>()
+
+function credentials(username: string, password: string): ResolvedGuestCredentials {
+  const guest: ResolvedGuestCredentials = Object.freeze({ username })
+  passwords.set(guest, password)
+  return guest
+}
+
+/** The password of resolved guest credentials (for building a guest authentication per call). */
+export function guestPassword(guest: ResolvedGuestCredentials): string {
+  return passwords.get(guest) ?? ''
 }
 
 /**

@@ -45,6 +45,7 @@ function record(mainState: MainStateRecord | null, execs: ExecRecord[] = []): Co
     files: [],
     extensions: new Map(),
     rev: null,
+    revs: [],
   }
 }
 
@@ -72,7 +73,10 @@ describe('statusOf', () => {
       'created',
     ],
     ['restart failed (starting, an earlier run kept)', state('starting'), 'poweredOff', undefined, 'stopped'],
-    ['being started', state('starting'), 'poweredOn', undefined, 'running'],
+    // On, but no start recorded its main process yet (under way, or cut off): not running.
+    ['being restarted', state('starting'), 'poweredOn', undefined, 'stopped'],
+    ['being started the first time', state('starting', { startedAt: null, pid: 0 }), 'poweredOn', undefined, 'created'],
+    ['powered on by someone else, never started', null, 'poweredOn', undefined, 'created'],
     ['running', state('started'), 'poweredOn', undefined, 'running'],
     ['running, guest agrees', state('started'), 'poweredOn', [running(11)], 'running'],
     ['exited, not yet recorded', state('started'), 'poweredOn', [exited(11, 0)], 'stopped'],

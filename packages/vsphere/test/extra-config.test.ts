@@ -93,7 +93,7 @@ describe('decodeRecord', () => {
       option(Key.files, encodeFiles([{ dir: '/tmp', name: 'a', perms: 0o644, size: 1, data: 'YQ==' }])),
       option(extensionKey('net'), JSON.stringify({ address: '10.0.0.2' })),
       option(extensionKey('detached'), 'null'),
-      option(Key.rev, 'token-1'),
+      option(Key.rev, 'token-0 token-1'),
     ])
     const record = decodeRecord(entries)
     expect(record).toEqual({
@@ -110,6 +110,7 @@ describe('decodeRecord', () => {
         ['detached', null],
       ]),
       rev: 'token-1',
+      revs: ['token-0', 'token-1'],
     })
   })
 
@@ -134,6 +135,7 @@ describe('decodeRecord', () => {
       execs: [],
       files: [],
       rev: null,
+      revs: [],
     })
     expect(record?.extensions.size).toBe(0)
     expect(record?.created.getTime()).toBe(0)

@@ -1,4 +1,4 @@
-import { inspect } from 'node:util'
+import { format, inspect } from 'node:util'
 import type {
   HandleFactory,
   MoRef,
@@ -11,6 +11,7 @@ import { PortLayerError } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { describe, expect, it } from 'vitest'
 import { PortLayerVsphere, resolveSettings, type VsphereSettings } from '../src/index.js'
+import { guestPassword } from '../src/settings.js'
 
 // init only resolves inventory paths, so a tiny fake answering FindByInventoryPath (and the guest
 // operations manager's properties) is enough here; everything else runs on the vcsim harness.
@@ -178,10 +179,12 @@ describe('PortLayerVsphere.init', () => {
     const config = { ...settings, guest: { username: 'root', password: secret } }
     const pl = await new PortLayerVsphere(config).init(gateway, new BasicHandleFactory())
     const resolved = resolveSettings(config)
-    expect(resolved.guest.password, 'the password stays readable to code').toBe(secret)
+    expect(guestPassword(resolved.guest), 'the password stays readable to code').toBe(secret)
     for (const shown of [
       inspect(pl, { depth: Number.POSITIVE_INFINITY }),
-      inspect(resolved, { depth: Number.POSITIVE_INFINITY }),
+      inspect(pl, { depth: Number.POSITIVE_INFINITY, showHidden: true, getters: true }),
+      inspect(resolved, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+      format('%o %O', pl, resolved),
       JSON.stringify(resolved),
       JSON.stringify(pl),
     ]) {

@@ -1,0 +1,224 @@
+import {
+  EXIT_NOT_FOUND,
+  type FileCopy,
+  type GuestProcessInfo,
+  type ID,
+  type MoRef,
+  type OptionValue,
+  type VirtualMachineConfigSpec,
+} from '@portlayer/contracts'
+import type { Backend } from './backend.js'
+import type { PlanStep } from './commit-plan.js'
+import { faultOf, isConflict } from './errors.js'
+import { exitMessage } from './exit-message.js'
+import { encodeMainState, Key, type MainStateRecord, option, type PendingFileRecord } from './extra-config.js'
+import { programNotFound, toGuestFile } from './guest.js'
+import { lastCopyPerPath } from './pending-files.js'
+import { failedStartState, startedState } from './run-records.js'
+import { deleteStaged, materialise } from './staged-files.js'
+import { runTask } from './vim.js'
+import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm.js'
+
+// The steps of a start, after the commit's guarded reconfiguration wrote `starting` with the run
+// token `run`. Power-on and guest operations are not versioned by vSphere, so a start proves
+// twice that the run is still its own: after the tools came up (the read that sees them running
+// also reads the record), and when it records the started process (a reconfiguration guarded by
+// the version of that read). A start that finds another run recorded stops there: another commit
+// took the container over after this one landed, and a process it started is ended again.
+
+/** What the start found out, for the commit's housekeeping afterwards. */
+export interface StartProgress {
+  /** The recorded state the run reached (`started`, or `exited` when the program does not exist). */
+  state?: MainStateRecord
+  /** True when another commit took over the run (this commit's part had landed before). */
+  superseded: boolean
+}
+
+export interface StartInput {
+  readonly id: ID
+  readonly ref: MoRef
+  readonly main: { processId: ID; workDir: string; execPath: string; execArgs: string }
+  /** The run token the commit recorded in `starting`. */
+  readonly run: string
+  /** Files recorded for the next start (inline or staged), cleared once the run is recorded. */
+  readonly recordedFiles: readonly PendingFileRecord[]
+  /** Files of the committing handle itself. */
+  readonly handleFiles: readonly FileCopy[]
+  /** The VM is on from a run that ended: it goes off first, so the new run starts clean. */
+  readonly powerOffFirst: boolean
+}
+
+export function startSteps(b: Backend, input: StartInput, progress: StartProgress): PlanStep[] {
+  const { id, ref, main, run } = input
+  const { gateway, guest } = b.c()
+  let seen: VmSnapshot | undefined
+  let pid = 0
+  let launchedAt: Date | undefined
+  const steps: PlanStep[] = []
+
+  if (input.powerOffFirst) {
+    steps.push({
+      name: `powering off the ended run of container ${id}`,
+      run: async () => {
+        await b.powerOff(id, ref)
+        return undefined
+      },
+      landed: async () => (await b.readRef(ref))?.powerState === 'poweredOff',
+    })
+  }
+  steps.push(
+    {
+      name: `powering on container ${id}`,
+      run: async () => {
+        try {
+          await runTask(gateway, 'PowerOnVM_Task', { _this: ref })
+        } catch (e) {
+          // On already: by whom is not known yet; the next step checks the run is still ours.
+          if (faultOf(e) !== 'InvalidPowerState') throw e
+        }
+        return undefined
+      },
+      landed: async () => (await b.readRef(ref))?.powerState === 'poweredOn',
+      undo: async () => {
+        // Only a VM whose record is still this run is ours to power off.
+        const now = await b.readRef(ref)
+        if (!now || now.record?.mainState?.run !== run) return true
+        await b.powerOff(id, ref)
+        return true
+      },
+    },
+    {
+      name: `waiting for the guest tools of container ${id}`,
+      run: async () => {
+        const content = await guest.waitForTools(ref, b.settings.guestToolsTimeoutMs, id, VM_PROPERTIES)
+        seen = content ? snapshotOf(content) : undefined
+        if (seen?.record?.mainState?.run !== run) {
+          progress.superseded = true
+          return 'finish'
+        }
+        return undefined
+      },
+      // Only reads.
+      landed: async () => false,
+    },
+    {
+      name: `copying files into container ${id}`,
+      run: async () => {
+        const files = lastCopyPerPath([
+          ...(await materialise(b, input.recordedFiles)),
+          ...input.handleFiles.map(toGuestFile),
+        ])
+        await guest.copyIn(ref, files, id)
+        return undefined
+      },
+      // A new run's files are copied again by any retry; the undo of the power-on ends this one.
+      landed: async () => false,
+    },
+    {
+      name: `starting the main process of container ${id}`,
+      run: async () => {
+        launchedAt = new Date()
+        try {
+          pid = await guest.startProgram(ref, main.execPath, main.execArgs, main.workDir)
+        } catch (e) {
+          if (!programNotFound(e)) throw e
+          pid = 0
+        }
+        return undefined
+      },
+      landed: async () => {
+        const found = await findLaunched(b, ref, main, launchedAt ?? new Date(0))
+        if (found === undefined) return false
+        pid = found
+        return true
+      },
+      undo: async () => {
+        if (pid > 0) await guest.terminate(ref, pid)
+        return true
+      },
+    },
+    {
+      name: `recording the start of container ${id}`,
+      run: async () => {
+        const at = launchedAt ?? new Date()
+        const state =
+          pid > 0
+            ? startedState(run, pid, at)
+            : failedStartState(
+                run,
+                at,
+                EXIT_NOT_FOUND,
+                exitMessage(main.execPath, main.execArgs, EXIT_NOT_FOUND),
+              )
+        const options: OptionValue[] = [option(Key.mainState, encodeMainState(state))]
+        if (input.recordedFiles.length > 0) options.push(option(Key.files, ''))
+        const outcome = await recordOwnRun(b, ref, run, seen, options)
+        if (outcome === 'superseded') {
+          // Another commit took the run over since the tools check: its start runs, not ours.
+          progress.superseded = true
+          if (pid > 0) await guest.terminate(ref, pid).catch((e) => b.settings.onBackgroundError(e))
+          return 'finish'
+        }
+        progress.state = state
+        deleteStaged(
+          b,
+          input.recordedFiles.flatMap((f) => ('path' in f ? [f.path] : [])),
+        )
+        return undefined
+      },
+      landed: async () => {
+        const now = await b.readRef(ref)
+        const state = now?.record?.mainState
+        return state?.run === run && state.phase !== 'starting'
+      },
+    },
+  )
+  return steps
+}
+
+/**
+ * Writes `options` guarded by the version of `seen`, provided the recorded run is still `run`;
+ * reads again and retries when only facts moved the version (an exec recorded, an exit observed).
+ */
+async function recordOwnRun(
+  b: Backend,
+  ref: MoRef,
+  run: string,
+  seen: VmSnapshot | undefined,
+  options: OptionValue[],
+): Promise<'recorded' | 'superseded'> {
+  const { gateway } = b.c()
+  let snap = seen
+  for (let attempt = 0; ; attempt++) {
+    if (!snap || snap.record?.mainState?.run !== run) return 'superseded'
+    const spec: VirtualMachineConfigSpec = { extraConfig: options }
+    if (snap.version !== '') spec.changeVersion = snap.version
+    try {
+      await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      return 'recorded'
+    } catch (e) {
+      if (!isConflict(e) || attempt >= 5) throw e
+      snap = await b.readRef(ref)
+    }
+  }
+}
+
+/**
+ * The guest pid of a main process whose start's answer was lost: the newest process running
+ * `main` that started since `since`.
+ */
+async function findLaunched(
+  b: Backend,
+  ref: MoRef,
+  main: { execPath: string; execArgs: string },
+  since: Date,
+): Promise<number | undefined> {
+  const procs: readonly GuestProcessInfo[] = await b.c().guest.listProcesses(ref)
+  const cmd = main.execArgs === '' ? main.execPath : `${main.execPath} ${main.execArgs}`
+  // Guest clocks are coarse: a second of slack, newest first.
+  const from = since.getTime() - 1_000
+  const candidates = procs
+    .filter((p) => p.cmdLine === cmd && p.startTime.getTime() >= from)
+    .sort((x, y) => y.startTime.getTime() - x.startTime.getTime())
+  return candidates[0]?.pid
+}
