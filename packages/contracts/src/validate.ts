@@ -1,10 +1,20 @@
-import { InvalidArgumentError } from './errors.js'
+import {
+  describeValue,
+  isWellFormedString,
+  typedArrayBytes,
+  typedArrayName,
+  unusableBuffer,
+} from './describe.js'
+import { InvalidArgumentError, PortLayerError } from './errors.js'
 import { type ID, isId } from './ids.js'
+import type { CallOptions } from './port-layer.js'
 import { MAX_SIGNAL, splitExecArgs } from './programs.js'
 import { isRunState, type RunState } from './states.js'
 
 // Shared boundary checks, so every backend rejects exactly the same inputs with the same code.
-// Each throws InvalidArgumentError naming the argument; `backend` goes onto the error.
+// Each throws InvalidArgumentError naming the argument; `backend` goes onto the error. They accept
+// any JavaScript value: a rejected one is shown through describeValue, which never throws and
+// never echoes a long value, and nothing here reads a property of a caller's object.
 
 /** Longest container name accepted. */
 export const MAX_NAME_LENGTH = 128
@@ -20,6 +30,8 @@ export const MAX_FILE_BYTES = 64 * 1024 * 1024
 export const MAX_LIMITS = Object.freeze({ memoryMb: 16 * 1024 * 1024, cpuMhz: 1_000_000 })
 /** Highest POSIX mode accepted. */
 export const MAX_PERMS = 0o7777
+/** Most files one handle may carry. */
+export const MAX_PENDING_FILES = 10_000
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
 const CONTROL = /[\u0000-\u001f\u007f]/
@@ -29,20 +41,34 @@ function fail(message: string, backend?: string): never {
   throw new InvalidArgumentError(message, { backend })
 }
 
+/** `-0` is an integer to `Number.isInteger`, but no caller means it, and JSON turns it into 0. */
+function isWholeNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && !Object.is(value, -0)
+}
+
+function wellFormed(value: string, what: string, backend?: string): void {
+  if (!isWellFormedString(value))
+    fail(`${what} must be well-formed UTF-16 (it has a lone surrogate), got ${describeValue(value)}`, backend)
+}
+
 /** A container or process ID: a UUID string. */
 export function validateId(value: unknown, what = 'id', backend?: string): ID {
-  if (typeof value !== 'string') fail(`${what} must be a UUID string, got ${typeof value}`, backend)
-  if (!isId(value))
-    fail(`${what} must be a lower-case UUID, got ${JSON.stringify(String(value).slice(0, 64))}`, backend)
+  if (!isId(value)) fail(`${what} must be a lower-case UUID string, got ${describeValue(value)}`, backend)
   return value
 }
 
-/** A container name: 1–128 characters, no control characters, not blank. */
+/**
+ * A container name: 1–128 characters, not blank, no control characters, well-formed UTF-16 (no
+ * lone surrogate, which neither UTF-8 nor XML can carry).
+ */
 export function validateName(value: unknown, backend?: string): string {
-  if (typeof value !== 'string') fail(`name must be a string, got ${typeof value}`, backend)
-  if (value.trim().length === 0) fail('name must not be empty', backend)
-  if (value.length > MAX_NAME_LENGTH) fail(`name is longer than ${MAX_NAME_LENGTH} characters`, backend)
-  if (CONTROL.test(value)) fail('name must not contain control characters', backend)
+  if (typeof value !== 'string') fail(`name must be a string, got ${describeValue(value)}`, backend)
+  if (value.length > MAX_NAME_LENGTH)
+    fail(`name is longer than ${MAX_NAME_LENGTH} characters, got ${describeValue(value)}`, backend)
+  if (value.trim().length === 0) fail(`name must not be empty or blank, got ${describeValue(value)}`, backend)
+  if (CONTROL.test(value))
+    fail(`name must not contain control characters, got ${describeValue(value)}`, backend)
+  wellFormed(value, 'name', backend)
   return value
 }
 
@@ -51,69 +77,92 @@ export function validateName(value: unknown, backend?: string): string {
  * normalised (repeated `/` and `.` segments removed, no trailing `/` except for the root).
  */
 export function validateAbsolutePath(value: unknown, what: string, backend?: string): string {
-  if (typeof value !== 'string') fail(`${what} must be a string, got ${typeof value}`, backend)
+  if (typeof value !== 'string') fail(`${what} must be a string, got ${describeValue(value)}`, backend)
   if (value.length === 0) fail(`${what} must not be empty`, backend)
-  if (value.length > MAX_PATH_LENGTH) fail(`${what} is longer than ${MAX_PATH_LENGTH} characters`, backend)
-  if (value[0] !== '/') fail(`${what} must be an absolute path, got ${JSON.stringify(value)}`, backend)
-  if (CONTROL.test(value)) fail(`${what} must not contain control characters`, backend)
+  if (value.length > MAX_PATH_LENGTH)
+    fail(`${what} is longer than ${MAX_PATH_LENGTH} characters, got ${describeValue(value)}`, backend)
+  if (value[0] !== '/') fail(`${what} must be an absolute path, got ${describeValue(value)}`, backend)
+  if (CONTROL.test(value))
+    fail(`${what} must not contain control characters, got ${describeValue(value)}`, backend)
+  wellFormed(value, what, backend)
   const segments: string[] = []
   for (const segment of value.split('/')) {
     if (segment === '' || segment === '.') continue
-    if (segment === '..')
-      fail(`${what} must not contain '..' segments, got ${JSON.stringify(value)}`, backend)
+    if (segment === '..') fail(`${what} must not contain '..' segments, got ${describeValue(value)}`, backend)
     segments.push(segment)
   }
   return `/${segments.join('/')}`
 }
 
-/** A file name: one non-empty path segment, not `.` or `..`, at most 255 bytes. */
+/** A file name: one non-empty path segment, not `.` or `..`, at most 255 bytes, well-formed UTF-16. */
 export function validateFileName(value: unknown, backend?: string): string {
-  if (typeof value !== 'string') fail(`fname must be a string, got ${typeof value}`, backend)
+  if (typeof value !== 'string') fail(`fname must be a string, got ${describeValue(value)}`, backend)
   if (value.length === 0) fail('fname must not be empty', backend)
+  // No UTF-16 unit encodes to more than 3 UTF-8 bytes, so this bounds the encoding below.
+  if (value.length > MAX_FILE_NAME_BYTES)
+    fail(`fname is longer than ${MAX_FILE_NAME_BYTES} bytes, got ${describeValue(value)}`, backend)
   if (value === '.' || value === '..') fail(`fname must not be ${JSON.stringify(value)}`, backend)
-  if (value.includes('/')) fail(`fname must be a single path segment, got ${JSON.stringify(value)}`, backend)
-  if (CONTROL.test(value)) fail('fname must not contain control characters', backend)
+  if (value.includes('/')) fail(`fname must be a single path segment, got ${describeValue(value)}`, backend)
+  if (CONTROL.test(value))
+    fail(`fname must not contain control characters, got ${describeValue(value)}`, backend)
+  wellFormed(value, 'fname', backend)
   if (UTF8.encode(value).byteLength > MAX_FILE_NAME_BYTES)
-    fail(`fname is longer than ${MAX_FILE_NAME_BYTES} bytes`, backend)
+    fail(`fname is longer than ${MAX_FILE_NAME_BYTES} bytes, got ${describeValue(value)}`, backend)
   return value
 }
 
 /** A POSIX mode: an integer 0–0o7777. */
 export function validatePerms(value: unknown, backend?: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PERMS) {
-    fail(`perms must be an integer from 0 to 0o7777, got ${String(value)}`, backend)
+  if (!isWholeNumber(value) || value < 0 || value > MAX_PERMS) {
+    fail(`perms must be an integer from 0 to 0o7777, got ${describeValue(value)}`, backend)
   }
   return value
 }
 
-/** File contents: a `Uint8Array` of at most 64 MiB. */
+/**
+ * File contents: a `Uint8Array` (a `Buffer` is one) of at most 64 MiB whose buffer is neither
+ * detached nor shared. Other typed arrays, DataViews, ArrayBuffers, proxies and objects that only
+ * inherit from `Uint8Array.prototype` are refused: the checks read internal slots, not properties.
+ */
 export function validateData(value: unknown, backend?: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) fail('data must be a Uint8Array', backend)
-  if (value.byteLength > MAX_FILE_BYTES) fail(`data is larger than ${MAX_FILE_BYTES} bytes`, backend)
-  return value
+  if (typedArrayName(value) !== 'Uint8Array')
+    fail(`data must be a Uint8Array, got ${describeValue(value)}`, backend)
+  const view = value as Uint8Array
+  const problem = unusableBuffer(view)
+  if (problem === 'detached')
+    fail('data is a Uint8Array whose buffer was detached (transferred) or shrunk below it', backend)
+  if (problem === 'shared')
+    fail('data must not be a view of a SharedArrayBuffer, which may change while it is copied', backend)
+  const bytes = typedArrayBytes(view)
+  if (bytes > MAX_FILE_BYTES) fail(`data is larger than ${MAX_FILE_BYTES} bytes, got ${bytes}`, backend)
+  return view
 }
 
 /** One limit: `-1` (the backend default) or a positive integer up to `max`. */
 export function validateLimit(value: unknown, what: 'memoryMb' | 'cpuMhz', backend?: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    fail(`${what} must be an integer, got ${String(value)}`, backend)
-  }
+  if (!isWholeNumber(value)) fail(`${what} must be an integer, got ${describeValue(value)}`, backend)
   if (value === -1) return value
-  if (value <= 0) fail(`${what} must be positive or -1 for the default, got ${value}`, backend)
-  if (value > MAX_LIMITS[what]) fail(`${what} must be at most ${MAX_LIMITS[what]}, got ${value}`, backend)
+  if (value <= 0) fail(`${what} must be positive or -1 for the default, got ${describeValue(value)}`, backend)
+  if (value > MAX_LIMITS[what])
+    fail(`${what} must be at most ${MAX_LIMITS[what]}, got ${describeValue(value)}`, backend)
   return value
 }
 
-/** `execArgs`: a string of at most 64 KiB whose quotes balance. */
+/** `execArgs`: a string of at most 64 KiB, no NUL, well-formed UTF-16, whose quotes balance. */
 export function validateExecArgs(value: unknown, backend?: string): string {
-  if (typeof value !== 'string') fail(`execArgs must be a string, got ${typeof value}`, backend)
+  if (typeof value !== 'string') fail(`execArgs must be a string, got ${describeValue(value)}`, backend)
   if (value.length > MAX_EXEC_ARGS_LENGTH)
-    fail(`execArgs is longer than ${MAX_EXEC_ARGS_LENGTH} characters`, backend)
-  if (value.includes('\u0000')) fail('execArgs must not contain NUL', backend)
+    fail(`execArgs is longer than ${MAX_EXEC_ARGS_LENGTH} characters, got ${describeValue(value)}`, backend)
+  if (value.includes('\u0000')) fail(`execArgs must not contain NUL, got ${describeValue(value)}`, backend)
+  wellFormed(value, 'execArgs', backend)
   try {
     splitExecArgs(value)
   } catch (e) {
-    fail((e as Error).message, backend)
+    // splitExecArgs quotes the whole value; the reason is the part before it.
+    const reason = PortLayerError.isInstance(e)
+      ? e.message.split(':')[0]
+      : 'execArgs cannot be split into words'
+    fail(`${reason}, got ${describeValue(value)}`, backend)
   }
   return value
 }
@@ -134,7 +183,8 @@ export function validateProcess(
 
 /** A run state a handle may ask for: `running` or `stopped` (not `created`). */
 export function validateTargetRunState(value: unknown, backend?: string): RunState {
-  if (!isRunState(value)) fail(`runState must be 'running' or 'stopped', got ${String(value)}`, backend)
+  if (!isRunState(value))
+    fail(`runState must be 'running' or 'stopped', got ${describeValue(value)}`, backend)
   if (value === 'created') fail("runState 'created' cannot be requested; use 'running' or 'stopped'", backend)
   return value
 }
@@ -142,14 +192,18 @@ export function validateTargetRunState(value: unknown, backend?: string): RunSta
 /** An optional run-state filter for `listContainers`. */
 export function validateRunStateFilter(value: unknown, backend?: string): RunState | undefined {
   if (value === undefined) return undefined
-  if (!isRunState(value)) fail(`forState must be a run state, got ${String(value)}`, backend)
+  if (!isRunState(value))
+    fail(
+      `forState must be 'created', 'running', 'stopped' or undefined, got ${describeValue(value)}`,
+      backend,
+    )
   return value
 }
 
 /** A signal number: an integer 1–64. */
 export function validateSignal(value: unknown, backend?: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SIGNAL) {
-    fail(`signal must be an integer from 1 to ${MAX_SIGNAL}, got ${String(value)}`, backend)
+  if (!isWholeNumber(value) || value < 1 || value > MAX_SIGNAL) {
+    fail(`signal must be an integer from 1 to ${MAX_SIGNAL}, got ${describeValue(value)}`, backend)
   }
   return value
 }
@@ -158,10 +212,48 @@ export function validateSignal(value: unknown, backend?: string): number {
 export function validateNamespace(value: unknown, backend?: string): string {
   if (
     typeof value !== 'string' ||
-    !/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/.test(value) ||
-    value.length > 64
+    value.length > 64 ||
+    !/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/.test(value)
   ) {
-    fail(`extension namespace must be lower-case words joined by '.', got ${String(value)}`, backend)
+    fail(`extension namespace must be lower-case words joined by '.', got ${describeValue(value)}`, backend)
   }
   return value
+}
+
+const abortedGetter = (() => {
+  if (typeof AbortSignal !== 'function') return undefined
+  const g = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get
+  return typeof g === 'function' ? (g as (this: unknown) => unknown) : undefined
+})()
+
+/**
+ * The optional last argument of every `PortLayer` method: `undefined`, or an object whose
+ * `signal` is `undefined` or an `AbortSignal`. Reads `signal` once and returns a fresh object, so
+ * a getter cannot answer differently later; a getter or proxy trap that throws is refused like
+ * any other bad value.
+ */
+export function validateCallOptions(value: unknown, backend?: string): CallOptions | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null)
+    fail(`options must be an object or undefined, got ${describeValue(value)}`, backend)
+  let signal: unknown
+  try {
+    signal = (value as { signal?: unknown }).signal
+  } catch (e) {
+    throw new InvalidArgumentError('options could not be read (a getter or proxy trap threw)', {
+      backend,
+      cause: e,
+    })
+  }
+  if (signal === undefined) return {}
+  let isSignal = false
+  if (typeof signal === 'object' && signal !== null && abortedGetter) {
+    try {
+      isSignal = typeof abortedGetter.call(signal) === 'boolean'
+    } catch {
+      isSignal = false
+    }
+  }
+  if (!isSignal) fail(`options.signal must be an AbortSignal, got ${describeValue(signal)}`, backend)
+  return { signal: signal as AbortSignal }
 }
