@@ -1,10 +1,12 @@
 import {
+  describeValue,
   type EntryPoint,
   type FileCopy,
   type Handle,
   type HandleFactory,
   type ID,
   InvalidArgumentError,
+  MAX_PENDING_FILES,
   type PendingChange,
   type RequestedLimits,
   type RunState,
@@ -14,7 +16,7 @@ import {
   validateTargetRunState,
 } from '@portlayer/contracts'
 import { v4 as uuidv4 } from 'uuid'
-import { assertHandle, MAX_VERSION_LENGTH, toFileCopy } from './assert.js'
+import { assertHandle, MAX_VERSION_LENGTH, readUntrusted, toFileCopy } from './assert.js'
 import { checkAbsolutePath, checkExecArgs, checkId } from './fast-checks.js'
 import { EMPTY_EXTENSIONS, EMPTY_FILES, EMPTY_PENDING, makeHandle, pending } from './handle.js'
 import { toFrozenJson } from './json-value.js'
@@ -49,37 +51,43 @@ export class BasicHandleFactory implements HandleFactory {
   forVersion(containerId: ID, version: string): Handle {
     checkId(containerId, 'containerId')
     if (typeof version !== 'string' || version.length === 0 || version.length > MAX_VERSION_LENGTH) {
-      throw new InvalidArgumentError(`version must be a non-empty string, got ${String(version)}`)
+      throw new InvalidArgumentError(`version must be a non-empty string, got ${describeValue(version)}`)
     }
     return makeHandle(containerId, version, EMPTY_PENDING)
   }
 
   withChange(handle: Handle, change: PendingChange): Handle {
     const h = assertHandle(handle)
-    if (typeof change !== 'object' || change === null)
-      throw new InvalidArgumentError('change must be an object')
     const p = h.pending
     let limits: RequestedLimits | undefined = p.limits
     let runState: RunState | undefined = p.runState
     let mainProcess: EntryPoint | undefined = p.mainProcess
-    if (change.limits !== undefined) {
-      const l = change.limits
-      if (typeof l !== 'object' || l === null) throw new InvalidArgumentError('limits must be an object')
-      limits = Object.freeze({
-        memoryMb: validateLimit(l.memoryMb, 'memoryMb'),
-        cpuMhz: validateLimit(l.cpuMhz, 'cpuMhz'),
-      })
-    }
-    if (change.runState !== undefined) runState = validateTargetRunState(change.runState)
-    if (change.mainProcess !== undefined) {
-      const m = change.mainProcess
-      if (typeof m !== 'object' || m === null) throw new InvalidArgumentError('mainProcess must be an object')
-      mainProcess = Object.freeze({
-        workDir: checkAbsolutePath(m.workDir, 'workDir'),
-        execPath: checkAbsolutePath(m.execPath, 'execPath'),
-        execArgs: checkExecArgs(m.execArgs),
-      })
-    }
+    // Each field is read once: a getter must not pass the check with one value and give another.
+    readUntrusted('change', () => {
+      if (typeof change !== 'object' || change === null)
+        throw new InvalidArgumentError(`change must be an object, got ${describeValue(change)}`)
+      const { limits: l, runState: r, mainProcess: m } = change
+      if (l !== undefined) {
+        if (typeof l !== 'object' || l === null)
+          throw new InvalidArgumentError(`limits must be an object, got ${describeValue(l)}`)
+        const { memoryMb, cpuMhz } = l
+        limits = Object.freeze({
+          memoryMb: validateLimit(memoryMb, 'memoryMb'),
+          cpuMhz: validateLimit(cpuMhz, 'cpuMhz'),
+        })
+      }
+      if (r !== undefined) runState = validateTargetRunState(r)
+      if (m !== undefined) {
+        if (typeof m !== 'object' || m === null)
+          throw new InvalidArgumentError(`mainProcess must be an object, got ${describeValue(m)}`)
+        const { workDir, execPath, execArgs } = m
+        mainProcess = Object.freeze({
+          workDir: checkAbsolutePath(workDir, 'workDir'),
+          execPath: checkAbsolutePath(execPath, 'execPath'),
+          execArgs: checkExecArgs(execArgs),
+        })
+      }
+    })
     return makeHandle(
       h.containerId,
       h.baseVersion,
@@ -87,9 +95,17 @@ export class BasicHandleFactory implements HandleFactory {
     )
   }
 
+  /**
+   * A new handle that also copies `file` in (a private copy of its bytes). It checks the file, not
+   * how it fits with the handle's other files: backends do that with the contracts'
+   * `validatePendingFiles`, in `copyTo` and again in `commit`, so the rule holds whatever factory
+   * built the handle.
+   */
   withFile(handle: Handle, file: FileCopy): Handle {
     const h = assertHandle(handle)
     const p = h.pending
+    if (p.files.length >= MAX_PENDING_FILES)
+      throw new InvalidArgumentError(`a handle carries at most ${MAX_PENDING_FILES} files`)
     const files = Object.freeze([...p.files, toFileCopy(file)])
     return makeHandle(
       h.containerId,

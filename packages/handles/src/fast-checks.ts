@@ -15,6 +15,11 @@ import {
 const SLASH = 47
 const DOT = 46
 
+/** A UTF-16 surrogate, paired or not: the validator decides whether it is well-formed. */
+function isSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdfff
+}
+
 /** True for a path `validateAbsolutePath` would return unchanged. */
 function isCleanAbsolute(s: string): boolean {
   const n = s.length
@@ -24,7 +29,7 @@ function isCleanAbsolute(s: string): boolean {
   let start = 1
   for (let i = 1; i <= n; i++) {
     const c = i < n ? s.charCodeAt(i) : SLASH
-    if (c < 32 || c === 127) return false
+    if (c < 32 || c === 127 || isSurrogate(c)) return false
     if (c === SLASH) {
       const len = i - start
       if (len === 0) return false
@@ -53,7 +58,7 @@ export function checkFileName(value: unknown): string {
     let clean = true
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i)
-      if (c < 32 || c === 127 || c === SLASH) {
+      if (c < 32 || c === 127 || c === SLASH || isSurrogate(c)) {
         clean = false
         break
       }
@@ -64,10 +69,11 @@ export function checkFileName(value: unknown): string {
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the characters it looks for
-const NEEDS_SPLIT = /['"\\\u0000]/
+const NEEDS_SPLIT = /['"\\\u0000\uD800-\uDFFF]/
 
 export function checkExecArgs(value: unknown): string {
-  // Without quotes, backslashes or NUL there is nothing that could be unbalanced.
+  // Without quotes, backslashes, NUL or surrogates there is nothing that could be unbalanced or
+  // ill-formed.
   if (typeof value === 'string' && value.length <= MAX_EXEC_ARGS_LENGTH && !NEEDS_SPLIT.test(value))
     return value
   return validateExecArgs(value)

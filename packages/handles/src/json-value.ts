@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@portlayer/contracts'
+import { describeValue, InvalidArgumentError, PortLayerError } from '@portlayer/contracts'
 
 /** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
 export type JsonValue =
@@ -25,7 +25,16 @@ interface Budget {
  * @throws InvalidArgumentError when it is not.
  */
 export function toFrozenJson(value: unknown, what: string, backend?: string): JsonValue {
-  return copy(value, what, 0, { nodes: 0 }, backend)
+  try {
+    return copy(value, what, 0, { nodes: 0 }, backend)
+  } catch (e) {
+    // A getter or proxy trap of the caller's value threw: that is a bad value too.
+    if (PortLayerError.isInstance(e)) throw e
+    throw new InvalidArgumentError(`${what} could not be read (a getter or proxy trap threw)`, {
+      backend,
+      cause: e,
+    })
+  }
 }
 
 /**
@@ -54,7 +63,9 @@ function copy(value: unknown, path: string, depth: number, budget: Budget, backe
     case 'object':
       break
     default:
-      throw new InvalidArgumentError(`${path} holds a ${typeof value}, which is not JSON data`, { backend })
+      throw new InvalidArgumentError(`${path} holds ${describeValue(value)}, which is not JSON data`, {
+        backend,
+      })
   }
   if (value === null) return null
   if (depth >= MAX_DEPTH)
@@ -72,14 +83,15 @@ function copy(value: unknown, path: string, depth: number, budget: Budget, backe
   }
   const proto = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) {
-    const kind = (value as object).constructor?.name ?? 'object'
-    throw new InvalidArgumentError(`${path} holds a ${kind}, not a plain object`, { backend })
+    throw new InvalidArgumentError(`${path} holds ${describeValue(value)}, not a plain object`, { backend })
   }
   if (Object.getOwnPropertySymbols(value).length > 0)
     throw new InvalidArgumentError(`${path} has symbol keys, which JSON drops`, { backend })
   const out: Record<string, JsonValue> = {}
   for (const key of Object.keys(value)) {
-    const v = copy((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, budget, backend)
+    // A long key is shown abbreviated: the path only names where a problem is.
+    const at = key.length <= 40 ? `${path}.${key}` : `${path}[${describeValue(key)}]`
+    const v = copy((value as Record<string, unknown>)[key], at, depth + 1, budget, backend)
     // An own "__proto__" key (as JSON.parse makes) must stay data, not become the prototype.
     if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true })
     else out[key] = v

@@ -1,4 +1,4 @@
-import { type Handle, InvalidArgumentError } from '@portlayer/contracts'
+import { describeValue, type Handle, InvalidArgumentError } from '@portlayer/contracts'
 import { assertHandle } from './assert.js'
 
 /** Marks the JSON form so a reader can tell a handle from any other JSON document. */
@@ -45,12 +45,15 @@ export function serializeHandle(handle: Handle): string {
  * @throws InvalidArgumentError for anything that is not a well-formed serialised handle.
  */
 export function deserializeHandle(text: string): Handle {
-  if (typeof text !== 'string') throw new InvalidArgumentError('serialised handle must be a string')
+  if (typeof text !== 'string')
+    throw new InvalidArgumentError(`serialised handle must be a string, got ${describeValue(text)}`)
   let doc: unknown
   try {
     doc = JSON.parse(text)
   } catch (e) {
-    throw new InvalidArgumentError(`serialised handle is not JSON: ${(e as Error).message}`, { cause: e })
+    // The parser's message quotes the text; the first part of it is enough to find the fault.
+    const reason = e instanceof Error ? e.message.slice(0, 200) : 'unreadable'
+    throw new InvalidArgumentError(`serialised handle is not JSON: ${reason}`, { cause: e })
   }
   if (typeof doc !== 'object' || doc === null || (doc as { format?: unknown }).format !== FORMAT) {
     throw new InvalidArgumentError(`serialised handle must have format '${FORMAT}'`)

@@ -1,5 +1,6 @@
 import { validateAbsolutePath, validateExecArgs, validateFileName, validateId } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
+import { hostileValues } from '../../contracts/test/hostile.js'
 import { checkAbsolutePath, checkExecArgs, checkFileName, checkId } from '../src/fast-checks.js'
 
 /** The fast check must accept, normalise and reject exactly what the shared validator does. */
@@ -41,6 +42,9 @@ describe('fast checks agree with the shared validators', () => {
         '/a\u0000b',
         '/a\u007fb',
         '/a\nb',
+        '/a\ud800',
+        '/\udc00/b',
+        '/😀/b',
         `/${'x'.repeat(5000)}`,
         7,
         null,
@@ -66,6 +70,11 @@ describe('fast checks agree with the shared validators', () => {
       'é'.repeat(128),
       '\u0001',
       'a\u007f',
+      '\ud800',
+      'a\udfff',
+      '😀',
+      '😀'.repeat(42),
+      '😀'.repeat(64),
       3,
     ])
   })
@@ -80,9 +89,40 @@ describe('fast checks agree with the shared validators', () => {
       'a\\',
       'a\\ b',
       'nul\u0000',
+      'lone \ud83d',
+      'pair 😀',
       'x'.repeat(70000),
       5,
     ])
+  })
+
+  it('every hostile value, in every check', () => {
+    const outcome = (fn: () => unknown) => {
+      try {
+        return { ok: fn() }
+      } catch (e) {
+        return { code: (e as { code?: unknown }).code, error: (e as Error).message }
+      }
+    }
+    for (const [label, v] of hostileValues()) {
+      expect(
+        outcome(() => checkAbsolutePath(v, 'p')),
+        label,
+      ).toEqual(outcome(() => validateAbsolutePath(v, 'p')))
+      expect(
+        outcome(() => checkFileName(v)),
+        label,
+      ).toEqual(outcome(() => validateFileName(v)))
+      expect(
+        outcome(() => checkExecArgs(v)),
+        label,
+      ).toEqual(outcome(() => validateExecArgs(v)))
+      expect(
+        outcome(() => checkId(v, 'id')),
+        label,
+      ).toEqual(outcome(() => validateId(v, 'id')))
+      expect(outcome(() => checkFileName(v)).code, label).toBe('INVALID_ARGUMENT')
+    }
   })
 
   it('IDs, also when the same value is checked twice', () => {
