@@ -16,6 +16,7 @@ import {
   splitExecArgs,
 } from '@portlayer/contracts'
 import { runBuiltin } from './builtins.js'
+import type { Call } from './call.js'
 import type { InternalClock } from './clock.js'
 import { conflict, containerNotFound, invalidState } from './errors.js'
 import type { EventHub } from './events.js'
@@ -132,10 +133,10 @@ export class Engine implements ProcessHost {
   }
 
   /**
-   * Applies a checked handle. Returns a promise when the commit must wait for a stop sequence
-   * (processes that ignore SIGTERM), else `null`.
+   * Applies a checked handle. Returns true when the commit must then wait for the stop sequence
+   * it began (processes that ignore SIGTERM), see {@link waitStop}.
    */
-  apply(h: Handle, existing: Container | null, slots: readonly AppliedSlot[] | null): Promise<void> | null {
+  apply(h: Handle, existing: Container | null, slots: readonly AppliedSlot[] | null): boolean {
     const p = h.pending
     const now = this.clock.nowMs()
     let c = existing
@@ -154,7 +155,7 @@ export class Engine implements ProcessHost {
       this.containers.set(c.id, c)
       this.issued.delete(c.id)
     } else if (slots === null && isEmpty(p)) {
-      return null
+      return false
     }
     c.version = ++this.version
     if (p.limits !== undefined && c.status !== RUNNING) {
@@ -183,7 +184,7 @@ export class Engine implements ProcessHost {
     } else if (p.runState === 'stopped' && c.status === RUNNING) {
       return this.beginStop(c)
     }
-    return null
+    return false
   }
 
   // ---- processes ---------------------------------------------------------------------------
@@ -392,41 +393,71 @@ export class Engine implements ProcessHost {
 
   // ---- stop --------------------------------------------------------------------------------
 
-  /** SIGTERM to every process; the rest is killed when the grace period ends. */
-  beginStop(c: Container): Promise<void> | null {
+  /**
+   * SIGTERM to every process; the rest is killed when the grace period ends. True when some
+   * process is still running (the grace period has begun).
+   */
+  beginStop(c: Container): boolean {
     const st = new StopState()
     c.stopping = st
     const execd = c.runningExecd
     if (execd !== null) for (const p of execd.slice()) this.deliver(p, Signal.SIGTERM)
     const m = c.main
     if (m !== null) this.deliver(m, Signal.SIGTERM)
-    if (c.stopping !== st) return null
+    if (c.stopping !== st) return false
     if (c.live === 0) {
       this.markStopped(c)
-      return null
+      return false
     }
     this.armGrace(c, st, this.graceMs)
-    return this.waitStop(c)
+    return true
   }
 
   armGrace(c: Container, st: StopState, ms: number): void {
     st.deadline = this.clock.nowMs() + ms
     st.timer = this.clock.setTimer(ms, () => {
       st.timer = null
-      if (c.stopping !== st) return
-      const execd = c.runningExecd
-      const why = 'killed by SIGKILL: the stop grace period ended'
-      if (execd !== null)
-        for (const p of execd.slice()) this.exitProcess(p, SIGNAL_EXIT_BASE + Signal.SIGKILL, why)
-      if (c.main !== null) this.exitProcess(c.main, SIGNAL_EXIT_BASE + Signal.SIGKILL, why)
+      this.killRest(c, st, 'killed by SIGKILL: the stop grace period ended')
     })
   }
 
-  /** Resolves when the container's current stop sequence has finished. */
-  waitStop(c: Container): Promise<void> {
+  /** Ends stop sequence `st` now: every process still running is killed (137). */
+  private killRest(c: Container, st: StopState, why: string): void {
+    if (c.stopping !== st) return
+    const execd = c.runningExecd
+    if (execd !== null)
+      for (const p of execd.slice()) this.exitProcess(p, SIGNAL_EXIT_BASE + Signal.SIGKILL, why)
+    if (c.main !== null) this.exitProcess(c.main, SIGNAL_EXIT_BASE + Signal.SIGKILL, why)
+  }
+
+  /**
+   * Resolves when the container's current stop sequence has finished. With a `call`, an abort
+   * or deadline rejects it at once with CANCELLED/TIMEOUT (for a commit that has applied nothing
+   * yet); with `finish` it instead cuts the grace period short, killing what still runs, so the
+   * stop the call already applied completes now (a change that landed is never reported as failed).
+   */
+  waitStop(c: Container, call?: Call, finish = false): Promise<void> {
     const st = c.stopping
     if (st === null) return Promise.resolve()
-    return new Promise((resolve) => st.waiters.push(resolve))
+    if (call === undefined) return new Promise((resolve) => st.waiters.push(resolve))
+    return new Promise((resolve, reject) => {
+      let unwatch = noop
+      const waiter = (): void => {
+        unwatch()
+        resolve()
+      }
+      st.waiters.push(waiter)
+      unwatch = call.watch((error) => {
+        if (finish) {
+          const how = error.code === 'TIMEOUT' ? 'timed out' : 'was cancelled'
+          this.killRest(c, st, `killed by SIGKILL: the stop's grace period was cut short (its commit ${how})`)
+          return
+        }
+        const i = st.waiters.indexOf(waiter)
+        if (i >= 0) st.waiters.splice(i, 1)
+        reject(error)
+      })
+    })
   }
 
   private markStopped(c: Container): void {
@@ -495,6 +526,8 @@ export class Engine implements ProcessHost {
     }
   }
 }
+
+function noop(): void {}
 
 function processState(p: Proc): ProcessState {
   return {

@@ -1,4 +1,5 @@
 import {
+  CancelledError,
   ConcurrentModificationError,
   createError,
   type ErrorCode,
@@ -6,6 +7,7 @@ import {
   InvalidStateError,
   NotFoundError,
   PortLayerError,
+  TimeoutError,
   UnavailableError,
 } from '@portlayer/contracts'
 
@@ -58,10 +60,35 @@ export function injected(code: ErrorCode, operation: string, target: string | un
   )
 }
 
-/** What every call gets once `close()` has run, also one that was already waiting when it ran. */
-export function closed(operation: string, target: string | undefined): UnavailableError {
+/**
+ * What every call gets once `close()` has run, also one that was already waiting when it ran.
+ * `applied` marks the one case where the call's change had landed before close cut it short (a
+ * stop still in its grace period): its outcome is then `unknown`, never `not-applied`.
+ */
+export function closed(operation: string, target: string | undefined, applied = false): UnavailableError {
   return new UnavailableError(
     `simulator: closed; ${operation}${target ? ` (${target})` : ''} cannot complete`,
-    { backend: BACKEND, target, detail: { closed: true, operation } },
+    {
+      backend: BACKEND,
+      target,
+      detail: applied ? { closed: true, operation, applied: true } : { closed: true, operation },
+      outcome: applied ? 'unknown' : 'not-applied',
+    },
+  )
+}
+
+/** An aborted call: `cause` is the signal's reason. Nothing of it was applied. */
+export function cancelled(operation: string, target: string | undefined, reason: unknown): CancelledError {
+  return new CancelledError(
+    `simulator: ${operation}${target ? ` (${target})` : ''} was cancelled; nothing was changed`,
+    { backend: BACKEND, target, cause: reason, detail: { operation } },
+  )
+}
+
+/** A call that waited past the simulator's `callTimeoutMs`. Nothing of it was applied. */
+export function timedOut(operation: string, target: string | undefined, timeoutMs: number): TimeoutError {
+  return new TimeoutError(
+    `simulator: ${operation}${target ? ` (${target})` : ''} did not finish within callTimeoutMs (${timeoutMs} ms); nothing was changed`,
+    { backend: BACKEND, target, detail: { operation, timeoutMs } },
   )
 }

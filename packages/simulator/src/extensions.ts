@@ -8,6 +8,7 @@ import {
   validateNamespace,
 } from '@portlayer/contracts'
 import { toFrozenJson } from '@portlayer/handles'
+import type { Call } from './call.js'
 import type { AppliedSlot } from './engine.js'
 import { adopt, BACKEND, invalidArgument } from './errors.js'
 import { type Container, RUN_STATE_NAMES } from './records.js'
@@ -70,7 +71,7 @@ export class Extensions {
    * Prepares every slot, in namespace order. If one fails, those already prepared are rolled back
    * and the error (a PortLayerError with the simulator's name) is thrown.
    */
-  async prepare(id: ID, c: Container | null, slots: Slots): Promise<PreparedSlot[]> {
+  async prepare(id: ID, c: Container | null, slots: Slots, call?: Call): Promise<PreparedSlot[]> {
     const done: PreparedSlot[] = []
     try {
       for (const namespace of Object.keys(slots).sort()) {
@@ -82,8 +83,9 @@ export class Extensions {
         try {
           const r = ext.prepare(contextFor(id, c, namespace, slots[namespace]))
           // Only a promise costs an await: synchronous prepares keep the commit on one tick.
-          plan = isThenable(r) ? await r : r
+          plan = isThenable(r) ? await (call === undefined ? r : interruptible(r, call)) : r
         } catch (e) {
+          if (e instanceof Interrupted) throw e.error
           throw rejected(id, namespace, e)
         }
         done.push(toSlot(id, namespace, plan))
@@ -95,8 +97,24 @@ export class Extensions {
     return done
   }
 
-  /** Calls `release` of every registered extension that recorded a value with the destroyed container. */
-  async release(id: ID, applied: Readonly<Record<string, unknown>>): Promise<void> {
+  /**
+   * Calls `release` of every registered extension that recorded a value with the destroyed
+   * container. With a `call`, an abort or deadline stops the waiting (the releases go on): the
+   * destroy has landed, so the call then resolves.
+   */
+  release(id: ID, applied: Readonly<Record<string, unknown>>, call?: Call): Promise<void> {
+    const all = this.releaseAll(id, applied)
+    if (call === undefined) return all
+    return new Promise((resolve) => {
+      const unwatch = call.watch(() => resolve())
+      all.then(() => {
+        unwatch()
+        resolve()
+      })
+    })
+  }
+
+  private async releaseAll(id: ID, applied: Readonly<Record<string, unknown>>): Promise<void> {
     for (const namespace of Object.keys(applied)) {
       const extension = this.byNamespace.get(namespace)
       if (extension?.release === undefined) continue
@@ -107,6 +125,37 @@ export class Extensions {
       }
     }
   }
+}
+
+/** Marks the call's own interruption, so it is not mistaken for the extension rejecting the commit. */
+class Interrupted {
+  constructor(readonly error: PortLayerError) {}
+}
+
+/**
+ * Waits for a pending `prepare` unless the call is aborted or its deadline passes first: then it
+ * rejects at once, and the plan that prepare delivers later is rolled back (the commit never
+ * applies it, and exactly one of commit/rollback must be called).
+ */
+function interruptible(pending: PromiseLike<unknown>, call: Call): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let interrupted = false
+    const unwatch = call.watch((error) => {
+      interrupted = true
+      reject(new Interrupted(error))
+    })
+    Promise.resolve(pending).then(
+      (plan) => {
+        unwatch()
+        if (!interrupted) resolve(plan)
+        else if (typeof plan === 'object' && plan !== null) safeRollback(plan as ExtensionPlan<unknown>)
+      },
+      (e: unknown) => {
+        unwatch()
+        if (!interrupted) reject(e)
+      },
+    )
+  })
 }
 
 function contextFor(

@@ -1,4 +1,5 @@
 import { type ErrorCode, isErrorCode } from '@portlayer/contracts'
+import type { Call } from './call.js'
 import type { InternalClock } from './clock.js'
 import { closed, injected, invalidArgument } from './errors.js'
 
@@ -115,19 +116,34 @@ export class Faults implements SimFaults {
     this.rearm()
   }
 
-  /** Applies latency and armed failures to one call of `operation`. */
-  async enter(operation: SimOperation, target: string | undefined): Promise<void> {
+  /**
+   * Applies latency and armed failures to one call of `operation`. Latency ends early, with
+   * nothing applied, when the call is aborted or its deadline passes.
+   */
+  async enter(operation: SimOperation, target: string | undefined, call?: Call): Promise<void> {
     this.checkOpen(operation, target)
     const lat = this.latency.get(operation) ?? this.latency.get('*')
     if (lat !== undefined) {
       const ms = lat.ms + (lat.jitterMs > 0 ? Math.random() * lat.jitterMs : 0)
       await new Promise<void>((resolve, reject) => {
-        const fail = () => reject(closed(operation, target))
+        let unwatch = noop
+        const fail = (): void => {
+          unwatch()
+          reject(closed(operation, target))
+        }
         this.waiting.add(fail)
-        this.clock.setTimer(ms, () => {
+        const timer = this.clock.setTimer(ms, () => {
           this.waiting.delete(fail)
+          unwatch()
           resolve()
         })
+        if (call !== undefined) {
+          unwatch = call.watch((error) => {
+            this.waiting.delete(fail)
+            this.clock.clearTimer(timer)
+            reject(error)
+          })
+        }
       })
       this.checkOpen(operation, target)
     }
@@ -151,6 +167,8 @@ export class Faults implements SimFaults {
     this.armed = this.closed || this.failures.size > 0 || this.latency.size > 0
   }
 }
+
+function noop(): void {}
 
 function checkOperation(operation: string): void {
   if (!OPERATIONS.has(operation)) {

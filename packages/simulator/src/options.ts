@@ -33,6 +33,15 @@ export interface SimulatorOptions {
    * A positive integer; default {@link DEFAULT_MAX_EXITED_EXECS}.
    */
   maxExitedExecs?: number
+  /**
+   * A deadline for every port-layer call, in simulator milliseconds (like latency and grace
+   * periods, so a virtual clock must be advanced past it). A call still waiting when it passes
+   * (on injected latency, another container's stop, an extension's `prepare`) fails with
+   * `TIMEOUT` and applies nothing; a commit whose stop is already under way instead finishes it
+   * at once (see the README). `0` (the default) means no deadline. A call that never waits never
+   * times out.
+   */
+  callTimeoutMs?: number
   /** Programs to register at once, by absolute path. */
   programs?: Readonly<Record<string, SimProgram>>
   /** Commit extensions to register at once. */
@@ -105,6 +114,15 @@ export function resolveGrace(ms: number | undefined): number {
   if (ms === undefined) return DEFAULT_STOP_GRACE_PERIOD_MS
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
     throw invalidArgument(`stopGracePeriodMs must be a finite number ≥ 0, got ${String(ms)}`)
+  }
+  return ms
+}
+
+export function resolveCallTimeout(ms: number | undefined): number {
+  if (ms === undefined) return 0
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    const got = typeof ms === 'number' ? String(ms) : `a ${typeof ms}`
+    throw invalidArgument(`callTimeoutMs must be a finite number ≥ 0, got ${got}`)
   }
   return ms
 }

@@ -1,4 +1,5 @@
 import {
+  type CallOptions,
   type CommitExtension,
   type ContainerConfig,
   type ContainerState,
@@ -24,6 +25,7 @@ import {
   validateTargetRunState,
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
+import { Call, readSignal } from './call.js'
 import { type InternalClock, RealClock, type SimClock, VirtualClock } from './clock.js'
 import { Engine } from './engine.js'
 import {
@@ -38,11 +40,12 @@ import {
 } from './errors.js'
 import { EventHub, type SimEvents } from './events.js'
 import { commitPrepared, Extensions, type PreparedSlot, rollback, slotsOf } from './extensions.js'
-import { Faults, type SimFaults } from './faults.js'
+import { Faults, type SimFaults, type SimOperation } from './faults.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { fsOf, joinPath } from './fs-tree.js'
 import {
   checkOptions,
+  resolveCallTimeout,
   resolveGrace,
   resolveLimits,
   resolveMaxExitedExecs,
@@ -72,6 +75,17 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   readonly stopGracePeriodMs: number
   /** How many exited exec'd processes each container keeps listed (the ones that finished last). */
   readonly maxExitedExecs: number
+  /** Every call's deadline in simulator milliseconds; `0` for none (see `SimulatorOptions`). */
+  readonly callTimeoutMs: number
+  /**
+   * {@link ExtensibleBackend.getExtensionState}, which here also takes the `{ signal }` option
+   * of every port-layer call.
+   */
+  getExtensionState<T = unknown>(
+    containerId: ID,
+    namespace: string,
+    options?: CallOptions,
+  ): Promise<T | undefined>
   /**
    * Direct access to a committed container's file system, whatever its run state: for test setup
    * and inspection. Copies still waiting for the next start are not in it yet.
@@ -91,9 +105,19 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   close(): void
 }
 
+/** The container a call is about, for error messages: only a plausible ID string, never read twice. */
+function idTarget(id: unknown): string | undefined {
+  return typeof id === 'string' && id.length <= 64 ? id : undefined
+}
+
 function targetOf(handle: unknown): string | undefined {
-  const id = (handle as { containerId?: unknown } | null)?.containerId
-  return typeof id === 'string' ? id : undefined
+  if (typeof handle !== 'object' || handle === null) return undefined
+  try {
+    return idTarget((handle as { containerId?: unknown }).containerId)
+  } catch {
+    // A hostile getter or proxy: the handle check that follows reports it.
+    return undefined
+  }
 }
 
 /**
@@ -114,6 +138,7 @@ class SimulatorImpl implements Simulator {
   readonly defaultLimits: Readonly<ResourceLimits>
   readonly stopGracePeriodMs: number
   readonly maxExitedExecs: number
+  readonly callTimeoutMs: number
   private engine: Engine
   /**
    * True when the factory is this project's BasicHandleFactory, which validates (with the same
@@ -132,6 +157,7 @@ class SimulatorImpl implements Simulator {
     this.defaultLimits = resolveLimits(options.defaultLimits)
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
     this.maxExitedExecs = resolveMaxExitedExecs(options.maxExitedExecs)
+    this.callTimeoutMs = resolveCallTimeout(options.callTimeoutMs)
     this.engine = new Engine(
       this.clock,
       this.events,
@@ -144,6 +170,24 @@ class SimulatorImpl implements Simulator {
     for (const [path, program] of Object.entries(options.programs ?? {}))
       this.programs.register(path, program)
     for (const ext of options.extensions ?? []) this.registerExtension(ext)
+  }
+
+  /**
+   * Reads a call's `options` (malformed → INVALID_ARGUMENT, an aborted signal → CANCELLED) and
+   * makes its {@link Call}: `undefined` when it has neither a signal nor a deadline, so the
+   * common call pays one comparison and no allocation.
+   */
+  private begin(operation: SimOperation, subject: unknown, options: unknown): Call | undefined {
+    if (options === undefined && this.callTimeoutMs === 0) return undefined
+    // Worked out only here, off the common path: an ID, or the container of a handle.
+    const target = typeof subject === 'string' ? idTarget(subject) : targetOf(subject)
+    const signal = options === undefined ? undefined : readSignal(options, target)
+    if (signal === undefined && this.callTimeoutMs === 0) return undefined
+    const timeout = this.callTimeoutMs
+    const deadline = timeout === 0 ? Number.POSITIVE_INFINITY : this.clock.nowMs() + timeout
+    const call = new Call(this.clock, operation, target, signal, deadline, timeout)
+    call.check()
+    return call
   }
 
   private handle(h: Handle): Handle {
@@ -174,8 +218,9 @@ class SimulatorImpl implements Simulator {
 
   // ---- ContainerLifecycle ------------------------------------------------------------------
 
-  async createContainer(name: string): Promise<Handle> {
-    if (this.faults.armed) await this.faults.enter('createContainer', undefined)
+  async createContainer(name: string, options?: CallOptions): Promise<Handle> {
+    const call = this.begin('createContainer', undefined, options)
+    if (this.faults.armed) await this.faults.enter('createContainer', undefined, call)
     if (!this.factoryValidates) validateName(name, BACKEND)
     const id = this.handleFactory.newId()
     let h: Handle
@@ -188,8 +233,9 @@ class SimulatorImpl implements Simulator {
     return h
   }
 
-  async getHandle(id: ID): Promise<Handle> {
-    if (this.faults.armed) await this.faults.enter('getHandle', id)
+  async getHandle(id: ID, options?: CallOptions): Promise<Handle> {
+    const call = this.begin('getHandle', id, options)
+    if (this.faults.armed) await this.faults.enter('getHandle', idTarget(id), call)
     const c = this.container(id)
     try {
       return this.handleFactory.forVersion(id, String(c.version))
@@ -204,8 +250,10 @@ class SimulatorImpl implements Simulator {
     fname: string,
     perms: number,
     data: Uint8Array,
+    options?: CallOptions,
   ): Promise<Handle> {
-    if (this.faults.armed) await this.faults.enter('copyTo', targetOf(h))
+    const call = this.begin('copyTo', h, options)
+    if (this.faults.armed) await this.faults.enter('copyTo', targetOf(h), call)
     const handle = this.handle(h)
     let dir = targetDir
     if (!this.factoryValidates) {
@@ -221,8 +269,15 @@ class SimulatorImpl implements Simulator {
     }
   }
 
-  async setEntryPoint(h: Handle, workDir: string, execPath: string, execArgs: string): Promise<Handle> {
-    if (this.faults.armed) await this.faults.enter('setEntryPoint', targetOf(h))
+  async setEntryPoint(
+    h: Handle,
+    workDir: string,
+    execPath: string,
+    execArgs: string,
+    options?: CallOptions,
+  ): Promise<Handle> {
+    const call = this.begin('setEntryPoint', h, options)
+    if (this.faults.armed) await this.faults.enter('setEntryPoint', targetOf(h), call)
     const handle = this.handle(h)
     const mainProcess = this.factoryValidates
       ? { workDir, execPath, execArgs }
@@ -230,8 +285,9 @@ class SimulatorImpl implements Simulator {
     return this.withChange(handle, { mainProcess })
   }
 
-  async setLimits(h: Handle, memoryMb: number, cpuMhz: number): Promise<Handle> {
-    if (this.faults.armed) await this.faults.enter('setLimits', targetOf(h))
+  async setLimits(h: Handle, memoryMb: number, cpuMhz: number, options?: CallOptions): Promise<Handle> {
+    const call = this.begin('setLimits', h, options)
+    if (this.faults.armed) await this.faults.enter('setLimits', targetOf(h), call)
     const handle = this.handle(h)
     const limits = this.factoryValidates
       ? { memoryMb, cpuMhz }
@@ -242,8 +298,9 @@ class SimulatorImpl implements Simulator {
     return this.withChange(handle, { limits })
   }
 
-  async setRunState(h: Handle, runState: RunState): Promise<Handle> {
-    if (this.faults.armed) await this.faults.enter('setRunState', targetOf(h))
+  async setRunState(h: Handle, runState: RunState, options?: CallOptions): Promise<Handle> {
+    const call = this.begin('setRunState', h, options)
+    if (this.faults.armed) await this.faults.enter('setRunState', targetOf(h), call)
     const handle = this.handle(h)
     validateTargetRunState(runState, BACKEND)
     return this.withChange(handle, { runState })
@@ -254,24 +311,32 @@ class SimulatorImpl implements Simulator {
    * and apply synchronously: nothing can interleave between the last check and the apply, so
    * of two commits based on the same version exactly one lands, and a failed commit applies
    * nothing. Only the wait for a stop sequence follows the apply.
+   *
+   * Cancellation follows the same line: an abort or deadline before the apply rejects with
+   * nothing applied (prepared extensions rolled back); after it the change has landed, so the
+   * commit completes, cutting the stop's grace period short rather than reporting a landed
+   * change as failed.
    */
-  async commit(h: Handle): Promise<ID> {
-    if (this.faults.armed) await this.faults.enter('commit', targetOf(h))
+  async commit(h: Handle, options?: CallOptions): Promise<ID> {
+    const call = this.begin('commit', h, options)
+    if (this.faults.armed) await this.faults.enter('commit', targetOf(h), call)
     const handle = this.handle(h)
     const id = handle.containerId
     const slots = slotsOf(handle.pending.extensions)
     let c = this.checkCommit(handle, slots)
     // A stop sequence in progress finishes before anything else is applied to the container.
     while (c !== null && c.stopping !== null) {
-      await this.engine.waitStop(c)
+      await this.engine.waitStop(c, call)
       this.faults.checkOpen('commit', id)
       c = this.checkCommit(handle, slots)
     }
     let prepared: PreparedSlot[] | null = null
     if (slots !== null) {
-      prepared = await this.extensions.prepare(id, c, slots)
+      prepared = await this.extensions.prepare(id, c, slots, call)
       try {
         this.faults.checkOpen('commit', id)
+        // An extension's own code may have aborted the signal, even a synchronous prepare.
+        if (call !== undefined) call.check()
         c = this.checkCommit(handle, slots)
         if (c !== null && c.stopping !== null)
           throw conflict(`container ${id} began stopping during the commit`, id)
@@ -280,18 +345,19 @@ class SimulatorImpl implements Simulator {
         throw e
       }
     }
-    let wait: Promise<void> | null
+    let stopping: boolean
     try {
-      wait = this.engine.apply(handle, c, prepared)
+      stopping = this.engine.apply(handle, c, prepared)
     } catch (e) {
       // apply checks nothing and so should never throw; if it does, free what was reserved.
       if (prepared !== null) rollback(prepared)
       throw e
     }
     if (prepared !== null) commitPrepared(prepared)
-    if (wait !== null) {
-      await wait
-      this.faults.checkOpen('commit', id)
+    if (stopping) {
+      await this.engine.waitStop(c as Container, call, true)
+      // Closed during the grace period: the stop was applied but never finished.
+      if (this.faults.closed) throw closed('commit', id, true)
     }
     return id
   }
@@ -302,17 +368,20 @@ class SimulatorImpl implements Simulator {
     return c
   }
 
-  async destroyContainer(id: ID): Promise<void> {
-    if (this.faults.armed) await this.faults.enter('destroyContainer', id)
+  async destroyContainer(id: ID, options?: CallOptions): Promise<void> {
+    const call = this.begin('destroyContainer', id, options)
+    if (this.faults.armed) await this.faults.enter('destroyContainer', idTarget(id), call)
     const c = this.container(id)
     this.engine.destroy(c)
-    if (c.ext !== null) await this.extensions.release(id, c.ext)
+    // The container is gone from here on: an abort only stops the waiting for releases.
+    if (c.ext !== null) await this.extensions.release(id, c.ext, call)
   }
 
   // ---- ContainerQuery ----------------------------------------------------------------------
 
-  async listContainers(forState?: RunState): Promise<ID[]> {
-    if (this.faults.armed) await this.faults.enter('listContainers', undefined)
+  async listContainers(forState?: RunState, options?: CallOptions): Promise<ID[]> {
+    const call = this.begin('listContainers', undefined, options)
+    if (this.faults.armed) await this.faults.enter('listContainers', undefined, call)
     const state = validateRunStateFilter(forState, BACKEND)
     const e = this.engine
     if (state === undefined) return Array.from(e.containers.keys())
@@ -323,18 +392,21 @@ class SimulatorImpl implements Simulator {
     return ids
   }
 
-  async getContainerConfig(id: ID): Promise<ContainerConfig> {
-    if (this.faults.armed) await this.faults.enter('getContainerConfig', id)
+  async getContainerConfig(id: ID, options?: CallOptions): Promise<ContainerConfig> {
+    const call = this.begin('getContainerConfig', id, options)
+    if (this.faults.armed) await this.faults.enter('getContainerConfig', idTarget(id), call)
     return this.engine.config(this.container(id))
   }
 
-  async getContainerState(id: ID): Promise<ContainerState> {
-    if (this.faults.armed) await this.faults.enter('getContainerState', id)
+  async getContainerState(id: ID, options?: CallOptions): Promise<ContainerState> {
+    const call = this.begin('getContainerState', id, options)
+    if (this.faults.armed) await this.faults.enter('getContainerState', idTarget(id), call)
     return this.engine.state(this.container(id))
   }
 
-  async copyFrom(id: ID, sourceDir: string, fname: string): Promise<Uint8Array> {
-    if (this.faults.armed) await this.faults.enter('copyFrom', id)
+  async copyFrom(id: ID, sourceDir: string, fname: string, options?: CallOptions): Promise<Uint8Array> {
+    const call = this.begin('copyFrom', id, options)
+    if (this.faults.armed) await this.faults.enter('copyFrom', idTarget(id), call)
     const dir = validateAbsolutePath(sourceDir, 'sourceDir', BACKEND)
     validateFileName(fname, BACKEND)
     const c = this.container(id)
@@ -350,8 +422,15 @@ class SimulatorImpl implements Simulator {
 
   // ---- ProcessLifecycle --------------------------------------------------------------------
 
-  async execProcess(id: ID, workDir: string, execPath: string, execArgs: string): Promise<ID> {
-    if (this.faults.armed) await this.faults.enter('execProcess', id)
+  async execProcess(
+    id: ID,
+    workDir: string,
+    execPath: string,
+    execArgs: string,
+    options?: CallOptions,
+  ): Promise<ID> {
+    const call = this.begin('execProcess', id, options)
+    if (this.faults.armed) await this.faults.enter('execProcess', idTarget(id), call)
     const config = Object.freeze(validateProcess(workDir, execPath, execArgs, BACKEND))
     const c = this.container(id)
     if (c.status !== RUNNING) {
@@ -361,9 +440,10 @@ class SimulatorImpl implements Simulator {
     return this.engine.exec(c, config).id
   }
 
-  async signal(processOrContainerId: ID, signal: number): Promise<void> {
+  async signal(processOrContainerId: ID, signal: number, options?: CallOptions): Promise<void> {
     const id = processOrContainerId
-    if (this.faults.armed) await this.faults.enter('signal', id)
+    const call = this.begin('signal', id, options)
+    if (this.faults.armed) await this.faults.enter('signal', idTarget(id), call)
     validateSignal(signal, BACKEND)
     const e = this.engine
     const c = e.containers.get(id)
@@ -392,8 +472,13 @@ class SimulatorImpl implements Simulator {
     return this.extensions.register(extension)
   }
 
-  async getExtensionState<T = unknown>(containerId: ID, namespace: string): Promise<T | undefined> {
-    if (this.faults.armed) await this.faults.enter('getExtensionState', containerId)
+  async getExtensionState<T = unknown>(
+    containerId: ID,
+    namespace: string,
+    options?: CallOptions,
+  ): Promise<T | undefined> {
+    const call = this.begin('getExtensionState', containerId, options)
+    if (this.faults.armed) await this.faults.enter('getExtensionState', idTarget(containerId), call)
     validateNamespace(namespace, BACKEND)
     const c = this.container(containerId)
     return c.ext === null ? undefined : (c.ext[namespace] as T | undefined)
