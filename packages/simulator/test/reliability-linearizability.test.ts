@@ -1,4 +1,10 @@
-import { checkHistory, runWorkload, seededRandom, seedFromEnv } from '@portlayer/conformance/reliability'
+import {
+  checkHistory,
+  runWorkload,
+  saveHistory,
+  seededRandom,
+  seedFromEnv,
+} from '@portlayer/conformance/reliability'
 import { PortLayerError } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { SIM_OPERATIONS, type Simulator } from '../src/index.js'
@@ -57,9 +63,10 @@ describe('linearizable histories on the simulator', () => {
         const { history, counts } = await run(seed, faults)
         const check = checkHistory(history)
         operations += check.operations
+        const saved = check.ok ? '' : `; history in ${await saveHistory(`simulator-seed-${seed}`, history)}`
         expect(
           check.failures,
-          `seed ${seed} (rerun with PORTLAYER_SEED=${seed}); ${JSON.stringify(counts)}`,
+          `seed ${seed} (rerun with PORTLAYER_SEED=${seed}); ${JSON.stringify(counts)}${saved}`,
         ).toEqual([])
         expect(counts['commit:ok'] ?? 0, 'commits landed').toBeGreaterThan(10)
         expect(counts['commit:CONFLICT'] ?? 0, 'commits conflicted').toBeGreaterThan(10)

@@ -87,3 +87,19 @@ export class HistoryRecorder {
     return outcome
   }
 }
+
+/**
+ * Writes a history as JSON lines into the system's temporary directory and returns the path, so
+ * a failed check can be studied (and replayed through `checkHistory`) after the run.
+ */
+export async function saveHistory(name: string, events: readonly HistoryEvent[]): Promise<string> {
+  const { mkdtemp, writeFile } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = await mkdtemp(join(tmpdir(), 'portlayer-history-'))
+  const path = join(dir, `${name.replace(/[^A-Za-z0-9_.-]+/g, '-')}.jsonl`)
+  const line = (e: HistoryEvent) =>
+    JSON.stringify(e, (_k, v: unknown) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v))
+  await writeFile(path, `${events.map(line).join('\n')}\n`)
+  return path
+}

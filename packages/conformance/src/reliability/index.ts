@@ -6,7 +6,14 @@ export {
   describeOp,
   type HistoryCheck,
 } from './container-model.js'
-export { type HistoryEvent, HistoryRecorder, type OpInput, type OpResult, resultOfError } from './history.js'
+export {
+  type HistoryEvent,
+  HistoryRecorder,
+  type OpInput,
+  type OpResult,
+  resultOfError,
+  saveHistory,
+} from './history.js'
 export {
   checkLinearizable,
   type LinearizabilityResult,
