@@ -9,31 +9,41 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// faultPlan holds what the admin endpoint asked for: per SOAP method, queued faults, a delay and
-// responses to drop. It also counts the calls served.
+// faultPlan holds what the admin endpoint asked for: per SOAP method, queued SOAP faults, queued
+// task faults, a delay, responses to drop and responses to hold back. It also counts the calls
+// served.
 type faultPlan struct {
-	mu     sync.Mutex
-	fails  map[string][]queuedFault
-	delays map[string]time.Duration
-	drops  map[string]int
-	calls  map[string]int
+	mu        sync.Mutex
+	fails     map[string][]queued
+	taskFails map[string][]queued
+	delays    map[string]time.Duration
+	drops     map[string]int
+	lates     map[string][]queued
+	calls     map[string]int
 }
 
-type queuedFault struct {
+// queued is a fault (or a hold-back of ms) for the next left calls of a method.
+type queued struct {
 	fault string
+	ms    time.Duration
 	left  int
 }
 
 // callPlan is what happens to one SOAP call.
 type callPlan struct {
-	delay time.Duration
-	fault string // a vim25 fault type to answer with instead of serving the call
-	drop  bool   // serve the call, then close the connection without answering
+	delay     time.Duration // wait before serving
+	fault     string        // a vim25 fault type to answer with instead of serving the call
+	taskFault string        // a vim25 fault type for a failed task to answer with instead of serving
+	drop      bool          // serve the call, then close the connection without answering
+	late      time.Duration // serve the call, then hold its answer back this long
 }
+
+// maxLateAnswer bounds delayResponse: an answer held longer would outlive any client's patience
+// and only tie up a connection.
+const maxLateAnswer = 10 * time.Minute
 
 func newFaultPlan() *faultPlan {
 	p := &faultPlan{}
@@ -44,15 +54,36 @@ func newFaultPlan() *faultPlan {
 func (p *faultPlan) reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.fails = map[string][]queuedFault{}
+	p.fails = map[string][]queued{}
+	p.taskFails = map[string][]queued{}
 	p.delays = map[string]time.Duration{}
 	p.drops = map[string]int{}
+	p.lates = map[string][]queued{}
 	p.calls = map[string]int{}
 }
 
-// take counts a call of method and consumes what was planned for it. A queued fault wins over a
-// queued drop, which waits for the next call that does not fail.
-func (p *faultPlan) take(method string) callPlan {
+// pop consumes one call's worth of the first entry queued for method.
+func pop(queues map[string][]queued, method string) (queued, bool) {
+	queue := queues[method]
+	if len(queue) == 0 {
+		return queued{}, false
+	}
+	head := queue[0]
+	if queue[0].left--; queue[0].left == 0 {
+		queue = queue[1:]
+	}
+	if len(queue) == 0 {
+		delete(queues, method)
+	} else {
+		queues[method] = queue
+	}
+	return head, true
+}
+
+// take counts a call of method and consumes what was planned for it. A queued SOAP fault wins,
+// then a queued task fault (only for a call in a live session: a session that has ended gets no
+// task), then a queued drop, then a queued late answer; what loses waits for the next call.
+func (p *faultPlan) take(method string, live bool) callPlan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if method == "" {
@@ -60,67 +91,35 @@ func (p *faultPlan) take(method string) callPlan {
 	}
 	p.calls[method]++
 	plan := callPlan{delay: p.delays[method]}
-	if queue := p.fails[method]; len(queue) > 0 {
-		plan.fault = queue[0].fault
-		if queue[0].left--; queue[0].left == 0 {
-			queue = queue[1:]
-		}
-		if len(queue) == 0 {
-			delete(p.fails, method)
-		} else {
-			p.fails[method] = queue
-		}
+	if q, ok := pop(p.fails, method); ok {
+		plan.fault = q.fault
 		return plan
+	}
+	if live {
+		if q, ok := pop(p.taskFails, method); ok {
+			plan.taskFault = q.fault
+			return plan
+		}
 	}
 	if p.drops[method] > 0 {
 		plan.drop = true
 		if p.drops[method]--; p.drops[method] == 0 {
 			delete(p.drops, method)
 		}
+		return plan
+	}
+	if q, ok := pop(p.lates, method); ok {
+		plan.late = q.ms
 	}
 	return plan
 }
 
-// sessionKeys remembers every session key handed out, so that all sessions can be expired.
-type sessionKeys struct {
-	mu   sync.Mutex
-	keys map[string]bool
-}
-
-func (s *sessionKeys) add(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = map[string]bool{}
-	}
-	s.keys[key] = true
-}
-
-// expireAll ends every session vcsim knows of, as vCenter does when sessions time out: the next
-// call with an old cookie fails with NotAuthenticated.
-func (s *sessionKeys) expireAll() int {
-	s.mu.Lock()
-	keys := s.keys
-	s.keys = nil
-	s.mu.Unlock()
-	sm := simulator.Map.SessionManager()
-	// TerminateSession refuses to end the caller's own session; this caller has none of them.
-	ctx := &simulator.Context{Session: &simulator.Session{UserSession: types.UserSession{Key: "vcsim-harness-admin"}}}
-	expired := 0
-	for key := range keys {
-		res := sm.TerminateSession(ctx, &types.TerminateSession{This: sm.Self, SessionId: []string{key}})
-		if res.Fault() == nil {
-			expired++
-		}
-	}
-	return expired
-}
-
 type adminRequest struct {
-	Method string `json:"method"`
-	Fault  string `json:"fault"`
-	Count  int    `json:"count"`
-	Ms     int64  `json:"ms"`
+	Method  string `json:"method"`
+	Fault   string `json:"fault"`
+	Count   int    `json:"count"`
+	Ms      int64  `json:"ms"`
+	ReadsAs string `json:"readsAs"`
 }
 
 // adminHandler serves the fault-injection endpoint under /admin/. It answers loopback clients only.
@@ -177,7 +176,26 @@ func adminHandler(plan *faultPlan, sessions *sessionKeys) http.Handler {
 			return nil, err
 		}
 		plan.mu.Lock()
-		plan.fails[req.Method] = append(plan.fails[req.Method], queuedFault{fault: req.Fault, left: n})
+		plan.fails[req.Method] = append(plan.fails[req.Method], queued{fault: req.Fault, left: n})
+		plan.mu.Unlock()
+		return map[string]interface{}{"method": req.Method, "fault": req.Fault, "count": n}, nil
+	})
+	post("fail-task", func(req adminRequest) (interface{}, error) {
+		if err := needMethod(req); err != nil {
+			return nil, err
+		}
+		if !isTaskMethod(req.Method) {
+			return nil, fmt.Errorf("%q is not a vim25 *_Task method", req.Method)
+		}
+		n, err := count(req)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := newFault(req.Fault, types.ManagedObjectReference{}); err != nil {
+			return nil, err
+		}
+		plan.mu.Lock()
+		plan.taskFails[req.Method] = append(plan.taskFails[req.Method], queued{fault: req.Fault, left: n})
 		plan.mu.Unlock()
 		return map[string]interface{}{"method": req.Method, "fault": req.Fault, "count": n}, nil
 	})
@@ -210,8 +228,33 @@ func adminHandler(plan *faultPlan, sessions *sessionKeys) http.Handler {
 		plan.mu.Unlock()
 		return map[string]interface{}{"method": req.Method, "count": n}, nil
 	})
-	post("expire-sessions", func(adminRequest) (interface{}, error) {
-		return map[string]int{"expired": sessions.expireAll()}, nil
+	post("delay-response", func(req adminRequest) (interface{}, error) {
+		if err := needMethod(req); err != nil {
+			return nil, err
+		}
+		if req.Ms <= 0 || req.Ms > maxLateAnswer.Milliseconds() {
+			return nil, fmt.Errorf("ms must be between 1 and %d", maxLateAnswer.Milliseconds())
+		}
+		ms := time.Duration(req.Ms) * time.Millisecond
+		n, err := count(req)
+		if err != nil {
+			return nil, err
+		}
+		plan.mu.Lock()
+		plan.lates[req.Method] = append(plan.lates[req.Method], queued{ms: ms, left: n})
+		plan.mu.Unlock()
+		return map[string]interface{}{"method": req.Method, "ms": req.Ms, "count": n}, nil
+	})
+	post("expire-sessions", func(req adminRequest) (interface{}, error) {
+		readsAs := req.ReadsAs
+		switch readsAs {
+		case "":
+			readsAs = readsAsMissingSet
+		case readsAsMissingSet, readsAsFault:
+		default:
+			return nil, fmt.Errorf("readsAs must be %q or %q", readsAsMissingSet, readsAsFault)
+		}
+		return map[string]interface{}{"expired": sessions.expireAll(readsAs), "readsAs": readsAs}, nil
 	})
 	post("reset", func(adminRequest) (interface{}, error) {
 		plan.reset()

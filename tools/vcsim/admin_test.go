@@ -134,10 +134,18 @@ func TestCallsAreCountedAndResetClearsThePlan(t *testing.T) {
 	mustAdmin(t, "fail", map[string]interface{}{"method": "CurrentTime", "fault": "NotAuthenticated"})
 	mustAdmin(t, "drop", map[string]interface{}{"method": "CurrentTime"})
 	mustAdmin(t, "delay", map[string]interface{}{"method": "CurrentTime", "ms": 1000})
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "CurrentTime", "ms": 1000})
+	mustAdmin(t, "fail-task", map[string]interface{}{"method": "PowerOnVM_Task", "fault": "HostCommunication"})
 	mustAdmin(t, "reset", nil)
+	vm := e.createVM()
+	e.powerOn(vm)
 	for i := 0; i < 3; i++ {
+		began := time.Now()
 		_, err := methods.GetCurrentTime(e.ctx, e.client.Client)
 		e.must(err)
+		if d := time.Since(began); d > 500*time.Millisecond {
+			t.Fatalf("a call after reset took %s", d)
+		}
 	}
 	res, err := http.Get(testHarness.ready.AdminURL + "/calls")
 	e.must(err)
@@ -182,5 +190,84 @@ func TestADelayedCallIsAppliedEvenWhenTheClientGivesUp(t *testing.T) {
 	time.Sleep(400 * time.Millisecond)
 	if m := e.props(vm, "runtime.powerState"); m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
 		t.Fatal("a delayed call was dropped when its client gave up")
+	}
+}
+
+func TestDelayResponseAppliesTheCallAtOnceAndAnswersLate(t *testing.T) {
+	resetFaults(t)
+	e := newEnv(t)
+	vm := e.createVM()
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 600})
+	ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if _, err := vm.PowerOn(ctx); err == nil {
+		t.Fatal("the call was answered before its hold-back")
+	}
+	// Unlike delay, the change has landed before the client's deadline passed.
+	if m := e.props(vm, "runtime.powerState"); m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		t.Fatal("a call whose answer is held back was not applied at once")
+	}
+	if d := time.Since(began); d > 500*time.Millisecond {
+		t.Fatalf("reading the state took until %s: it waited for the held answer", d)
+	}
+	// The next call (count defaults to 1) is answered at once.
+	began = time.Now()
+	e.powerOff(vm)
+	if d := time.Since(began); d > 300*time.Millisecond {
+		t.Fatalf("the call after the held one took %s", d)
+	}
+
+	// A patient client gets the answer, ms later; count holds back that many calls.
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 300, "count": 2})
+	for i := 0; i < 2; i++ {
+		began = time.Now()
+		e.powerOn(vm)
+		if d := time.Since(began); d < 300*time.Millisecond {
+			t.Fatalf("held answer %d came after %s", i, d)
+		}
+		e.powerOff(vm)
+	}
+	began = time.Now()
+	e.powerOn(vm)
+	if d := time.Since(began); d > 250*time.Millisecond {
+		t.Fatalf("the third call took %s", d)
+	}
+}
+
+func TestAHeldAnswerHoldsUpNoOtherCall(t *testing.T) {
+	resetFaults(t)
+	e := newEnv(t)
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "CreateVM_Task", "ms": 1500})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.createIn(e.folder, uniqueName("held"))
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	// Another create in the same folder (whose name check locks the folder) is not held up.
+	other := newEnv(t)
+	began := time.Now()
+	if _, err := other.createIn(other.folder, uniqueName("not-held")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d > 700*time.Millisecond {
+		t.Fatalf("a create waited %s for another's held answer", d)
+	}
+	e.must(<-done)
+}
+
+func TestDelayResponseRefusesBadArguments(t *testing.T) {
+	for _, body := range []map[string]interface{}{
+		{"method": "PowerOnVM_Task", "ms": 0},
+		{"method": "PowerOnVM_Task", "ms": -5},
+		{"method": "PowerOnVM_Task", "ms": 600001},
+		{"method": "PowerOnVM_Task", "ms": int64(1) << 62},
+		{"method": "PowerOnVM_Task", "ms": 10, "count": -1},
+		{"ms": 10},
+	} {
+		if status, text := admin(t, "delay-response", body); status != http.StatusBadRequest {
+			t.Fatalf("delay-response %v: %d %s, want 400", body, status, text)
+		}
 	}
 }

@@ -17,13 +17,15 @@ import (
 const maxSOAPBody = 64 << 20
 
 // sdkFront stands in front of vcsim's /sdk handler: it applies the admin endpoint's fault plan,
-// records session keys, and passes reconfigure and clone requests to the version keeper, which
-// needs their specs inside the tasks vcsim runs for them.
+// records session keys and answers for the sessions it expired, refuses duplicate names, and
+// passes reconfigure and clone requests to the version keeper, which needs their specs inside
+// the tasks vcsim runs for them.
 type sdkFront struct {
 	inner    http.Handler
 	plan     *faultPlan
 	sessions *sessionKeys
 	versions *versionKeeper
+	names    *nameGuard
 }
 
 func (f *sdkFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -43,8 +45,9 @@ func (f *sdkFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if call != nil {
 		name, this = call.Name, call.This
 	}
+	state, gone := f.sessions.of(r)
 
-	plan := f.plan.take(name)
+	plan := f.plan.take(name, state == sessionLive)
 	if plan.delay > 0 {
 		// Like a slow vCenter, the call is still served if the client gives up meanwhile.
 		time.Sleep(plan.delay)
@@ -61,14 +64,52 @@ func (f *sdkFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	if call != nil {
-		defer f.versions.stash(call)()
+	if !plan.drop && plan.late == 0 {
+		f.answer(w, r, call, plan, state, gone)
+		return
 	}
+	// The call is applied in full before anything of the answer is sent; the locks it took are
+	// released by then, so a held answer holds up no other call.
+	held := &heldResponse{header: http.Header{}}
+	f.answer(held, r, call, plan, state, gone)
 	if plan.drop {
-		// The call is applied in full; then the connection closes before a byte of the answer.
-		f.serve(&discardingWriter{header: http.Header{}}, r)
+		// The connection closes before a byte of the answer.
 		panic(http.ErrAbortHandler)
 	}
+	time.Sleep(plan.late)
+	held.sendTo(w) // a client that gave up meanwhile just never reads it
+}
+
+// answer applies call (or the task fault planned for it) and writes its answer to w.
+func (f *sdkFront) answer(w http.ResponseWriter, r *http.Request, call *simulator.Method, plan callPlan, state sessionState, gone expiredSession) {
+	if call == nil || state != sessionLive {
+		if call != nil && state == sessionExpired && propertyReads[call.Name] {
+			gone.answerRead(w, call)
+			return
+		}
+		// vcsim answers the calls that need a session with NotAuthenticated.
+		f.serve(w, r)
+		return
+	}
+	if plan.taskFault != "" {
+		fault, err := newFault(plan.taskFault, call.This)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		detailFault(fault, call)
+		answerWithFailedTask(w, call, fault)
+		return
+	}
+	if claim, ok := vmNameClaim(call); ok {
+		holder, release := f.names.claim(claim)
+		defer release()
+		if holder != nil {
+			answerWithFailedTask(w, call, &types.DuplicateName{Name: claim.name, Object: *holder})
+			return
+		}
+	}
+	defer f.versions.stash(call)()
 	f.serve(w, r)
 }
 
@@ -81,11 +122,27 @@ func (f *sdkFront) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// discardingWriter takes a response that is never sent.
-type discardingWriter struct {
+// heldResponse takes an answer to send later, or never.
+type heldResponse struct {
 	header http.Header
+	status int
+	body   bytes.Buffer
 }
 
-func (d *discardingWriter) Header() http.Header         { return d.header }
-func (d *discardingWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardingWriter) WriteHeader(int)             {}
+func (h *heldResponse) Header() http.Header         { return h.header }
+func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
+func (h *heldResponse) WriteHeader(status int) {
+	if h.status == 0 {
+		h.status = status
+	}
+}
+
+func (h *heldResponse) sendTo(w http.ResponseWriter) {
+	for k, v := range h.header {
+		w.Header()[k] = v
+	}
+	if h.status != 0 {
+		w.WriteHeader(h.status)
+	}
+	_, _ = w.Write(h.body.Bytes())
+}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vim25/xml"
 )
@@ -64,13 +65,27 @@ func (d faultDetail) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	return e.EncodeElement(d.Fault, start)
 }
 
-type faultEnvelope struct {
+// envelopeHeader is the start of every envelope vcsim sends.
+type envelopeHeader struct {
 	XMLName xml.Name `xml:"soapenv:Envelope"`
 	Enc     string   `xml:"xmlns:soapenc,attr"`
 	Env     string   `xml:"xmlns:soapenv,attr"`
 	XSD     string   `xml:"xmlns:xsd,attr"`
 	XSI     string   `xml:"xmlns:xsi,attr"`
-	Body    struct {
+}
+
+func newEnvelopeHeader() envelopeHeader {
+	return envelopeHeader{
+		Enc: "http://schemas.xmlsoap.org/soap/encoding/",
+		Env: "http://schemas.xmlsoap.org/soap/envelope/",
+		XSD: "http://www.w3.org/2001/XMLSchema",
+		XSI: "http://www.w3.org/2001/XMLSchema-instance",
+	}
+}
+
+type faultEnvelope struct {
+	envelopeHeader
+	Body struct {
 		Fault struct {
 			Code   string `xml:"faultcode"`
 			String string `xml:"faultstring"`
@@ -83,22 +98,68 @@ type faultEnvelope struct {
 
 // writeSOAPFault answers a SOAP call with a fault, the way vcsim's own faults look on the wire.
 func writeSOAPFault(w http.ResponseWriter, message string, fault types.BaseMethodFault) {
-	env := faultEnvelope{
-		Enc: "http://schemas.xmlsoap.org/soap/encoding/",
-		Env: "http://schemas.xmlsoap.org/soap/envelope/",
-		XSD: "http://www.w3.org/2001/XMLSchema",
-		XSI: "http://www.w3.org/2001/XMLSchema-instance",
-	}
+	env := faultEnvelope{envelopeHeader: newEnvelopeHeader()}
 	env.Body.Fault.Code = "ServerFaultCode"
 	env.Body.Fault.String = message
 	env.Body.Fault.Detail.Fault = faultDetail{fault}
+	writeEnvelope(w, http.StatusInternalServerError, &env)
+}
+
+// responseBody encodes a method's response as vcsim does: <XResponse xmlns="urn:vim25"> inside
+// the body element.
+type responseBody struct {
+	name string // XResponse
+	res  interface{}
+}
+
+func (b responseBody) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := e.EncodeElement(b.res, xml.StartElement{Name: xml.Name{Space: "urn:vim25", Local: b.name}}); err != nil {
+		return err
+	}
+	return e.EncodeToken(start.End())
+}
+
+type responseEnvelope struct {
+	envelopeHeader
+	Body responseBody `xml:"soapenv:Body"`
+}
+
+// writeSOAPResult answers a SOAP call with the result of a vcsim method (a methods.XBody): its
+// response, or its fault.
+func writeSOAPResult(w http.ResponseWriter, body soap.HasFault) {
+	if f := body.Fault(); f != nil {
+		fault, ok := f.VimFault().(types.BaseMethodFault)
+		if !ok {
+			http.Error(w, "vcsim harness: a fault without a vim25 type", http.StatusInternalServerError)
+			return
+		}
+		writeSOAPFault(w, f.String, fault)
+		return
+	}
+	res := reflect.ValueOf(body).Elem().FieldByName("Res")
+	if !res.IsValid() || res.IsNil() {
+		http.Error(w, fmt.Sprintf("vcsim harness: %T has no response", body), http.StatusInternalServerError)
+		return
+	}
+	writeSOAPResponse(w, reflect.Indirect(res).Type().Name(), res.Interface())
+}
+
+// writeSOAPResponse answers a SOAP call with res as the element name (XResponse).
+func writeSOAPResponse(w http.ResponseWriter, name string, res interface{}) {
+	writeEnvelope(w, http.StatusOK, &responseEnvelope{envelopeHeader: newEnvelopeHeader(), Body: responseBody{name, res}})
+}
+
+func writeEnvelope(w http.ResponseWriter, status int, env interface{}) {
 	var out bytes.Buffer
 	out.WriteString(xml.Header)
-	if err := xml.NewEncoder(&out).Encode(&env); err != nil {
+	if err := xml.NewEncoder(&out).Encode(env); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.WriteHeader(http.StatusInternalServerError)
+	w.WriteHeader(status)
 	_, _ = w.Write(out.Bytes())
 }
