@@ -73,7 +73,7 @@ export function readSignal(options: unknown, target: string | undefined): AbortS
 
 function kindOf(value: unknown): string {
   if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
+  // typeof never runs user code; Array.isArray would throw on a revoked proxy.
   return typeof value
 }
 
