@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe } from 'vitest'
 import { type ConformanceBackend, type ConformanceOptions, resolveOptions } from './backend.js'
 import { Harness } from './harness.js'
 import { badInputTests } from './suites/bad-input.js'
+import { cancellationTests } from './suites/cancellation.js'
 import { concurrencyTests } from './suites/concurrency.js'
 import type { SuiteContext } from './suites/context.js'
 import { extensionTests } from './suites/extensions.js'
@@ -11,12 +12,19 @@ import { filesTests } from './suites/files.js'
 import { lifecycleTests } from './suites/lifecycle.js'
 import { limitsTests } from './suites/limits.js'
 import { notFoundTests } from './suites/not-found.js'
+import { outcomeTests } from './suites/outcome.js'
 import { processTests } from './suites/processes.js'
 import { programTests } from './suites/programs.js'
 
 /**
  * Declares the portlayer conformance suite for vitest: every behaviour of the design, the
- * program semantics, bad input, failure atomicity, concurrency and extensions.
+ * program semantics, bad input, failure atomicity, concurrency, extensions, cancellation and the
+ * outcome rule.
+ *
+ * After every test the suite also checks the outcome rule on every call the test made: each
+ * `PortLayerError` must say `outcome: 'not-applied'` (in `toJSON()` too), since the backend is
+ * reachable and so never has cause to say `'unknown'`. A test that broke it fails in its
+ * `afterEach`, listing the calls.
  *
  * Call it at the top level of a test file. `createBackend` runs before each test and `close`
  * after it; the suite removes the containers it created, never assumes the backend is empty, and
@@ -54,7 +62,13 @@ export function describeConformance(
     afterEach(async () => {
       const harness = current
       current = undefined
+      const wrong = harness?.outcomeViolations() ?? []
       await harness?.dispose()
+      if (wrong.length > 0) {
+        throw new Error(
+          `outcome rule: ${wrong.length} failed call(s) did not say outcome 'not-applied' on a reachable backend:\n${wrong.join('\n')}`,
+        )
+      }
     }, resolved.timeoutMs)
 
     lifecycleTests(context)
@@ -67,6 +81,8 @@ export function describeConformance(
     failureTests(context)
     badInputTests(context)
     extensionTests(context)
+    outcomeTests(context)
+    cancellationTests(context)
   })
 }
 

@@ -46,6 +46,15 @@ export const LONG_RUNNER: ProgramSpec = { workDir: '/', execPath: '/bin/sleep', 
 const encoder = new TextEncoder()
 export const text = (s: string): Uint8Array => encoder.encode(s)
 
+/** An executable file that ignores SIGTERM (program semantics), so a stop waits its grace period. */
+export const IGNORES_SIGTERM = text("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n")
+
+/** A failed call seen through the harness's port layer. */
+export interface FailedCall {
+  readonly operation: string
+  readonly error: PortLayerError
+}
+
 /**
  * One test's view of the backend: the port layer (commits are tracked so the containers a test
  * creates are removed afterwards, leaving a shared backend as it was), the clock, and the
@@ -55,6 +64,8 @@ export class Harness {
   readonly pl: TestedPortLayer
   private readonly raw: TestedPortLayer
   private readonly created: ID[] = []
+  /** Every PortLayerError the test's calls failed with, for the outcome check after the test. */
+  readonly failures: FailedCall[] = []
   private readonly unregisters: Array<() => void> = []
   private serial = 0
 
@@ -64,9 +75,13 @@ export class Harness {
     readonly options: ResolvedOptions,
   ) {
     this.raw = backend.portLayer
-    this.pl = trackCreates(this.raw, (id) => {
-      if (!this.created.includes(id)) this.created.push(id)
-    })
+    this.pl = trackCalls(
+      this.raw,
+      (id) => {
+        if (!this.created.includes(id)) this.created.push(id)
+      },
+      (failure) => this.failures.push(failure),
+    )
   }
 
   advance(ms: number): Promise<void> {
@@ -215,6 +230,29 @@ export class Harness {
   }
 
   /**
+   * The failed calls whose error breaks the outcome rule on a reachable backend: every failure
+   * must say `outcome: 'not-applied'` (also in `toJSON()`), since `'unknown'` is only for a
+   * backend that could not find out, and the suite runs against a reachable one.
+   */
+  outcomeViolations(): string[] {
+    const wrong: string[] = []
+    for (const { operation, error } of this.failures) {
+      let json: unknown
+      try {
+        json = error.toJSON().outcome
+      } catch {
+        json = '(toJSON threw)'
+      }
+      if (error.outcome !== 'not-applied' || json !== 'not-applied') {
+        wrong.push(
+          `${operation} failed with ${error.code} and outcome ${String(error.outcome)} (toJSON: ${String(json)}): ${error.message.slice(0, 200)}`,
+        )
+      }
+    }
+    return wrong
+  }
+
+  /**
    * Removes what the test created (stopping running containers first), unregisters its
    * extensions, and closes the backend. Best effort: a cleanup failure must not hide the test's
    * own result, and the next test gets a fresh backend or tolerates leftovers anyway.
@@ -245,25 +283,55 @@ export class Harness {
   }
 }
 
-/** Wraps the port layer so each committed create-handle's container is remembered for cleanup. */
-function trackCreates(pl: TestedPortLayer, onCreate: (id: ID) => void): TestedPortLayer {
+/**
+ * Wraps the port layer so each committed create-handle's container is remembered for cleanup,
+ * and every PortLayerError a call fails with is reported (for the outcome check). Arguments pass
+ * through unchanged, the options argument included.
+ */
+function trackCalls(
+  pl: TestedPortLayer,
+  onCreate: (id: ID) => void,
+  onFailure: (failure: FailedCall) => void,
+): TestedPortLayer {
+  const note = (operation: string, error: unknown): void => {
+    if (PortLayerError.isInstance(error)) onFailure({ operation, error })
+  }
   return new Proxy(pl, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target)
-      if (prop === 'commit') {
-        return async (h: Handle): Promise<ID> => {
-          const creating = isCreateHandle(h)
-          const id = await target.commit(h)
-          if (creating) onCreate(id)
-          return id
+      if (typeof value !== 'function') return value
+      const operation = String(prop)
+      return (...args: unknown[]): unknown => {
+        const creating = prop === 'commit' && isCreateHandle(args[0])
+        let result: unknown
+        try {
+          // Called on the real object so backends with private fields keep working through the proxy.
+          result = Reflect.apply(value, target, args)
+        } catch (e) {
+          note(operation, e)
+          throw e
         }
+        if (!(result instanceof Promise)) return result
+        return result.then(
+          (resolved: unknown) => {
+            if (creating) onCreate(resolved as ID)
+            return resolved
+          },
+          (e: unknown) => {
+            note(operation, e)
+            throw e
+          },
+        )
       }
-      // Bound to the real object so backends with private fields keep working through the proxy.
-      return typeof value === 'function' ? value.bind(target) : value
     },
   })
 }
 
 function isCreateHandle(h: unknown): boolean {
-  return typeof h === 'object' && h !== null && (h as { baseVersion?: unknown }).baseVersion === null
+  try {
+    return typeof h === 'object' && h !== null && (h as { baseVersion?: unknown }).baseVersion === null
+  } catch {
+    // A hostile handle (a throwing getter or proxy): the backend's answer to it is what is tested.
+    return false
+  }
 }
