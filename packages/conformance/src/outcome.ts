@@ -33,8 +33,7 @@ export function describeOutcome(outcome: Outcome): string {
   if (outcome.kind === 'resolved') return `resolved with ${describeValue(outcome.value)}`
   const how = outcome.kind === 'threw' ? 'threw synchronously' : 'rejected'
   const e = outcome.error
-  if (PortLayerError.isInstance(e))
-    return `${how} with ${e.code}: ${e.message}`
+  if (PortLayerError.isInstance(e)) return `${how} with ${e.code}: ${e.message}`
   if (e instanceof Error) return `${how} with a non-portlayer ${e.name}: ${e.message}`
   return `${how} with a non-error ${describeValue(e)}`
 }
