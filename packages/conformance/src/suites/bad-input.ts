@@ -1,4 +1,11 @@
-import { type Capabilities, type Handle, type ID, PortLayerError } from '@portlayer/contracts'
+import {
+  type Capabilities,
+  describeValue,
+  type Handle,
+  type ID,
+  MAX_MESSAGE_LENGTH,
+  PortLayerError,
+} from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import {
   badAbsolutePaths,
@@ -9,15 +16,21 @@ import {
   badIds,
   badLimit,
   badNames,
+  badNamespaces,
   badPerms,
   badRunStateFilters,
   badRunStates,
   badSignals,
   forgedPendingValues,
+  hostileHandles,
+  hostileNumbers,
+  hostileOptions,
+  hostileStrings,
+  hostileValues,
   type Labelled,
 } from '../bad-values.js'
 import { type Harness, LONG_RUNNER, text } from '../harness.js'
-import { describeOutcome, outcomeOf } from '../outcome.js'
+import { type Outcome, outcomeOf } from '../outcome.js'
 import type { SuiteContext } from './context.js'
 
 interface Target {
@@ -36,6 +49,8 @@ interface BadInputCase {
   readonly params: ReadonlyArray<readonly [name: string, bad: (c: Target) => Labelled[]]>
   /** Arguments that would succeed; each bad value replaces one of them. */
   readonly valid: (c: Target) => unknown[]
+  /** False for methods outside `PortLayer`, which take no `options` argument. */
+  readonly options?: false
   /** True when calling with the valid arguments changes nothing, so it runs first as a control. */
   readonly control: boolean
   readonly call: (c: Target, args: unknown[]) => unknown
@@ -48,11 +63,37 @@ const invoke = (op: string) => (c: Target, args: unknown[]) => (c.t.pl as unknow
 const KNOWN_DIR = '/tmp/bad-input'
 const KNOWN_FILE = 'known.txt'
 
+// Each parameter's own bad values, then every hostile value, then near misses of its valid value.
+const idValues = (c: Target): Labelled[] => [...badIds(c.id), ...hostileValues(), ...hostileStrings(c.id)]
+const pathValues = (valid: string) => (): Labelled[] => [
+  ...badAbsolutePaths(),
+  ...hostileValues(),
+  ...hostileStrings(valid),
+  ['a path with a lone surrogate segment', `${valid}/\ud800`],
+]
+const fileNameValues = (): Labelled[] => [...badFileNames(), ...hostileValues(), ...hostileStrings('f.txt')]
+const execArgsValues = (): Labelled[] => [...badExecArgs(), ...hostileValues(), ...hostileStrings('3600')]
+const handleValues = (c: Target): Labelled[] => [
+  ...badHandleShapes(c.h),
+  ...hostileValues(),
+  ...hostileHandles(c.h),
+]
+
 const CASES: readonly BadInputCase[] = [
   {
     op: 'createContainer',
     target: 'none',
-    params: [['name', badNames]],
+    params: [
+      [
+        'name',
+        () => [
+          ...badNames(),
+          ...hostileValues(),
+          ...hostileStrings('conformance-bad-input'),
+          ['a name with a lone surrogate inside', 'bad-\udc00-name'],
+        ],
+      ],
+    ],
     valid: () => ['conformance-bad-input'],
     control: true,
     call: invoke('createContainer'),
@@ -61,7 +102,7 @@ const CASES: readonly BadInputCase[] = [
     (op): BadInputCase => ({
       op,
       target: 'running',
-      params: [['id', (c) => badIds(c.id)]],
+      params: [['id', idValues]],
       valid: (c) => [c.id],
       control: op !== 'destroyContainer',
       call: invoke(op),
@@ -70,7 +111,7 @@ const CASES: readonly BadInputCase[] = [
   {
     op: 'listContainers',
     target: 'none',
-    params: [['forState', badRunStateFilters]],
+    params: [['forState', () => [...badRunStateFilters(), ...hostileValues(), ...hostileStrings('running')]]],
     valid: () => ['running'],
     control: true,
     call: invoke('listContainers'),
@@ -80,9 +121,9 @@ const CASES: readonly BadInputCase[] = [
     needs: ['files'],
     target: 'running',
     params: [
-      ['id', (c) => badIds(c.id)],
-      ['sourceDir', badAbsolutePaths],
-      ['fname', badFileNames],
+      ['id', idValues],
+      ['sourceDir', pathValues(KNOWN_DIR)],
+      ['fname', fileNameValues],
     ],
     valid: (c) => [c.id, KNOWN_DIR, KNOWN_FILE],
     control: true,
@@ -93,10 +134,10 @@ const CASES: readonly BadInputCase[] = [
     needs: ['exec'],
     target: 'running',
     params: [
-      ['id', (c) => badIds(c.id)],
-      ['workDir', badAbsolutePaths],
-      ['execPath', badAbsolutePaths],
-      ['execArgs', badExecArgs],
+      ['id', idValues],
+      ['workDir', pathValues('/')],
+      ['execPath', pathValues('/bin/sleep')],
+      ['execArgs', execArgsValues],
     ],
     valid: (c) => [c.id, '/', '/bin/sleep', '3600'],
     control: false,
@@ -107,8 +148,8 @@ const CASES: readonly BadInputCase[] = [
     needs: ['signal'],
     target: 'running',
     params: [
-      ['processOrContainerId', (c) => badIds(c.id)],
-      ['signal', badSignals],
+      ['processOrContainerId', idValues],
+      ['signal', () => [...badSignals(), ...hostileValues(), ...hostileNumbers(15)]],
     ],
     valid: (c) => [c.id, 15],
     control: false,
@@ -119,11 +160,11 @@ const CASES: readonly BadInputCase[] = [
     needs: ['files'],
     target: 'running',
     params: [
-      ['h', (c) => badHandleShapes(c.h)],
-      ['targetDir', badAbsolutePaths],
-      ['fname', badFileNames],
-      ['perms', badPerms],
-      ['data', badData],
+      ['h', handleValues],
+      ['targetDir', pathValues('/tmp')],
+      ['fname', fileNameValues],
+      ['perms', () => [...badPerms(), ...hostileValues(), ...hostileNumbers(0o644)]],
+      ['data', () => [...badData(), ...hostileValues(), ['a Uint8Array in an array', [text('f')]]]],
     ],
     valid: (c) => [c.h, '/tmp', 'f.txt', 0o644, text('f')],
     control: true,
@@ -133,10 +174,10 @@ const CASES: readonly BadInputCase[] = [
     op: 'setEntryPoint',
     target: 'created',
     params: [
-      ['h', (c) => badHandleShapes(c.h)],
-      ['workDir', badAbsolutePaths],
-      ['execPath', badAbsolutePaths],
-      ['execArgs', badExecArgs],
+      ['h', handleValues],
+      ['workDir', pathValues('/')],
+      ['execPath', pathValues('/bin/true')],
+      ['execArgs', execArgsValues],
     ],
     valid: (c) => [c.h, '/', '/bin/true', ''],
     control: true,
@@ -146,9 +187,9 @@ const CASES: readonly BadInputCase[] = [
     op: 'setLimits',
     target: 'created',
     params: [
-      ['h', (c) => badHandleShapes(c.h)],
-      ['memoryMb', () => badLimit('memoryMb')],
-      ['cpuMhz', () => badLimit('cpuMhz')],
+      ['h', handleValues],
+      ['memoryMb', () => [...badLimit('memoryMb'), ...hostileValues(), ...hostileNumbers(512)]],
+      ['cpuMhz', () => [...badLimit('cpuMhz'), ...hostileValues(), ...hostileNumbers(1000)]],
     ],
     valid: (c) => [c.h, 512, 1000],
     control: true,
@@ -158,8 +199,8 @@ const CASES: readonly BadInputCase[] = [
     op: 'setRunState',
     target: 'created',
     params: [
-      ['h', (c) => badHandleShapes(c.h)],
-      ['runState', badRunStates],
+      ['h', handleValues],
+      ['runState', () => [...badRunStates(), ...hostileValues(), ...hostileStrings('running')]],
     ],
     valid: (c) => [c.h, 'running'],
     control: true,
@@ -168,7 +209,7 @@ const CASES: readonly BadInputCase[] = [
   {
     op: 'commit',
     target: 'created',
-    params: [['h', (c) => [...badHandleShapes(c.h), ...forgedPendingValues(c.h)]]],
+    params: [['h', (c) => [...handleValues(c), ...forgedPendingValues(c.h)]]],
     // An unchanged handle applies nothing, so committing it is a harmless control.
     valid: (c) => [c.h],
     control: true,
@@ -178,19 +219,29 @@ const CASES: readonly BadInputCase[] = [
     op: 'getExtensionState',
     needs: ['extensions'],
     target: 'running',
-    params: [['containerId', (c) => badIds(c.id)]],
+    params: [
+      ['containerId', idValues],
+      ['namespace', () => [...badNamespaces(), ...hostileValues(), ...hostileStrings('conformance.none')]],
+    ],
     valid: (c) => [c.id, 'conformance.none'],
+    options: false,
     control: true,
-    call: (c, args) => c.t.extensible().getExtensionState(args[0] as ID, args[1] as string),
+    call: (c, args) => (c.t.extensible() as unknown as Untyped).getExtensionState?.(...args),
   },
 ]
 
-/** Bad input: every argument of every operation → INVALID_ARGUMENT, nothing changed (behaviour 11). */
+/**
+ * Bad input: every argument of every operation — its own bad values, every hostile JavaScript
+ * value, and a hostile `options` last argument — fails with INVALID_ARGUMENT, as a
+ * PortLayerError with a message of at most 1,000 characters, and changes nothing (behaviour 11).
+ */
 export function badInputTests(s: SuiteContext): void {
   describe('bad input', () => {
     for (const c of CASES) {
       const missing = (c.needs ?? []).filter((cap) => !s.caps[cap])
-      const names = c.params.map(([name]) => name).join(', ')
+      const names = [...c.params.map(([name]) => name), ...(c.options === false ? [] : ['options'])].join(
+        ', ',
+      )
       it.skipIf(missing.length > 0)(
         `bad input: ${c.op}(${names}) fails with INVALID_ARGUMENT and changes nothing`,
         async () => {
@@ -201,6 +252,23 @@ export function badInputTests(s: SuiteContext): void {
   })
 }
 
+/** What is wrong with how a call ended, or undefined when it failed as it should. */
+function misbehaviour(outcome: Outcome): string | undefined {
+  if (outcome.kind === 'resolved') return `resolved with ${describeValue(outcome.value)}`
+  const how = outcome.kind === 'threw' ? 'threw synchronously' : 'rejected'
+  const e = outcome.error
+  if (!PortLayerError.isInstance(e)) {
+    const name = e instanceof Error ? ` ${e.name}: ${e.message.slice(0, 200)}` : ` ${describeValue(e)}`
+    return `${how} with a non-portlayer error:${name}`
+  }
+  const problems: string[] = []
+  if (outcome.kind === 'threw') problems.push('threw synchronously instead of rejecting')
+  if (e.code !== 'INVALID_ARGUMENT') problems.push(`code ${e.code}`)
+  if (e.message.length > MAX_MESSAGE_LENGTH) problems.push(`a message of ${e.message.length} characters`)
+  if (e.outcome !== 'not-applied') problems.push(`outcome ${e.outcome}`)
+  return problems.length === 0 ? undefined : `${how} with ${problems.join(', ')}: ${e.message.slice(0, 200)}`
+}
+
 async function runCase(t: Harness, c: BadInputCase): Promise<void> {
   const target = await makeTarget(t, c)
   const handleBefore = structuredClone(target.h)
@@ -209,17 +277,17 @@ async function runCase(t: Harness, c: BadInputCase): Promise<void> {
 
   if (c.control) {
     const outcome = await outcomeOf(() => c.call(target, c.valid(target)))
-    if (outcome.kind !== 'resolved')
-      wrong.push(`control call with valid arguments ${describeOutcome(outcome)}`)
+    if (outcome.kind !== 'resolved') wrong.push(`control call with valid arguments ${misbehaviour(outcome)}`)
   }
-  for (const [index, [param, bad]] of c.params.entries()) {
+  // The options argument comes after the last declared parameter.
+  const positions: Array<readonly [string, (c: Target) => Labelled[]]> = [...c.params]
+  if (c.options !== false) positions.push(['options', hostileOptions])
+  for (const [index, [param, bad]] of positions.entries()) {
     for (const [label, value] of bad(target)) {
       const args = c.valid(target)
       args[index] = value
-      const outcome = await outcomeOf(() => c.call(target, args))
-      if (outcome.kind !== 'rejected' || !PortLayerError.isInstance(outcome.error, 'INVALID_ARGUMENT')) {
-        wrong.push(`${param} = ${label}: ${describeOutcome(outcome)}`)
-      }
+      const problem = misbehaviour(await outcomeOf(() => c.call(target, args)))
+      if (problem !== undefined) wrong.push(`${param} = ${label}: ${problem}`)
     }
   }
   expect(wrong, `${c.op}: calls that did not fail with INVALID_ARGUMENT`).toEqual([])
