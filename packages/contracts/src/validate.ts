@@ -36,6 +36,8 @@ export const MAX_PENDING_FILES = 10_000
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
 const CONTROL = /[\u0000-\u001f\u007f]/
 const UTF8 = new TextEncoder()
+/** What normalising would change: `//`, a `.` or `..` segment, a trailing `/`. */
+const UNNORMALISED = /\/\/|\/\.{1,2}(?:\/|$)|.\/$/
 
 function fail(message: string, backend?: string): never {
   throw new InvalidArgumentError(message, { backend })
@@ -85,6 +87,7 @@ export function validateAbsolutePath(value: unknown, what: string, backend?: str
   if (CONTROL.test(value))
     fail(`${what} must not contain control characters, got ${describeValue(value)}`, backend)
   wellFormed(value, what, backend)
+  if (!UNNORMALISED.test(value)) return value
   const segments: string[] = []
   for (const segment of value.split('/')) {
     if (segment === '' || segment === '.') continue
@@ -106,7 +109,7 @@ export function validateFileName(value: unknown, backend?: string): string {
   if (CONTROL.test(value))
     fail(`fname must not contain control characters, got ${describeValue(value)}`, backend)
   wellFormed(value, 'fname', backend)
-  if (UTF8.encode(value).byteLength > MAX_FILE_NAME_BYTES)
+  if (value.length * 3 > MAX_FILE_NAME_BYTES && UTF8.encode(value).byteLength > MAX_FILE_NAME_BYTES)
     fail(`fname is longer than ${MAX_FILE_NAME_BYTES} bytes, got ${describeValue(value)}`, backend)
   return value
 }

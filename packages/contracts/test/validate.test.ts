@@ -115,3 +115,38 @@ describe('validators', () => {
     )
   })
 })
+
+describe('validateAbsolutePath agrees with the plain split-and-join rule', () => {
+  /** The rule written the slow way: drop empty and `.` segments, refuse `..`. */
+  function reference(path: string): string | 'refused' {
+    const kept: string[] = []
+    for (const segment of path.split('/')) {
+      if (segment === '' || segment === '.') continue
+      if (segment === '..') return 'refused'
+      kept.push(segment)
+    }
+    return `/${kept.join('/')}`
+  }
+
+  it('on 20,000 seeded random absolute paths of awkward segments', () => {
+    let seed = 7
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      return seed / 4294967296
+    }
+    const pieces = ['', '.', '..', '...', '.a', 'a.', '..a', 'a', 'bc', '/']
+    for (let round = 0; round < 20_000; round++) {
+      const n = Math.floor(rand() * 6)
+      const path = `/${Array.from({ length: n }, () => pieces[Math.floor(rand() * pieces.length)]).join('/')}`
+      const expected = reference(path)
+      let actual: string
+      try {
+        actual = validateAbsolutePath(path, 'p')
+      } catch (e) {
+        expect(PortLayerError.isInstance(e, 'INVALID_ARGUMENT'), path).toBe(true)
+        actual = 'refused'
+      }
+      expect(actual, JSON.stringify(path)).toBe(expected)
+    }
+  })
+})
