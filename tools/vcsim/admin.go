@@ -45,6 +45,9 @@ type callPlan struct {
 // and only tie up a connection.
 const maxLateAnswer = 10 * time.Minute
 
+// maxDelay bounds delay, so that a delay in milliseconds cannot overflow a time.Duration.
+const maxDelay = 24 * time.Hour
+
 func newFaultPlan() *faultPlan {
 	p := &faultPlan{}
 	p.reset()
@@ -203,8 +206,8 @@ func adminHandler(plan *faultPlan, sessions *sessionKeys) http.Handler {
 		if err := needMethod(req); err != nil {
 			return nil, err
 		}
-		if req.Ms < 0 {
-			return nil, fmt.Errorf("ms must not be negative")
+		if req.Ms < 0 || req.Ms > maxDelay.Milliseconds() {
+			return nil, fmt.Errorf("ms must be between 0 and %d", maxDelay.Milliseconds())
 		}
 		plan.mu.Lock()
 		if req.Ms == 0 {

@@ -164,6 +164,9 @@ func TestTheAdminEndpointRefusesBadRequestsAndNonLoopbackClients(t *testing.T) {
 	if status, _ := admin(t, "fail", map[string]interface{}{"method": "CurrentTime", "fault": "ManagedObjectReference"}); status != http.StatusBadRequest {
 		t.Fatalf("a type that is not a fault: %d, want 400", status)
 	}
+	if status, _ := admin(t, "delay", map[string]interface{}{"method": "CurrentTime", "ms": int64(1) << 62}); status != http.StatusBadRequest {
+		t.Fatalf("a delay beyond a day: %d, want 400", status)
+	}
 	if status, _ := admin(t, "drop", map[string]interface{}{"count": 1}); status != http.StatusBadRequest {
 		t.Fatalf("no method: %d, want 400", status)
 	}

@@ -12,11 +12,30 @@ function findVm(path: string): string {
   )
 }
 
-function powerState(vm: string): string {
+function readProperty(type: string, obj: string, ...paths: string[]): string {
   return envelope(
     'RetrievePropertiesEx',
-    `${moref('_this', 'PropertyCollector', 'propertyCollector')}<specSet><propSet><type>VirtualMachine</type><pathSet>runtime.powerState</pathSet></propSet><objectSet>${moref('obj', 'VirtualMachine', vm)}</objectSet></specSet><options></options>`,
+    `${moref('_this', 'PropertyCollector', 'propertyCollector')}<specSet><propSet><type>${type}</type>${paths.map((p) => `<pathSet>${p}</pathSet>`).join('')}</propSet><objectSet>${moref('obj', type, obj)}</objectSet></specSet><options></options>`,
   )
+}
+
+function powerState(vm: string): string {
+  return readProperty('VirtualMachine', vm, 'runtime.powerState')
+}
+
+function createVm(folder: string, pool: string, name: string): string {
+  return envelope(
+    'CreateVM_Task',
+    `${moref('_this', 'Folder', folder)}<config><name>${name}</name><guestId>otherGuest</guestId><files><vmPathName>[LocalDS_0]</vmPathName></files></config>${moref('pool', 'ResourcePool', pool)}`,
+  )
+}
+
+/** The `returnval` of a successful call. */
+function returnval(res: { status: number; body: string }): string {
+  expect(res.status, res.body).toBe(200)
+  const value = textOf(res.body, 'returnval')
+  expect(value).toBeTruthy()
+  return value as string
 }
 
 describe('vc.admin fault injection', () => {
@@ -59,6 +78,85 @@ describe('vc.admin fault injection', () => {
     expect(on.status).toBe(200)
   })
 
+  it('failTask: the call succeeds with a task that failed with the fault, and nothing changes', async () => {
+    const vm = returnval(await post(vc.url, findVm('DC0/vm/DC0_H0_VM0'), cookie))
+    expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOn')
+    const off = envelope('PowerOffVM_Task', moref('_this', 'VirtualMachine', vm))
+    for (const fault of ['NotAuthenticated', 'ConcurrentAccess', 'InvalidPowerState', 'HostCommunication']) {
+      await vc.admin.failTask('PowerOffVM_Task', fault)
+      const task = returnval(await post(vc.url, off, cookie))
+      const info = await post(vc.url, readProperty('Task', task, 'info.state', 'info.error'), cookie)
+      expect(info.body).toContain('>error<')
+      expect(info.body).toMatch(new RegExp(`:type="${fault}"`))
+      expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOn')
+    }
+    // The next call is served again.
+    const task = returnval(await post(vc.url, off, cookie))
+    expect((await post(vc.url, readProperty('Task', task, 'info.state'), cookie)).body).toContain('>success<')
+    expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOff')
+    returnval(await post(vc.url, envelope('PowerOnVM_Task', moref('_this', 'VirtualMachine', vm)), cookie))
+  })
+
+  it('a second VM of one name in a folder fails its task with DuplicateName naming the VM that has it', async () => {
+    const folder = returnval(
+      await post(
+        vc.url,
+        envelope(
+          'FindByInventoryPath',
+          `${moref('_this', 'SearchIndex', 'SearchIndex')}<inventoryPath>DC0/vm</inventoryPath>`,
+        ),
+        cookie,
+      ),
+    )
+    const pool = returnval(
+      await post(
+        vc.url,
+        envelope(
+          'FindByInventoryPath',
+          `${moref('_this', 'SearchIndex', 'SearchIndex')}<inventoryPath>DC0/host/DC0_C0/Resources</inventoryPath>`,
+        ),
+        cookie,
+      ),
+    )
+    const name = `dup-${Date.now()}`
+    const first = returnval(await post(vc.url, createVm(folder, pool, name), cookie))
+    const made = textOf((await post(vc.url, readProperty('Task', first, 'info.result'), cookie)).body, 'val')
+    expect(made).toMatch(/^vm-/)
+    const second = returnval(await post(vc.url, createVm(folder, pool, name), cookie))
+    const info = (await post(vc.url, readProperty('Task', second, 'info.state', 'info.error'), cookie)).body
+    expect(info).toContain('>error<')
+    expect(info).toMatch(/:type="DuplicateName"/)
+    const fault = info.slice(info.indexOf(':type="DuplicateName"'))
+    expect(textOf(fault, 'name')).toBe(name)
+    expect(textOf(fault, 'object')).toBe(made)
+  })
+
+  it('delayResponse: the call is applied at once, its answer comes ms later', async () => {
+    const vm = returnval(await post(vc.url, findVm('DC0/vm/DC0_H0_VM0'), cookie))
+    expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOn')
+    await vc.admin.delayResponse('PowerOffVM_Task', 1500)
+    const off = envelope('PowerOffVM_Task', moref('_this', 'VirtualMachine', vm))
+    const began = Date.now()
+    await expect(
+      fetch(vc.url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: 'urn:vim25/6.5', cookie },
+        body: off,
+        signal: AbortSignal.timeout(150),
+      }),
+    ).rejects.toThrow()
+    // The client gave up, but the change has landed — long before the answer was due.
+    expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOff')
+    expect(Date.now() - began).toBeLessThan(1200)
+    // A patient client gets the answer late; count holds back that many calls.
+    const on = envelope('PowerOnVM_Task', moref('_this', 'VirtualMachine', vm))
+    await vc.admin.delayResponse('PowerOnVM_Task', 300, 1)
+    const late = Date.now()
+    returnval(await post(vc.url, on, cookie))
+    expect(Date.now() - late).toBeGreaterThanOrEqual(290)
+    expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOn')
+  })
+
   it('expireSessions: the next call of an old session fails with NotAuthenticated', async () => {
     expect((await post(vc.url, CURRENT_TIME, cookie)).status).toBe(200)
     await vc.admin.expireSessions()
@@ -66,6 +164,26 @@ describe('vc.admin fault injection', () => {
     expect(faultOf(res.body)).toBe('NotAuthenticated')
     cookie = await login(vc.url, vc.username, vc.password)
     expect((await post(vc.url, CURRENT_TIME, cookie)).status).toBe(200)
+  })
+
+  it('expireSessions: property reads answer with missingSet NotAuthenticated by default, or a fault', async () => {
+    const vm = returnval(await post(vc.url, findVm('DC0/vm/DC0_H0_VM0'), cookie))
+    await vc.admin.expireSessions()
+    const read = await post(vc.url, powerState(vm), cookie)
+    expect(read.status).toBe(200)
+    expect(read.body).toContain('<missingSet>')
+    expect(read.body).toMatch(/:type="NotAuthenticated"/)
+    expect(textOf(read.body, 'path')).toBe('runtime.powerState')
+    expect(read.body).not.toContain('<propSet>')
+    expect(faultOf((await post(vc.url, CURRENT_TIME, cookie)).body)).toBe('NotAuthenticated')
+
+    cookie = await login(vc.url, vc.username, vc.password)
+    expect(textOf((await post(vc.url, powerState(vm), cookie)).body, 'val')).toBe('poweredOn')
+    await vc.admin.expireSessions({ readsAs: 'fault' })
+    const refused = await post(vc.url, powerState(vm), cookie)
+    expect(refused.status).toBe(500)
+    expect(faultOf(refused.body)).toBe('NotAuthenticated')
+    cookie = await login(vc.url, vc.username, vc.password)
   })
 
   it('reset clears pending faults; calls() counts calls by method', async () => {
@@ -82,5 +200,70 @@ describe('vc.admin fault injection', () => {
       InvalidArgumentError,
     )
     await expect(vc.admin.delay('CurrentTime', -1)).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+
+  it('validates the arguments of every call: any value gives INVALID_ARGUMENT, never a TypeError', async () => {
+    const nullProto = Object.create(null) as object
+    const throwing = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap')
+        },
+      },
+    )
+    const hostile: unknown[] = [
+      undefined,
+      null,
+      '',
+      'x'.repeat(10_000_000),
+      Symbol('m'),
+      1n,
+      nullProto,
+      throwing,
+      3.5,
+    ]
+    const admin = vc.admin as unknown as Record<string, (...args: unknown[]) => Promise<void>>
+    const calls: Array<(v: unknown) => Promise<void>> = [
+      (v) => admin.failTask?.(v, 'NotAuthenticated') as Promise<void>,
+      (v) => admin.failTask?.('PowerOnVM_Task', v) as Promise<void>,
+      (v) => admin.failTask?.('PowerOnVM_Task', 'NotAuthenticated', v ?? 0) as Promise<void>,
+      (v) => admin.delayResponse?.(v, 10) as Promise<void>,
+      (v) => admin.delayResponse?.('PowerOnVM_Task', v) as Promise<void>,
+      (v) => admin.delayResponse?.('PowerOnVM_Task', 10, v ?? -1) as Promise<void>,
+      (v) => admin.failNext?.(v, 'NotAuthenticated') as Promise<void>,
+      (v) => admin.dropResponse?.(v) as Promise<void>,
+      (v) => admin.delay?.('CurrentTime', v) as Promise<void>,
+      // An empty options object is valid; a null-prototype one is read like any other.
+      (v) =>
+        admin.expireSessions?.(
+          v === nullProto
+            ? Object.assign(Object.create(null), { readsAs: 'x' })
+            : (v ?? { readsAs: 'sometimes' }),
+        ) as Promise<void>,
+      (v) => admin.expireSessions?.({ readsAs: v ?? 'never' }) as Promise<void>,
+    ]
+    for (const call of calls) {
+      for (const value of hostile) {
+        const error = await call(value).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(error, `${call} with ${typeof value}`).toBeInstanceOf(InvalidArgumentError)
+        expect((error as Error).message.length).toBeLessThanOrEqual(1000)
+      }
+    }
+    await expect(vc.admin.failTask('CurrentTime', 'NotAuthenticated')).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
+    await expect(vc.admin.failTask('PowerOnVM_Task', 'NoSuchFault')).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
+    await expect(vc.admin.delayResponse('PowerOnVM_Task', 0)).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(vc.admin.delayResponse('PowerOnVM_Task', 600_001)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
+    // Nothing of it was queued.
+    expect(await vc.admin.calls()).toEqual({})
   })
 })
