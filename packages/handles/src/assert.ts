@@ -124,6 +124,8 @@ function copyHandle(value: unknown): Handle {
     if (!Array.isArray(rawFiles)) bad(`pending.files must be an array, got ${describeValue(rawFiles)}`)
     const list = rawFiles as readonly unknown[]
     const n = list.length
+    // Only a proxy can report a length that is not a count.
+    if (!Number.isSafeInteger(n) || n < 0) bad(`pending.files has a length of ${describeValue(n)}`)
     if (n > MAX_PENDING_FILES) bad(`a handle carries at most ${MAX_PENDING_FILES} files, got ${n}`)
     if (n > 0) {
       // Not `map`: it skips the holes of a sparse array and keeps them in its result.

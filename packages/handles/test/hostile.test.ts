@@ -88,6 +88,18 @@ function hostileHandles(): Array<readonly [string, unknown]> {
       Object.seal(withPending({ files: [{ ...FILE, data: detachedBytes() }] })),
     ],
     ['a handle with too many files', withPending({ files: new Array(10_001).fill(FILE) })],
+    [
+      'a handle whose files are a proxy claiming a length of NaN',
+      withPending({
+        files: new Proxy([FILE], { get: (t, k) => (k === 'length' ? Number.NaN : Reflect.get(t, k)) }),
+      }),
+    ],
+    [
+      'a handle whose files are a proxy claiming a length of 2 ** 40',
+      withPending({
+        files: new Proxy([FILE], { get: (t, k) => (k === 'length' ? 2 ** 40 : Reflect.get(t, k)) }),
+      }),
+    ],
   ]
 }
 
