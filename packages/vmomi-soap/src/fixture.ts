@@ -6,10 +6,11 @@ import {
   type HttpTransferRequest,
   isErrorCode,
   type MoRef,
+  type Outcome,
   PortLayerError,
   type PortLayerError as PortLayerErrorType,
 } from '@portlayer/contracts'
-import { BACKEND, gatewayError } from './errors.js'
+import { BACKEND, describe, gatewayError } from './errors.js'
 import { collectSecrets, type Redactor, scrub } from './redact.js'
 import { isRecord } from './values.js'
 
@@ -31,6 +32,8 @@ export interface FixtureError {
   readonly code: ErrorCode
   readonly message: string
   readonly detail?: unknown
+  /** Written only when `'unknown'` (older fixtures have none: `'not-applied'`). */
+  readonly outcome?: Outcome
 }
 
 export type FixtureEntry =
@@ -106,8 +109,8 @@ export interface RecordedTransfer {
 
 // Recording and replay must describe a request identically, or a replay finds no match.
 export function recordedTransfer(request: HttpTransferRequest, redactor: Redactor): RecordedTransfer {
-  const method = String(request?.method)
-  const url = redactor.text(String(request?.url))
+  const method = describe(request?.method)
+  const url = redactor.text(describe(request?.url))
   const body = request?.body
   return body instanceof Uint8Array
     ? { method, url, bodySha256: sha256(body), bodyLength: body.byteLength }
@@ -122,21 +125,23 @@ export function scrubbed(value: unknown, redactor: Redactor): unknown {
 
 export function errorRecord(error: unknown, redactor: Redactor): FixtureError {
   if (PortLayerError.isInstance(error)) {
-    const record: { code: ErrorCode; message: string; detail?: unknown } = {
+    const record: { code: ErrorCode; message: string; detail?: unknown; outcome?: Outcome } = {
       code: error.code,
       message: redactor.text(error.message),
     }
     if (error.detail !== undefined) record.detail = scrub(encode(error.detail), redactor)
+    if (error.outcome === 'unknown') record.outcome = 'unknown'
     return record
   }
-  const message = error instanceof Error ? error.message : String(error)
-  return { code: 'UNAVAILABLE', message: redactor.text(message) }
+  // Not a gateway's error: nothing is known of what it did.
+  return { code: 'UNAVAILABLE', message: redactor.text(describe(error)), outcome: 'unknown' }
 }
 
 export function errorFromRecord(record: FixtureError): PortLayerErrorType {
   const code = isErrorCode(record.code) ? record.code : 'UNAVAILABLE'
   const detail = isRecord(record.detail) ? (decode(record.detail) as Record<string, unknown>) : undefined
-  return createError(code, record.message, { backend: BACKEND, detail })
+  const outcome = record.outcome === 'unknown' ? 'unknown' : 'not-applied'
+  return createError(code, record.message, { backend: BACKEND, detail, outcome })
 }
 
 /** Reads and checks a fixture written by a recording gateway. */

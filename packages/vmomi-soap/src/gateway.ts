@@ -4,7 +4,9 @@ import {
   type HttpTransferRequest,
   type HttpTransferResponse,
   type MoRef,
+  type Outcome,
   PortLayerError,
+  type RetrieveResult,
   type ServiceContent,
   type TaskInfo,
   type VimArgs,
@@ -13,17 +15,18 @@ import {
   type VmomiCallOptions,
   type VmomiGateway,
 } from '@portlayer/contracts'
-import { GatewayCause, gatewayError } from './errors.js'
+import { GatewayCause, gatewayError, invalidArgument, withOutcome } from './errors.js'
 import { type FaultContext, faultError, faultFromSoapError } from './faults.js'
-import { isCredentialFault, LoginBackoff } from './login-backoff.js'
 import { normalizeField } from './normalize.js'
 import { collectSecrets, Redactor } from './redact.js'
-import { OPS, type Operation } from './schema/registry.js'
+import { objectKey, type Retrieval, Retrievals } from './retrievals.js'
+import { isSubtypeOf, OPS, type Operation } from './schema/registry.js'
 import { CallScope, sleep } from './scope.js'
 import { toSoapArgs } from './serialize.js'
+import { Session } from './session.js'
 import { type ResolvedSettings, resolveSettings, type SoapGatewaySettings } from './settings.js'
 import { createVimSoapClient, type VimSoapClient } from './soap-client.js'
-import { pollTask } from './tasks.js'
+import { isTaskFault, pollTask, readTaskInfo, type TaskPolling } from './tasks.js'
 import { createAgents } from './tls.js'
 import { performTransfer } from './transfer.js'
 import {
@@ -34,6 +37,7 @@ import {
   toTransportError,
   transportFailure,
 } from './transport.js'
+import { isRecord } from './values.js'
 
 /** Counters of one gateway, for tests and diagnostics. */
 export interface SoapGatewayStats {
@@ -59,7 +63,11 @@ export interface SoapGateway extends VmomiGateway {
 const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' }
 const LOGOUT_TIMEOUT_MS = 5_000
 const CANCEL_TIMEOUT_MS = 10_000
+/** How long an abandoned task wait may spend finding out how its task ended, after CancelTask. */
+const LOOK_TIMEOUT_MS = 2_000
 const TASK_NAMES_KEPT = 1_000
+/** Task requests kept for a re-send after the task failed with NotAuthenticated (they can be large). */
+const TASK_REQUESTS_KEPT = 64
 
 /** An HTTP status without a SOAP body (e.g. a proxy's 503). */
 class HttpStatusError extends Error {
@@ -68,18 +76,101 @@ class HttpStatusError extends Error {
   }
 }
 
+/**
+ * What one call's requests did. `acted`: the server may have acted on the last request sent (it
+ * was written in full and no fault refused it). `generation`: the session it was sent under.
+ */
+interface Trace {
+  acted: boolean
+  generation: number
+}
+
+const newTrace = (): Trace => ({ acted: false, generation: -1 })
+
+/** A task started through this gateway: enough to start it again if it failed for a lost session. */
+interface StartedTask {
+  readonly method: string
+  readonly generation: number
+}
+
+/** Where a task wait is, for the outcome of its failure. */
+interface TaskWait {
+  /** The task waited for (a new one once a change was sent again); undefined while it is being sent. */
+  task: MoRef | undefined
+  phase: 'polling' | 'relogin' | 'resending'
+  trace: Trace
+}
+
 function isTransient(error: unknown): boolean {
   if (error instanceof TransportError) return isTransientTransportError(error)
   return error instanceof HttpStatusError && isTransientStatus(error.status)
 }
 
-function isNotAuthenticated(error: unknown): boolean {
-  return PortLayerError.isInstance(error) && error.detail?.fault === 'NotAuthenticated'
+// Errors that say the server did not know the session: a NotAuthenticated SOAP fault, task
+// fault or missingSet entry. Errors about a failed re-login carry the same fault name but are
+// not in here, so they are never taken for a reason to log in again.
+const sessionLost = new WeakSet<PortLayerError>()
+
+function isSessionLost(error: unknown): error is PortLayerError {
+  return PortLayerError.isInstance(error) && sessionLost.has(error)
+}
+
+function isNotAuthenticatedFault(name: unknown): boolean {
+  return typeof name === 'string' && isSubtypeOf(name, 'NotAuthenticated')
 }
 
 function httpStatusOf(error: unknown): number | undefined {
   const e = error as { response?: { status?: unknown } } | null
   return typeof e?.response?.status === 'number' ? e.response.status : undefined
+}
+
+/** The object of a retrieve answer whose `missingSet` says the session was not known, if any. */
+function sessionLostInAnswer(op: Operation, result: unknown): MoRef | undefined {
+  if (op.name !== 'RetrievePropertiesEx' && op.name !== 'ContinueRetrievePropertiesEx') return undefined
+  for (const object of (result as RetrieveResult | undefined)?.objects ?? []) {
+    for (const missing of object.missingSet ?? []) {
+      const fault = (missing.fault as { fault?: { _type?: unknown } } | undefined)?.fault
+      if (isNotAuthenticatedFault(fault?._type)) return object.obj
+    }
+  }
+  return undefined
+}
+
+function moRefOf(soap: unknown): MoRef | undefined {
+  const object = soap as { $value?: string; attributes?: { type?: string } } | undefined
+  return object?.attributes?.type !== undefined && object.$value !== undefined
+    ? { type: object.attributes.type, value: object.$value }
+    : undefined
+}
+
+/**
+ * Reads the options argument of a gateway method. Any value: a non-object or one whose fields
+ * cannot be read (a throwing proxy) is `INVALID_ARGUMENT`, never a `TypeError`.
+ */
+function readOptions(options: unknown, what: string): { signal?: AbortSignal; timeoutMs?: number } {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument(`vSphere ${what}: options must be an object like { signal, timeoutMs }`)
+  try {
+    const { signal, timeoutMs } = options as VmomiCallOptions
+    return { signal, timeoutMs }
+  } catch {
+    throw invalidArgument(`vSphere ${what}: options could not be read`)
+  }
+}
+
+/** Runs `fn` on caller-supplied values: anything it throws other than a PortLayerError is INVALID_ARGUMENT. */
+function reading<T>(what: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (error) {
+    if (PortLayerError.isInstance(error)) throw error
+    throw invalidArgument(`vSphere ${what}: the arguments could not be read`)
+  }
+}
+
+function nameOf(method: unknown): string {
+  return typeof method === 'string' ? method : `(${typeof method})`
 }
 
 class SoapGatewayImpl implements SoapGateway {
@@ -89,17 +180,16 @@ class SoapGatewayImpl implements SoapGateway {
   readonly #redactor: Redactor
   readonly #transport: Transport
   readonly #client: VimSoapClient
+  readonly #session: Session
   readonly #closing = new AbortController()
   #closed: Promise<void> | undefined
-  #generation = 0
-  #relogin: Promise<void> | undefined
-  readonly #loginBackoff: LoginBackoff
   #keepAlive: NodeJS.Timeout | undefined
   #lastActivity = Date.now()
   #inFlight = 0
-  #loggedIn = false
-  readonly #taskMethods = new Map<string, string>()
-  readonly #stats = { requests: 0, logins: 0, retries: 0, transfers: 0 }
+  readonly #tasks = new Map<string, StartedTask>()
+  readonly #taskRequests = new Map<string, Record<string, unknown>>()
+  readonly #retrievals = new Retrievals()
+  readonly #stats = { requests: 0, retries: 0, transfers: 0 }
   readonly #byMethod: Record<string, number> = {}
 
   constructor(settings: ResolvedSettings, redactor: Redactor, transport: Transport, client: VimSoapClient) {
@@ -108,7 +198,14 @@ class SoapGatewayImpl implements SoapGateway {
     this.#transport = transport
     this.#client = client
     this.url = settings.url.href
-    this.#loginBackoff = new LoginBackoff(settings.loginRetryBackoffMs)
+    this.#session = new Session({
+      settings,
+      redactor,
+      transport,
+      closing: this.#closing.signal,
+      send: (op, soapArgs, scope) => this.#sendWithRetries(op, soapArgs, scope, newTrace()),
+      log: (level, message) => this.#log(level, message),
+    })
     // Every operation in flight listens for the gateway closing; many at once is normal here.
     setMaxListeners(0, this.#closing.signal)
   }
@@ -120,7 +217,7 @@ class SoapGatewayImpl implements SoapGateway {
   }
 
   stats(): SoapGatewayStats {
-    return { ...this.#stats, requestsByMethod: { ...this.#byMethod } }
+    return { ...this.#stats, logins: this.#session.logins, requestsByMethod: { ...this.#byMethod } }
   }
 
   #log(level: 'debug' | 'info' | 'warn', message: string): void {
@@ -136,9 +233,14 @@ class SoapGatewayImpl implements SoapGateway {
     const scope = new CallScope('connect', this.#settings.timeoutMs, undefined, this.#closing.signal)
     try {
       const op = OPS.get('RetrieveServiceContent') as Operation
-      const content = await this.#sendWithRetries(op, toSoapArgs(op, { _this: SERVICE_INSTANCE }), scope)
+      const content = await this.#sendWithRetries(
+        op,
+        toSoapArgs(op, { _this: SERVICE_INSTANCE }),
+        scope,
+        newTrace(),
+      )
       this.#serviceContent = content as ServiceContent
-      await this.#login(scope)
+      await this.#session.login(this.#serviceContent.sessionManager, scope)
     } catch (error) {
       if (scope.stopped) throw scope.error({ method: 'connect' })
       throw error
@@ -150,99 +252,32 @@ class SoapGatewayImpl implements SoapGateway {
     this.#startKeepAlive()
   }
 
-  async #login(scope: CallScope): Promise<void> {
-    const sessionManager = this.serviceContent.sessionManager
-    if (!sessionManager) throw gatewayError(ErrorCode.Unsupported, 'vSphere endpoint has no session manager')
-    this.#redactor.add(this.#settings.password)
-    const args: Record<string, unknown> = {
-      _this: sessionManager,
-      userName: this.#settings.username,
-      password: this.#settings.password,
-    }
-    if (this.#settings.locale !== undefined) args.locale = this.#settings.locale
-    const op = OPS.get('Login') as Operation
-    const session = (await this.#sendWithRetries(op, toSoapArgs(op, args), scope)) as { key?: string }
-    this.#redactor.add(session.key)
-    this.#loggedIn = true
-    this.#stats.logins++
-  }
-
-  /**
-   * One shared re-login per lost session: callers that saw the same generation share it. After the
-   * credentials were refused, no Login is sent until the back-off has passed.
-   */
-  #restoreSession(generation: number, scope: CallScope): Promise<void> {
-    if (generation !== this.#generation) return Promise.resolve()
-    if (this.#relogin === undefined) {
-      const refused = this.#loginBackoff.check(scope.what)
-      if (refused) return Promise.reject(refused)
-      this.#log(
-        'info',
-        this.#loginBackoff.refused
-          ? 'vSphere login back-off over; logging in again'
-          : 'vSphere session lost (NotAuthenticated); logging in again',
-      )
-      this.#transport.clearSession()
-      // Without a cookie a Logout could end no session, so close() skips it until a login succeeds.
-      this.#loggedIn = false
-      const loginScope = new CallScope('Login', this.#settings.timeoutMs, undefined, this.#closing.signal)
-      this.#relogin = this.#login(loginScope)
-        .then(() => {
-          this.#loginBackoff.clear()
-          this.#generation++
-        })
-        .catch((error: unknown) => {
-          const fault = PortLayerError.isInstance(error) ? error.detail?.fault : undefined
-          if (isCredentialFault(fault)) {
-            const refused = this.#loginBackoff.refuse(fault, error)
-            this.#log('warn', refused.message)
-            throw refused
-          }
-          throw gatewayError(
-            ErrorCode.Unavailable,
-            `vSphere session lost and logging in again failed${fault ? ` (${String(fault)})` : ''}`,
-            { fault: 'NotAuthenticated', loginFault: fault },
-            error,
-          )
-        })
-        .finally(() => {
-          loginScope.dispose()
-          this.#relogin = undefined
-        })
-    }
-    const shared = this.#relogin
-    if (scope.signal.aborted) return Promise.reject(scope.error())
-    // A caller that gives up stops waiting; the login itself carries on for the others.
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => reject(scope.error())
-      scope.signal.addEventListener('abort', onAbort, { once: true })
-      shared.then(resolve, reject).finally(() => scope.signal.removeEventListener('abort', onAbort))
-    })
-  }
-
-  #mapError(error: unknown, context: FaultContext): PortLayerError {
-    if (PortLayerError.isInstance(error)) return error
+  #mapError(error: unknown, context: FaultContext, sent: boolean, outcome: Outcome): PortLayerError {
+    if (PortLayerError.isInstance(error)) return withOutcome(error, outcome)
     const fault = faultFromSoapError(error)
+    // A fault is the server refusing the call: nothing of it was applied.
     if (fault) return faultError(fault, context, this.#redactor)
     const what = `vSphere ${context.method}`
     if (error instanceof TransportError) {
-      return transportFailure(error, what, this.#settings.url.host, context.method)
+      return transportFailure(error, what, this.#settings.url.host, context.method, { sent, outcome })
     }
     const status = error instanceof HttpStatusError ? error.status : httpStatusOf(error)
     if (status !== undefined) {
       return gatewayError(
         ErrorCode.Unavailable,
         `${what}: HTTP status ${status} without a SOAP response`,
-        { method: context.method, httpStatus: status },
+        { method: context.method, httpStatus: status, sent },
         new GatewayCause(`HTTP status ${status}`),
+        outcome,
       )
     }
     const message = error instanceof Error ? this.#redactor.text(error.message) : 'unreadable response'
     return gatewayError(
       ErrorCode.Unavailable,
       `${what}: unexpected response: ${message}`,
-      { method: context.method },
+      { method: context.method, sent },
       new GatewayCause(message),
+      outcome,
     )
   }
 
@@ -251,13 +286,14 @@ class SoapGatewayImpl implements SoapGateway {
     op: Operation,
     soapArgs: Record<string, unknown>,
     scope: CallScope,
+    trace: Trace,
   ): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#sendRaw(op, soapArgs, scope)
+        return await this.#sendRaw(op, soapArgs, scope, trace)
       } catch (error) {
         if (!op.idempotent || attempt >= this.#settings.retries || !isTransient(error) || scope.stopped) {
-          throw this.#rethrow(error, op, soapArgs, scope)
+          throw this.#rethrow(error, op, soapArgs, scope, trace)
         }
         this.#stats.retries++
         const delay = this.#settings.retryDelayMs * 2 ** attempt
@@ -271,14 +307,24 @@ class SoapGatewayImpl implements SoapGateway {
     }
   }
 
-  /** Sends one request and normalises its result; transport errors stay unmapped for the retry loop. */
-  async #sendRaw(op: Operation, soapArgs: Record<string, unknown>, scope: CallScope): Promise<unknown> {
+  /**
+   * Sends one request and normalises its result; transport errors stay unmapped for the retry loop.
+   * Records in `trace` whether the server may have acted on it.
+   */
+  async #sendRaw(
+    op: Operation,
+    soapArgs: Record<string, unknown>,
+    scope: CallScope,
+    trace: Trace,
+  ): Promise<unknown> {
+    trace.acted = false
     scope.check()
     this.#stats.requests++
     this.#byMethod[op.name] = (this.#byMethod[op.name] ?? 0) + 1
     this.#inFlight++
     try {
       const raw = await this.#client.invoke(op.name, soapArgs, scope.signal)
+      trace.acted = true
       if (op.returns === undefined) return undefined
       const returnval = (raw as { returnval?: unknown } | null)?.returnval
       if (returnval === undefined && op.returns.array) return []
@@ -290,11 +336,16 @@ class SoapGatewayImpl implements SoapGateway {
       }
       return normalizeField(returnval, op.returns)
     } catch (error) {
-      if (error instanceof TransportError || PortLayerError.isInstance(error)) throw error
-      const status = httpStatusOf(error)
-      if (status !== undefined && status >= 400 && faultFromSoapError(error) === undefined) {
-        throw new HttpStatusError(status)
+      if (error instanceof TransportError) {
+        // A SOAP call not written in full cannot have been acted on: the server needs the whole envelope.
+        trace.acted = error.delivery === 'all'
+        throw error
       }
+      if (PortLayerError.isInstance(error)) throw error
+      const fault = faultFromSoapError(error)
+      trace.acted = fault === undefined
+      const status = httpStatusOf(error)
+      if (status !== undefined && status >= 400 && fault === undefined) throw new HttpStatusError(status)
       throw error
     } finally {
       this.#inFlight--
@@ -302,48 +353,71 @@ class SoapGatewayImpl implements SoapGateway {
     }
   }
 
+  /** The error a call ends with; its outcome is `unknown` only for a change the server may have acted on. */
   #rethrow(
     error: unknown,
     op: Operation,
     soapArgs: Record<string, unknown>,
     scope: CallScope,
+    trace: Trace,
   ): PortLayerError {
-    if (scope.stopped) return scope.error({ method: op.name })
-    const object = soapArgs._this as { $value?: string; attributes?: { type?: string } } | undefined
-    const ref =
-      object?.attributes?.type !== undefined && object.$value !== undefined
-        ? { type: object.attributes.type, value: object.$value }
-        : undefined
-    return this.#mapError(error, ref ? { method: op.name, object: ref } : { method: op.name })
+    const outcome: Outcome = op.changes && trace.acted ? 'unknown' : 'not-applied'
+    if (scope.stopped) return scope.error({ method: op.name, sent: trace.acted }, outcome)
+    const object = moRefOf(soapArgs._this)
+    const mapped = this.#mapError(
+      error,
+      object ? { method: op.name, object } : { method: op.name },
+      trace.acted,
+      outcome,
+    )
+    if (mapped.detail?.fault === 'NotAuthenticated') sessionLost.add(mapped)
+    return mapped
+  }
+
+  /** {@link #sendWithRetries}, and an answer whose missingSet says the session was lost fails as such. */
+  async #sendChecked(
+    op: Operation,
+    soapArgs: Record<string, unknown>,
+    scope: CallScope,
+    trace: Trace,
+  ): Promise<unknown> {
+    const result = await this.#sendWithRetries(op, soapArgs, scope, trace)
+    const object = sessionLostInAnswer(op, result)
+    if (object === undefined) return result
+    const error = gatewayError(
+      ErrorCode.Unavailable,
+      `vSphere ${op.name}: the session is no longer valid (NotAuthenticated for ${object.type}:${object.value})`,
+      { method: op.name, fault: 'NotAuthenticated', object, missingSet: true },
+    )
+    sessionLost.add(error)
+    throw error
   }
 
   /**
-   * The session generation a request is sent under. A request sent while a re-login is in progress
-   * would carry no cookie, so it waits for the new session first. While refused credentials keep
-   * the gateway from logging in, the request is not sent at all: it could only be refused. Once the
-   * back-off is over, the first caller logs in before sending and the others share that login.
+   * A call with the session handling: wait for a re-login in progress; on NotAuthenticated in any
+   * form (a fault, which means the call was refused, or a missingSet entry of a read), one shared
+   * re-login and one more send. A paging continuation is not sent again: its token died with the
+   * session, so the lost session is reported (after the re-login) for the caller to resume.
    */
-  async #sessionGeneration(scope: CallScope): Promise<number> {
-    const refused = this.#loginBackoff.check(scope.what)
-    if (refused) throw refused
-    if (this.#relogin || this.#loginBackoff.refused) await this.#restoreSession(this.#generation, scope)
-    return this.#generation
-  }
-
-  /** A call with the session handling: wait for a re-login in progress; on NotAuthenticated, one
-   *  shared re-login and one retry. */
-  async #callOp(op: Operation, soapArgs: Record<string, unknown>, scope: CallScope): Promise<unknown> {
-    const generation = await this.#sessionGeneration(scope)
+  async #callOp(
+    op: Operation,
+    soapArgs: Record<string, unknown>,
+    scope: CallScope,
+    trace: Trace,
+  ): Promise<unknown> {
+    const generation = await this.#session.current(scope)
+    trace.generation = generation
     try {
-      return await this.#sendWithRetries(op, soapArgs, scope)
+      return await this.#sendChecked(op, soapArgs, scope, trace)
     } catch (error) {
-      if (!isNotAuthenticated(error) || op.name === 'Login' || op.name === 'Logout' || this.#closed)
-        throw error
-      await this.#restoreSession(generation, scope)
+      if (!isSessionLost(error) || op.name === 'Login' || op.name === 'Logout' || this.#closed) throw error
+      await this.#session.restore(generation, scope)
+      if (op.name === 'ContinueRetrievePropertiesEx' || op.name === 'CancelRetrievePropertiesEx') throw error
+      trace.generation = this.#session.generation
       try {
-        return await this.#sendWithRetries(op, soapArgs, scope)
+        return await this.#sendChecked(op, soapArgs, scope, trace)
       } catch (again) {
-        if (!isNotAuthenticated(again)) throw again
+        if (!isSessionLost(again)) throw again
         throw gatewayError(
           ErrorCode.Unavailable,
           `vSphere ${op.name}: session lost again right after logging in`,
@@ -354,15 +428,13 @@ class SoapGatewayImpl implements SoapGateway {
     }
   }
 
-  #operation(method: string): Operation {
+  #operation(method: unknown): Operation {
     const op = typeof method === 'string' ? OPS.get(method) : undefined
     if (!op) {
       throw gatewayError(
         ErrorCode.Unsupported,
-        `vSphere method ${String(method)} is not in the gateway's vim25 table`,
-        {
-          method,
-        },
+        `vSphere method ${nameOf(method)} is not in the gateway's vim25 table`,
+        { method: nameOf(method) },
       )
     }
     return op
@@ -390,109 +462,304 @@ class SoapGatewayImpl implements SoapGateway {
   async call<M extends VimMethodName>(
     method: M,
     args: VimArgs<M>,
-    options: VmomiCallOptions = {},
+    options?: VmomiCallOptions,
   ): Promise<VimResult<M>> {
-    this.#ensureOpen(String(method))
+    this.#ensureOpen(nameOf(method))
     const op = this.#operation(method)
-    // Passwords in the arguments (Login, guest authentication) are cut out of any error text.
-    collectSecrets(args, this.#redactor)
-    const soapArgs = toSoapArgs(op, this.#withDefaultPage(op, args))
-    const scope = new CallScope(
-      op.name,
-      options.timeoutMs ?? this.#settings.timeoutMs,
-      options.signal,
-      this.#closing.signal,
-    )
+    const { signal, timeoutMs } = readOptions(options, op.name)
+    const soapArgs = reading(op.name, () => {
+      // Passwords in the arguments (Login, guest authentication) are cut out of any error text.
+      collectSecrets(args, this.#redactor)
+      return toSoapArgs(op, this.#withDefaultPage(op, args))
+    })
+    const scope = new CallScope(op.name, timeoutMs ?? this.#settings.timeoutMs, signal, this.#closing.signal)
     try {
-      const result = await this.#callOp(op, soapArgs, scope)
+      const token = soapArgs.token
+      if (op.name === 'ContinueRetrievePropertiesEx' && Retrievals.isOurs(token)) {
+        return (await this.#continueRetrieval(op, token, scope)) as VimResult<M>
+      }
+      if (op.name === 'CancelRetrievePropertiesEx' && Retrievals.isOurs(token)) {
+        return (await this.#cancelRetrieval(op, token, scope)) as VimResult<M>
+      }
+      const trace = newTrace()
+      const result = await this.#callOp(op, soapArgs, scope, trace)
       if (op.name === 'Login') collectSecrets(result, this.#redactor)
-      if (op.name.endsWith('_Task') && result && typeof result === 'object')
-        this.#rememberTask(result as MoRef, op.name)
+      if (op.name === 'RetrievePropertiesEx') this.#opened(soapArgs, result, trace)
+      if (op.name.endsWith('_Task') && isRecord(result))
+        this.#rememberTask(result as unknown as MoRef, op.name, soapArgs, trace.generation)
       return result as VimResult<M>
     } finally {
       scope.dispose()
     }
   }
 
-  #rememberTask(task: MoRef, method: string): void {
-    this.#taskMethods.set(task.value, method)
-    if (this.#taskMethods.size > TASK_NAMES_KEPT) {
-      const oldest = this.#taskMethods.keys().next().value
-      if (oldest !== undefined) this.#taskMethods.delete(oldest)
+  // Paged reads. Callers get tokens of the gateway's own; see Retrievals.
+
+  #opened(request: Record<string, unknown>, result: unknown, trace: Trace): void {
+    const page = result as RetrieveResult | undefined
+    const collector = moRefOf(request._this)
+    if (!page?.token || !collector) return
+    const retrieval: Retrieval = {
+      collector,
+      request,
+      delivered: new Set(page.objects.map(objectKey)),
+      serverToken: page.token,
+      generation: trace.generation,
+      touched: 0,
+    }
+    page.token = this.#retrievals.open(retrieval)
+  }
+
+  async #continueRetrieval(op: Operation, token: unknown, scope: CallScope): Promise<RetrieveResult> {
+    const retrieval = this.#retrievals.take(token)
+    if (!retrieval) throw unknownToken(op.name)
+    const trace = newTrace()
+    let page: RetrieveResult | undefined
+    if (retrieval.serverToken !== undefined && retrieval.generation === this.#session.generation) {
+      try {
+        page = (await this.#callOp(
+          op,
+          toSoapArgs(op, { _this: retrieval.collector, token: retrieval.serverToken }),
+          scope,
+          trace,
+        )) as RetrieveResult
+      } catch (error) {
+        // The server's token is no good any more (session renewed, answer lost, retrieval
+        // forgotten by the server): read again what is left instead.
+        if (scope.stopped || !canResume(error)) throw error
+        this.#log('info', `vSphere ${op.name}: resuming a paged read (${errorText(error)})`)
+      }
+    }
+    if (page === undefined) {
+      const resumed = await this.#resume(retrieval, scope)
+      page = resumed.page
+      trace.generation = resumed.generation
+    }
+    return this.#continued(retrieval, page, trace.generation)
+  }
+
+  /**
+   * Reads a retrieval again from the start under the current session and returns its next page:
+   * the first objects not delivered yet (objects that appeared meanwhile included), with the
+   * server's token for the rest.
+   */
+  async #resume(r: Retrieval, scope: CallScope): Promise<{ page: RetrieveResult; generation: number }> {
+    const read = OPS.get('RetrievePropertiesEx') as Operation
+    const more = OPS.get('ContinueRetrievePropertiesEx') as Operation
+    const trace = newTrace()
+    let page = (await this.#callOp(read, r.request, scope, trace)) as RetrieveResult | undefined
+    for (;;) {
+      const objects = (page?.objects ?? []).filter((o) => !r.delivered.has(objectKey(o)))
+      const token = page?.token
+      if (objects.length > 0 || !token) {
+        return { page: token ? { objects, token } : { objects }, generation: trace.generation }
+      }
+      page = (await this.#callOp(more, toSoapArgs(more, { _this: r.collector, token }), scope, trace)) as
+        | RetrieveResult
+        | undefined
     }
   }
 
-  async waitForTask(task: MoRef, options: VmomiCallOptions = {}): Promise<TaskInfo> {
-    this.#ensureOpen('waitForTask')
-    // A malformed reference fails here, before any poll, as it would for the CancelTask an abort sends.
-    toSoapArgs(OPS.get('CancelTask') as Operation, { _this: task })
-    const method = this.#taskMethods.get(task.value) ?? 'task'
-    const scope = new CallScope(
-      `${method} (${task.value})`,
-      options.timeoutMs ?? this.#settings.taskTimeoutMs,
-      options.signal,
-      this.#closing.signal,
-    )
+  #continued(r: Retrieval, page: RetrieveResult, generation: number): RetrieveResult {
+    for (const o of page.objects) r.delivered.add(objectKey(o))
+    if (!page.token) return { objects: page.objects }
+    r.serverToken = page.token
+    r.generation = generation
+    return { objects: page.objects, token: this.#retrievals.open(r) }
+  }
+
+  async #cancelRetrieval(op: Operation, token: unknown, scope: CallScope): Promise<undefined> {
+    const retrieval = this.#retrievals.take(token)
+    if (!retrieval) throw unknownToken(op.name)
+    // A token of an earlier session died with it: there is nothing left to cancel.
+    if (retrieval.serverToken === undefined || retrieval.generation !== this.#session.generation) return
     try {
-      return await pollTask(
-        {
-          propertyCollector: this.serviceContent.propertyCollector,
-          initialMs: this.#settings.taskPollInitialMs,
-          maxMs: this.#settings.taskPollMaxMs,
-          pollTimeoutMs: this.#settings.timeoutMs,
-          redactor: this.#redactor,
-          send: (op, soapArgs, s) => this.#callOp(op, soapArgs, s),
-          onStalledPoll: (message) => {
-            this.#stats.retries++
-            this.#log('warn', message)
-          },
-        },
-        task,
-        method,
+      await this.#callOp(
+        op,
+        toSoapArgs(op, { _this: retrieval.collector, token: retrieval.serverToken }),
         scope,
+        newTrace(),
       )
     } catch (error) {
-      if (!scope.stopped) throw error
-      if (scope.stopped === 'closed') throw scope.error({ task })
-      const cancel = await this.#cancelTask(task)
-      throw scope.error({
+      if (!isSessionLost(error)) throw error
+    }
+    return undefined
+  }
+
+  // Tasks.
+
+  #rememberTask(task: MoRef, method: string, request: Record<string, unknown>, generation: number): void {
+    const bounded = <V>(map: Map<string, V>, value: V, max: number): void => {
+      map.set(task.value, value)
+      if (map.size > max) {
+        const oldest = map.keys().next().value
+        if (oldest !== undefined) map.delete(oldest)
+      }
+    }
+    bounded(this.#tasks, { method, generation }, TASK_NAMES_KEPT)
+    bounded(this.#taskRequests, request, TASK_REQUESTS_KEPT)
+  }
+
+  #forgetTask(task: MoRef | undefined): void {
+    if (!task) return
+    this.#tasks.delete(task.value)
+    this.#taskRequests.delete(task.value)
+  }
+
+  #polling(): TaskPolling {
+    return {
+      propertyCollector: this.serviceContent.propertyCollector,
+      initialMs: this.#settings.taskPollInitialMs,
+      maxMs: this.#settings.taskPollMaxMs,
+      pollTimeoutMs: this.#settings.timeoutMs,
+      redactor: this.#redactor,
+      send: (op, soapArgs, s) => this.#callOp(op, soapArgs, s, newTrace()),
+      onStalledPoll: (message) => {
+        this.#stats.retries++
+        this.#log('warn', message)
+      },
+    }
+  }
+
+  /**
+   * Waits for a task. A task that ended in error did nothing (`not-applied`); one that ended with
+   * NotAuthenticated is started once more after the re-login (it did nothing), and the new task's
+   * info is returned. A wait that fails, stops or is aborted says `unknown` unless it learnt the
+   * task did not run: the task carries on on the server without the wait.
+   */
+  async waitForTask(task: MoRef, options?: VmomiCallOptions): Promise<TaskInfo> {
+    this.#ensureOpen('waitForTask')
+    const { signal, timeoutMs } = readOptions(options, 'waitForTask')
+    // A malformed reference fails here, before any poll, as it would for the CancelTask an abort sends.
+    reading('waitForTask', () => toSoapArgs(OPS.get('CancelTask') as Operation, { _this: task }))
+    const started = this.#tasks.get(task.value)
+    const method = started?.method ?? 'task'
+    const scope = new CallScope(
+      `${method} (${task.value})`,
+      timeoutMs ?? this.#settings.taskTimeoutMs,
+      signal,
+      this.#closing.signal,
+    )
+    const wait: TaskWait = { task, phase: 'polling', trace: newTrace() }
+    try {
+      return await this.#awaitTask(wait, started, method, scope)
+    } catch (error) {
+      if (scope.stopped) throw await this.#abandonedWait(wait, method, scope)
+      // The task ran and failed, or a re-login or re-send failed with its own outcome.
+      if (isTaskFault(error) || wait.phase !== 'polling' || !PortLayerError.isInstance(error)) throw error
+      // The wait failed, not the task: it may still complete on the server.
+      throw withOutcome(error, 'unknown')
+    } finally {
+      scope.dispose()
+      this.#forgetTask(task)
+      this.#forgetTask(wait.task)
+    }
+  }
+
+  async #awaitTask(
+    wait: TaskWait,
+    started: StartedTask | undefined,
+    method: string,
+    scope: CallScope,
+  ): Promise<TaskInfo> {
+    const first = wait.task as MoRef
+    try {
+      return await pollTask(this.#polling(), first, method, scope)
+    } catch (error) {
+      if (!isTaskFault(error) || !isNotAuthenticatedFault(error.detail?.fault) || scope.stopped) throw error
+      // The task ended because the server did not know the session: it did nothing. Log in again
+      // (shared with every caller that met the same lost session) and start it once more.
+      wait.phase = 'relogin'
+      await this.#session.restore(started?.generation ?? this.#session.generation, scope)
+      const request = this.#taskRequests.get(first.value)
+      const op = OPS.get(method)
+      if (!request || !op) throw error
+      this.#log(
+        'info',
+        `vSphere task ${method} (${first.value}) failed with NotAuthenticated; starting it again`,
+      )
+      wait.phase = 'resending'
+      wait.task = undefined
+      const again = (await this.#callOp(op, request, scope, wait.trace)) as MoRef
+      wait.task = again
+      wait.phase = 'polling'
+      try {
+        return await pollTask(this.#polling(), again, method, scope)
+      } catch (second) {
+        if (!isTaskFault(second) || !isNotAuthenticatedFault(second.detail?.fault)) throw second
+        wait.phase = 'resending'
+        throw gatewayError(
+          ErrorCode.Unavailable,
+          `vSphere task ${method} (${again.value}): session lost again right after logging in`,
+          { method, task: again, fault: 'NotAuthenticated' },
+          second,
+        )
+      }
+    }
+  }
+
+  /**
+   * The error of a task wait that was aborted, passed its deadline or ended with the gateway. An
+   * abort or deadline cancels the task and looks once at how it ended: only a task seen to end in
+   * error is reported `not-applied`.
+   */
+  async #abandonedWait(wait: TaskWait, method: string, scope: CallScope): Promise<PortLayerError> {
+    if (wait.phase === 'relogin') return scope.error({ method, task: wait.task })
+    if (wait.task === undefined) {
+      return scope.error({ method, sent: wait.trace.acted }, wait.trace.acted ? 'unknown' : 'not-applied')
+    }
+    const task = wait.task
+    if (scope.stopped === 'closed') return scope.error({ task, method }, 'unknown')
+    const end = await this.#cancelAndLook(task)
+    return scope.error(
+      {
         task,
         method,
-        cancelRequested: cancel.ok,
-        ...(cancel.fault ? { cancelFault: cancel.fault } : {}),
-      })
-    } finally {
-      scope.dispose()
-      this.#taskMethods.delete(task.value)
-    }
+        cancelRequested: end.cancelled,
+        ...(end.cancelFault !== undefined ? { cancelFault: end.cancelFault } : {}),
+        ...(end.state !== undefined ? { taskState: end.state } : {}),
+      },
+      end.state === 'error' ? 'not-applied' : 'unknown',
+    )
   }
 
-  async #cancelTask(task: MoRef): Promise<{ ok: boolean; fault?: unknown }> {
+  async #cancelAndLook(task: MoRef): Promise<{ cancelled: boolean; cancelFault?: unknown; state?: string }> {
     const op = OPS.get('CancelTask') as Operation
+    let cancelled = false
+    let cancelFault: unknown
     const scope = new CallScope('CancelTask', CANCEL_TIMEOUT_MS, undefined, this.#closing.signal)
     try {
-      await this.#callOp(op, toSoapArgs(op, { _this: task }), scope)
+      await this.#callOp(op, toSoapArgs(op, { _this: task }), scope, newTrace())
+      cancelled = true
       this.#log('info', `cancelled task ${task.value} after its wait was given up`)
-      return { ok: true }
     } catch (error) {
-      const fault = PortLayerError.isInstance(error) ? (error.detail?.fault ?? error.code) : undefined
-      this.#log('warn', `could not cancel task ${task.value}: ${error instanceof Error ? error.message : ''}`)
-      return { ok: false, fault }
+      cancelFault = PortLayerError.isInstance(error) ? (error.detail?.fault ?? error.code) : undefined
+      this.#log('warn', `could not cancel task ${task.value}: ${errorText(error)}`)
     } finally {
       scope.dispose()
     }
+    const look = new CallScope(`look at task ${task.value}`, LOOK_TIMEOUT_MS, undefined, this.#closing.signal)
+    try {
+      const info = await readTaskInfo(this.#polling(), task, look)
+      return { cancelled, cancelFault, state: info.state }
+    } catch {
+      return { cancelled, cancelFault }
+    } finally {
+      look.dispose()
+    }
   }
 
-  async transfer(
-    request: HttpTransferRequest,
-    options: VmomiCallOptions = {},
-  ): Promise<HttpTransferResponse> {
+  async transfer(request: HttpTransferRequest, options?: VmomiCallOptions): Promise<HttpTransferResponse> {
     this.#ensureOpen('transfer')
+    const { signal, timeoutMs } = readOptions(options, 'transfer')
     this.#stats.transfers++
+    const method = reading('transfer', () =>
+      typeof request?.method === 'string' && request.method.length <= 8 ? request.method : '',
+    )
     const scope = new CallScope(
-      `transfer ${typeof request?.method === 'string' ? request.method : ''}`.trim(),
-      options.timeoutMs ?? this.#settings.transferTimeoutMs,
-      options.signal,
+      `transfer ${method}`.trim(),
+      timeoutMs ?? this.#settings.transferTimeoutMs,
+      signal,
       this.#closing.signal,
     )
     this.#inFlight++
@@ -507,8 +774,8 @@ class SoapGatewayImpl implements SoapGateway {
           this.#stats.retries++
           this.#log('warn', message)
         },
-        sessionGeneration: () => this.#sessionGeneration(scope),
-        restoreSession: (generation) => this.#restoreSession(generation, scope),
+        sessionGeneration: () => this.#session.current(scope),
+        restoreSession: (generation) => this.#session.restore(generation, scope),
       })
     } finally {
       this.#inFlight--
@@ -529,14 +796,14 @@ class SoapGatewayImpl implements SoapGateway {
       return
     // There is no session to keep alive, and retrying refused credentials is left to the calls that
     // need them: an idle gateway never adds failed logins on its own.
-    if (this.#loginBackoff.refused) return
+    if (this.#session.refused) return
     const op = OPS.get('CurrentTime') as Operation
     const scope = new CallScope('CurrentTime', this.#settings.timeoutMs, undefined, this.#closing.signal)
     try {
-      await this.#callOp(op, toSoapArgs(op, { _this: SERVICE_INSTANCE }), scope)
+      await this.#callOp(op, toSoapArgs(op, { _this: SERVICE_INSTANCE }), scope, newTrace())
       this.#log('debug', 'keepalive sent')
     } catch (error) {
-      if (!this.#closed) this.#log('warn', `keepalive failed: ${error instanceof Error ? error.message : ''}`)
+      if (!this.#closed) this.#log('warn', `keepalive failed: ${errorText(error)}`)
     } finally {
       scope.dispose()
     }
@@ -552,20 +819,39 @@ class SoapGatewayImpl implements SoapGateway {
     // Calls still running are abandoned first, so none of them can log in again after Logout.
     this.#closing.abort()
     const sessionManager = this.#serviceContent?.sessionManager
-    if (sessionManager && this.#loggedIn) {
+    if (sessionManager && this.#session.loggedIn) {
       const op = OPS.get('Logout') as Operation
       const scope = new CallScope('Logout', LOGOUT_TIMEOUT_MS, undefined, new AbortController().signal)
       try {
-        await this.#sendWithRetries(op, toSoapArgs(op, { _this: sessionManager }), scope)
+        await this.#sendWithRetries(op, toSoapArgs(op, { _this: sessionManager }), scope, newTrace())
       } catch (error) {
-        this.#log('warn', `Logout failed: ${error instanceof Error ? error.message : ''}`)
+        this.#log('warn', `Logout failed: ${errorText(error)}`)
       } finally {
         scope.dispose()
       }
     }
-    this.#transport.clearSession()
+    this.#session.end()
     this.#transport.agents.destroy()
   }
+}
+
+function unknownToken(method: string): PortLayerError {
+  return gatewayError(
+    ErrorCode.InvalidArgument,
+    `vSphere ${method}: the token names no open retrieval (used, cancelled or expired)`,
+    { method, fault: 'InvalidArgument' },
+  )
+}
+
+/** True when a failed continuation can be replaced by reading again: the server's token is no good. */
+function canResume(error: unknown): boolean {
+  if (isSessionLost(error)) return true
+  if (!PortLayerError.isInstance(error)) return false
+  return error.detail?.network !== undefined || error.detail?.fault === 'InvalidArgument'
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : ''
 }
 
 /**

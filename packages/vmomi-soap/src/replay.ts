@@ -11,7 +11,7 @@ import {
   type VmomiCallOptions,
   type VmomiGateway,
 } from '@portlayer/contracts'
-import { gatewayError } from './errors.js'
+import { describe, gatewayError } from './errors.js'
 import {
   decode,
   encode,
@@ -87,9 +87,9 @@ export function createReplayGateway(
       throw gatewayError(ErrorCode.Unavailable, `vSphere ${kind}: the gateway is closed`, { closed: true })
     if (opts?.signal?.aborted) {
       throw gatewayError(
-        ErrorCode.Timeout,
-        `vSphere ${kind} was aborted`,
-        { aborted: true },
+        ErrorCode.Cancelled,
+        `vSphere ${kind} was cancelled`,
+        { aborted: true, sent: false },
         opts.signal.reason,
       )
     }
@@ -136,7 +136,7 @@ export function createReplayGateway(
     async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
       const recorded = recordedTransfer(request, redactor)
       return serve(
-        `transfer ${String(request?.method)}`,
+        `transfer ${describe(request?.method)}`,
         `transfer ${stableJson(recorded)}`,
         opts,
       ) as HttpTransferResponse

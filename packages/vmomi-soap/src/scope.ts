@@ -1,4 +1,4 @@
-import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import { ErrorCode, type Outcome, type PortLayerError } from '@portlayer/contracts'
 import { gatewayError } from './errors.js'
 
 export type StopReason = 'timeout' | 'aborted' | 'closed'
@@ -79,25 +79,38 @@ export class CallScope {
     return this.#reason
   }
 
-  /** The error for a stopped operation. */
-  error(detail: Record<string, unknown> = {}): PortLayerError {
+  /**
+   * The error for a stopped operation: `TIMEOUT` past the deadline, `CANCELLED` (cause: the
+   * signal's reason) when aborted, `UNAVAILABLE` when the gateway closed. `outcome` says whether a
+   * change may have landed: `'unknown'` only when a request that changes something may have
+   * reached the server; never for one stopped before it was sent.
+   */
+  error(detail: Record<string, unknown> = {}, outcome: Outcome = 'not-applied'): PortLayerError {
     const reason = this.#reason
     if (reason === 'closed') {
-      return gatewayError(ErrorCode.Unavailable, `vSphere ${this.what}: the gateway was closed`, {
-        ...detail,
-        closed: true,
-      })
+      return gatewayError(
+        ErrorCode.Unavailable,
+        `vSphere ${this.what}: the gateway was closed`,
+        { ...detail, closed: true },
+        undefined,
+        outcome,
+      )
     }
-    if (reason === 'aborted' && PortLayerError.isInstance(this.#abortReason)) return this.#abortReason
-    const message =
-      reason === 'timeout'
-        ? `vSphere ${this.what} timed out after ${this.timeoutMs} ms`
-        : `vSphere ${this.what} was aborted`
+    if (reason === 'aborted') {
+      return gatewayError(
+        ErrorCode.Cancelled,
+        `vSphere ${this.what} was cancelled`,
+        { ...detail, aborted: true },
+        this.#abortReason,
+        outcome,
+      )
+    }
     return gatewayError(
       ErrorCode.Timeout,
-      message,
-      { ...detail, ...(reason === 'aborted' ? { aborted: true } : { timeoutMs: this.timeoutMs }) },
-      reason === 'aborted' ? this.#abortReason : undefined,
+      `vSphere ${this.what} timed out after ${this.timeoutMs} ms`,
+      { ...detail, timeoutMs: this.timeoutMs },
+      undefined,
+      outcome,
     )
   }
 

@@ -1,4 +1,4 @@
-import { ErrorCode, type MoRef, type TaskInfo } from '@portlayer/contracts'
+import { ErrorCode, type MoRef, type PortLayerError, type TaskInfo } from '@portlayer/contracts'
 import { gatewayError } from './errors.js'
 import { type FaultContext, faultError, faultFromTask } from './faults.js'
 import type { Redactor } from './redact.js'
@@ -19,13 +19,22 @@ export interface TaskPolling {
   onStalledPoll?(message: string): void
 }
 
+// Errors that report a task's own end in error (the task ran and failed: nothing of it applied),
+// as opposed to failures of the wait itself.
+const taskFaults = new WeakSet<PortLayerError>()
+
+/** True when `error` is the fault a task ended with, thrown by {@link pollTask}. */
+export function isTaskFault(error: unknown): error is PortLayerError {
+  return typeof error === 'object' && error !== null && taskFaults.has(error as PortLayerError)
+}
+
 type TaskRead = { objects: { propSet: { name: string; val: unknown }[] }[] } | undefined
 
 /**
  * One read of `task.info`. A poll that outlives its own deadline is given up and sent again: it is
  * a read, and the wait must not hang on a dead connection until the task's deadline (an hour).
  */
-async function readTaskInfo(polling: TaskPolling, task: MoRef, scope: CallScope): Promise<TaskInfo> {
+export async function readTaskInfo(polling: TaskPolling, task: MoRef, scope: CallScope): Promise<TaskInfo> {
   const op = OPS.get('RetrievePropertiesEx') as Operation
   const args = toSoapArgs(op, {
     _this: polling.propertyCollector,
@@ -76,7 +85,9 @@ export async function pollTask(
     if (info.state === 'success') return info
     if (info.state === 'error') {
       const context: FaultContext = info.entity ? { method, task, object: info.entity } : { method, task }
-      throw faultError(faultFromTask(info), context, polling.redactor)
+      const error = faultError(faultFromTask(info), context, polling.redactor)
+      taskFaults.add(error)
+      throw error
     }
     await sleep(delay, scope.signal)
     delay = Math.min(delay * 2, polling.maxMs)

@@ -2,12 +2,14 @@ import {
   ErrorCode,
   type HttpTransferRequest,
   type HttpTransferResponse,
+  type Outcome,
   PortLayerError,
 } from '@portlayer/contracts'
 import { GatewayCause, gatewayError, invalidArgument } from './errors.js'
 import type { Redactor } from './redact.js'
 import { type CallScope, sleep } from './scope.js'
 import {
+  type Delivery,
   isTransientStatus,
   isTransientTransportError,
   type Transport,
@@ -115,46 +117,69 @@ function toBytes(data: unknown): Uint8Array {
   return new Uint8Array(0)
 }
 
-/** One HTTP transfer with the gateway's cookie and TLS settings, bounded retries for reads. */
+/**
+ * One HTTP transfer with the gateway's cookie and TLS settings, bounded retries for reads. A PUT or
+ * DELETE whose answer was lost after the server may have acted on it fails with outcome `unknown`
+ * (a PUT body that was only partly sent may still have left a partial file); one that was refused
+ * (an HTTP 4xx, a connection never made) with `not-applied`.
+ */
 export async function performTransfer(
   request: HttpTransferRequest,
   ctx: TransferContext,
 ): Promise<HttpTransferResponse> {
-  checkRequest(request)
-  const url = resolveTransferUrl(request.url, ctx.transport.endpoint)
+  let url: URL
+  let body: Uint8Array | undefined
+  let headers: Record<string, string>
+  let method: HttpTransferRequest['method']
+  try {
+    checkRequest(request)
+    url = resolveTransferUrl(request.url, ctx.transport.endpoint)
+    method = request.method
+    body = request.body
+    headers = { ...request.headers }
+  } catch (error) {
+    if (PortLayerError.isInstance(error)) throw error
+    throw invalidArgument('transfer: the request could not be read')
+  }
   const shown = ctx.redactor.text(`${url.pathname}${url.search}`)
-  const what = `vSphere transfer ${request.method} ${shown}`
-  const idempotent = request.method === 'GET' || request.method === 'HEAD'
+  const what = `vSphere transfer ${method} ${shown}`
+  const idempotent = method === 'GET' || method === 'HEAD'
   const sameOrigin = url.origin === ctx.transport.origin
-  const body = request.body
-  const headers: Record<string, string> = { ...request.headers }
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
     headers['Content-Type'] = 'application/octet-stream'
   }
+  /** Whether the server may have acted on the request in flight: how far it got. */
+  const acted = (delivery: Delivery): boolean =>
+    delivery === 'all' || (delivery === 'partial' && body !== undefined && body.byteLength > 0)
+  const outcomeOf = (sent: boolean): Outcome => (!idempotent && sent ? 'unknown' : 'not-applied')
   let relogged = false
   for (let attempt = 0; ; attempt++) {
     ctx.scope.check()
     let retryable: string | undefined
+    let inFlight = false
     try {
       // Only the endpoint's own origin gets the session cookie, so only there does a 401 mean a lost session.
       const generation = sameOrigin ? await ctx.sessionGeneration() : 0
+      inFlight = true
       const res = await ctx.transport.axios.request({
         url: url.href,
-        method: request.method,
+        method,
         data: body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
         headers,
         responseType: 'arraybuffer',
         signal: ctx.scope.signal,
         transformRequest: [(data: unknown) => data],
       })
+      inFlight = false
       const status = res.status
       if (status >= 200 && status < 300) {
         return {
           status,
           headers: flatHeaders(res.headers as Record<string, unknown>),
-          body: request.method === 'HEAD' ? new Uint8Array(0) : toBytes(res.data),
+          body: method === 'HEAD' ? new Uint8Array(0) : toBytes(res.data),
         }
       }
+      // Refused for the session: nothing was done, so a change is sent again as well.
       if (status === 401 && sameOrigin && !relogged) {
         relogged = true
         await ctx.restoreSession(generation)
@@ -164,20 +189,25 @@ export async function performTransfer(
       if (idempotent && isTransientStatus(status) && attempt < ctx.retries) {
         retryable = `HTTP ${status}`
       } else {
+        // A server error may come after the change was made (or half made); a 4xx is a refusal.
+        const sent = status >= 500
         const text = ctx.redactor.text(Buffer.from(toBytes(res.data)).toString('utf8', 0, 200)).trim()
         throw gatewayError(
           codeForStatus(status),
           `${what} failed with HTTP ${status}${text ? `: ${text}` : ''}`,
-          { httpStatus: status, method: request.method, url: ctx.redactor.text(url.href) },
+          { httpStatus: status, method, url: ctx.redactor.text(url.href), ...(sent ? { sent } : {}) },
           new GatewayCause(`HTTP ${status}`),
+          outcomeOf(sent),
         )
       }
     } catch (error) {
-      if (ctx.scope.stopped) throw ctx.scope.error({ method: request.method })
+      // Already decided: a refusal, or the wait for a session given up (nothing sent).
       if (PortLayerError.isInstance(error)) throw error
       const failure = toTransportError(error, ctx.redactor)
+      const sent = inFlight && acted(failure.delivery)
+      if (ctx.scope.stopped) throw ctx.scope.error({ method, sent }, outcomeOf(sent))
       if (!idempotent || attempt >= ctx.retries || !isTransientTransportError(failure)) {
-        throw transportFailure(failure, what, url.host, request.method)
+        throw transportFailure(failure, what, url.host, method, { sent, outcome: outcomeOf(sent) })
       }
       retryable = failure.message
     }
@@ -186,7 +216,7 @@ export async function performTransfer(
     try {
       await sleep(delay, ctx.scope.signal)
     } catch {
-      throw ctx.scope.error({ method: request.method })
+      throw ctx.scope.error({ method })
     }
   }
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, type PortLayerError } from '@portlayer/contracts'
+import { ErrorCode, type Outcome, type PortLayerError } from '@portlayer/contracts'
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
 import { GatewayCause, gatewayError } from './errors.js'
 import type { Redactor } from './redact.js'
@@ -7,16 +7,47 @@ import { type Agents, isTlsErrorCode, THUMBPRINT_MISMATCH } from './tls.js'
 const SESSION_COOKIE = 'vmware_soap_session'
 
 /**
+ * How far a failed request got. `none`: no byte reached the server (no connection, TLS refused,
+ * aborted before a socket). `partial`: connected, but the request was not written in full, so the
+ * server cannot have acted on a SOAP call (it needs the whole envelope). `all`: written in full;
+ * the server may have acted on it.
+ */
+export type Delivery = 'none' | 'partial' | 'all'
+
+/**
  * A transport-level failure (no HTTP response, or a TLS refusal). Built from the axios error's
  * code and redacted message only: the axios error itself holds the request body and headers.
  */
 export class TransportError extends Error {
   readonly code: string | undefined
-  constructor(message: string, code: string | undefined) {
+  readonly delivery: Delivery
+  constructor(message: string, code: string | undefined, delivery: Delivery = 'all') {
     super(message)
     this.name = 'TransportError'
     this.code = code
+    this.delivery = delivery
   }
+}
+
+// Failures before a connection exists: nothing of the request can have been sent.
+const BEFORE_CONNECTION = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'])
+
+/**
+ * How far the request of a failed axios call got, read from its Node `ClientRequest`. Without one
+ * to look at, the worst is assumed (`all`) unless the error code says no connection was made.
+ */
+function deliveryOf(error: unknown, code: string | undefined): Delivery {
+  if (BEFORE_CONNECTION.has(code ?? '') || isTlsErrorCode(code)) return 'none'
+  let request: { writableFinished?: unknown; socket?: unknown } | undefined
+  try {
+    const r = (error as { request?: unknown } | null)?.request
+    request = typeof r === 'object' && r !== null ? (r as typeof request) : undefined
+  } catch {
+    request = undefined
+  }
+  if (request === undefined || typeof request.writableFinished !== 'boolean') return 'all'
+  if (request.writableFinished) return 'all'
+  return request.socket ? 'partial' : 'none'
 }
 
 const TRANSIENT = new Set([
@@ -41,14 +72,23 @@ export function isTransientTransportError(error: unknown): boolean {
   return error instanceof TransportError && error.code !== undefined && TRANSIENT.has(error.code)
 }
 
-/** The `UNAVAILABLE` error for a transport failure of `what` (TLS refusals say so in `detail.tls`). */
+/**
+ * The `UNAVAILABLE` error for a transport failure of `what` (TLS refusals say so in `detail.tls`).
+ * `effect` is the caller's judgement: `sent`, whether the server may have acted on the request
+ * (`detail.sent`), and the `outcome` (a read changes nothing, whatever was sent).
+ */
 export function transportFailure(
   error: TransportError,
   what: string,
   host: string,
   method?: string,
+  effect: { readonly sent: boolean; readonly outcome: Outcome } = {
+    sent: error.delivery !== 'none',
+    outcome: 'not-applied',
+  },
 ): PortLayerError {
   const cause = new GatewayCause(error.message, error.code)
+  const { sent, outcome } = effect
   if (isTlsErrorCode(error.code)) {
     const hint =
       error.code === THUMBPRINT_MISMATCH
@@ -57,15 +97,17 @@ export function transportFailure(
     return gatewayError(
       ErrorCode.Unavailable,
       `${what}: TLS connection to ${host} refused: ${error.message}${hint}`,
-      { method, tls: error.code },
+      { method, tls: error.code, sent },
       cause,
+      outcome,
     )
   }
   return gatewayError(
     ErrorCode.Unavailable,
     `${what}: connection to ${host} failed: ${error.message}`,
-    { method, network: error.code },
+    { method, network: error.code, sent },
     cause,
+    outcome,
   )
 }
 
@@ -75,7 +117,7 @@ export function toTransportError(error: unknown, redactor: Redactor): TransportE
   const code =
     typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined
   const message = typeof e?.message === 'string' ? e.message : 'network error'
-  return new TransportError(redactor.text(message), code)
+  return new TransportError(redactor.text(message), code, deliveryOf(error, code))
 }
 
 /**

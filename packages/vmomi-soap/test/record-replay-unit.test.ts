@@ -196,7 +196,7 @@ describe('recording and replay (unit)', () => {
         { _this: CONTENT.searchIndex, inventoryPath: 'a' },
         { signal: controller.signal },
       ),
-    ).rejects.toMatchObject({ code: 'TIMEOUT', detail: { aborted: true } })
+    ).rejects.toMatchObject({ code: 'CANCELLED', outcome: 'not-applied', detail: { aborted: true } })
     await replay.close()
     await expect(
       replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }),

@@ -2,19 +2,27 @@ import type { VimMethodName } from '@portlayer/contracts'
 
 /**
  * The vim25 operations the gateway speaks: parameters in vim25 order (same notation as the type
- * table), the result (`''` for none) and whether a lost response may be retried. Only reads are
- * idempotent; `ContinueRetrievePropertiesEx` is not, because it advances a server-side cursor.
+ * table), the result (`''` for none), whether a lost response may be retried and whether the call
+ * changes nothing a caller could see in the inventory or a guest. Only reads are idempotent;
+ * `ContinueRetrievePropertiesEx` is not, because it advances a server-side cursor, but like the
+ * reads, session bookkeeping (views, paging cursors, login) is no change: a failure of such a call
+ * never leaves a change whose outcome is unknown.
  */
 export interface OperationSpec {
   readonly params: string
   readonly returns: string
   readonly idempotent?: true
+  readonly changesNothing?: true
 }
 
 export const OPERATIONS = {
   RetrieveServiceContent: { params: '_this:MOR', returns: 'ServiceContent', idempotent: true },
-  Login: { params: '_this:MOR userName:string password:string locale:string?', returns: 'UserSession' },
-  Logout: { params: '_this:MOR', returns: '' },
+  Login: {
+    params: '_this:MOR userName:string password:string locale:string?',
+    returns: 'UserSession',
+    changesNothing: true,
+  },
+  Logout: { params: '_this:MOR', returns: '', changesNothing: true },
   CurrentTime: { params: '_this:MOR', returns: 'dateTime', idempotent: true },
   SessionIsActive: {
     params: '_this:MOR sessionID:string userName:string',
@@ -27,13 +35,18 @@ export const OPERATIONS = {
     returns: 'RetrieveResult?',
     idempotent: true,
   },
-  ContinueRetrievePropertiesEx: { params: '_this:MOR token:string', returns: 'RetrieveResult' },
-  CancelRetrievePropertiesEx: { params: '_this:MOR token:string', returns: '' },
+  ContinueRetrievePropertiesEx: {
+    params: '_this:MOR token:string',
+    returns: 'RetrieveResult',
+    changesNothing: true,
+  },
+  CancelRetrievePropertiesEx: { params: '_this:MOR token:string', returns: '', changesNothing: true },
   CreateContainerView: {
     params: '_this:MOR container:MOR type:string[] recursive:boolean',
     returns: 'MOR',
+    changesNothing: true,
   },
-  DestroyView: { params: '_this:MOR', returns: '' },
+  DestroyView: { params: '_this:MOR', returns: '', changesNothing: true },
   CreateVM_Task: {
     params: '_this:MOR config:VirtualMachineConfigSpec pool:MOR host:MOR?',
     returns: 'MOR',

@@ -20,6 +20,8 @@ export interface Operation {
   /** Undefined for operations without a result. */
   readonly returns: FieldDef | undefined
   readonly idempotent: boolean
+  /** False for a call that may change the inventory or a guest (its lost answer leaves the outcome unknown). */
+  readonly changes: boolean
 }
 
 const ARRAY_OF = 'ArrayOf'
@@ -81,6 +83,7 @@ function buildOperations(): Map<string, Operation> {
       paramsByName: new Map(params.map((p) => [p.name, p])),
       returns,
       idempotent: 'idempotent' in spec && spec.idempotent === true,
+      changes: !('idempotent' in spec || 'changesNothing' in spec),
     })
   }
   return ops

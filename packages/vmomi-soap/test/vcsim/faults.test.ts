@@ -1,3 +1,4 @@
+import { CancelledError } from '@portlayer/contracts'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { SoapGateway } from '../../src/index.js'
 import { failure } from '../support/failure.js'
@@ -98,26 +99,28 @@ describe('faults against the harness', () => {
     expect(error.detail).toMatchObject({ method: 'CurrentTime', timeoutMs: 150 })
   })
 
-  it('an aborted call stops at once with the abort recorded', async () => {
+  it("an aborted call is CANCELLED at once, the signal's reason as its cause", async () => {
     await vcsim().admin.delay('CurrentTime', 2_000)
     const controller = new AbortController()
-    setTimeout(() => controller.abort(new Error('caller gave up')), 100)
+    const reason = new Error('caller gave up')
+    setTimeout(() => controller.abort(reason), 100)
     const started = Date.now()
     const error = await failure(
       gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: controller.signal }),
     )
     expect(Date.now() - started).toBeLessThan(1_500)
-    expect(error.code).toBe('TIMEOUT')
-    expect(error.detail).toMatchObject({ aborted: true })
-    expect((error.cause as Error).message).toBe('caller gave up')
+    expect(error).toBeInstanceOf(CancelledError)
+    expect(error.code).toBe('CANCELLED')
+    expect(error.detail).toMatchObject({ aborted: true, method: 'CurrentTime' })
+    expect(error.cause).toBe(reason)
+    // A read changes nothing, whatever reached the server.
+    expect(error.outcome).toBe('not-applied')
 
     const before = gw.stats().requests
     const aborted = AbortSignal.abort()
-    await expect(
-      gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: aborted }),
-    ).rejects.toMatchObject({
-      code: 'TIMEOUT',
-    })
+    const early = await failure(gw.call('CurrentTime', { _this: SERVICE_INSTANCE }, { signal: aborted }))
+    expect(early).toMatchObject({ code: 'CANCELLED', outcome: 'not-applied', detail: { sent: false } })
+    expect(early.cause).toBe(aborted.reason)
     expect(gw.stats().requests).toBe(before)
   })
 

@@ -40,7 +40,7 @@ describe('tasks and lost responses', () => {
     setTimeout(() => controller.abort(), 150)
     const before = (await vcsim().admin.calls()).CancelTask ?? 0
     const error = await failure(gw.waitForTask(task, { signal: controller.signal }))
-    expect(error.code).toBe('TIMEOUT')
+    expect(error.code).toBe('CANCELLED')
     expect(error.detail).toMatchObject({ aborted: true, task, method: 'ReconfigVM_Task' })
     expect(typeof error.detail?.cancelRequested).toBe('boolean')
     expect((await vcsim().admin.calls()).CancelTask).toBe(before + 1)
