@@ -246,6 +246,20 @@ export const hostileOptions = (): Labelled[] => [
   ['{ signal: "abort" }', { signal: 'abort' }],
   ['{ signal: an AbortController }', { signal: new AbortController() }],
   [
+    '{ signal: a look-alike that is not aborted }',
+    {
+      signal: {
+        aborted: false,
+        reason: undefined,
+        onabort: null,
+        addEventListener() {},
+        removeEventListener() {},
+        dispatchEvent: () => true,
+        throwIfAborted() {},
+      },
+    },
+  ],
+  [
     '{ signal: an object inheriting from AbortSignal.prototype }',
     { signal: Object.create(AbortSignal.prototype) },
   ],
