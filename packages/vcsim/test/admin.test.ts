@@ -188,8 +188,12 @@ describe('vc.admin fault injection', () => {
 
   it('reset clears pending faults; calls() counts calls by method', async () => {
     await vc.admin.failNext('CurrentTime', 'InvalidState')
+    await vc.admin.delayResponse('CurrentTime', 5000)
+    await vc.admin.failTask('PowerOffVM_Task', 'HostCommunication')
     await vc.admin.reset()
+    const began = Date.now()
     expect((await post(vc.url, CURRENT_TIME, cookie)).status).toBe(200)
+    expect(Date.now() - began).toBeLessThan(2000)
     expect((await post(vc.url, CURRENT_TIME, cookie)).status).toBe(200)
     expect(await vc.admin.calls()).toEqual({ CurrentTime: 2 })
   })
