@@ -6,6 +6,7 @@ export {
   describeOp,
   type HistoryCheck,
 } from './container-model.js'
+export { type FuzzOptions, type FuzzReport, type FuzzTarget, fuzzCommands, fuzzPortLayer } from './fuzz.js'
 export {
   type HistoryEvent,
   HistoryRecorder,
@@ -14,6 +15,7 @@ export {
   resultOfError,
   saveHistory,
 } from './history.js'
+export { HOSTILE_VALUES, type Hostile, hostileValue } from './hostile.js'
 export {
   checkLinearizable,
   type LinearizabilityResult,
