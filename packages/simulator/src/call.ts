@@ -1,9 +1,9 @@
 import type { PortLayerError } from '@portlayer/contracts'
 import type { InternalClock } from './clock.js'
-import { cancelled, invalidArgument, timedOut } from './errors.js'
+import { cancelled, timedOut } from './errors.js'
 
-// The platform's own accessors, taken once: a signal's own properties (or a forged object posing
-// as one) are never trusted, and a non-signal fails the brand check instead of acting like one.
+// The platform's own accessors, taken once: a signal's own properties are never trusted (the
+// options were checked to hold a real AbortSignal by contracts' validateCallOptions).
 const ABORTED = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get as (
   this: AbortSignal,
 ) => boolean
@@ -45,36 +45,6 @@ function unsubscribe(signal: AbortSignal, interrupt: () => void): void {
   if (w === undefined || !w.interrupts.delete(interrupt) || w.interrupts.size > 0) return
   WAITERS.delete(signal)
   removeListener.call(signal, 'abort', w.listener)
-}
-
-/**
- * Reads the `options` argument of a port-layer call: `undefined`, or an object whose `signal` is
- * absent or an `AbortSignal`. Anything else (also a getter or proxy that throws) is
- * INVALID_ARGUMENT; nothing of the value is echoed.
- */
-export function readSignal(options: unknown, target: string | undefined): AbortSignal | undefined {
-  if (typeof options !== 'object' || options === null) {
-    throw invalidArgument(`options must be an object such as { signal }, got ${kindOf(options)}`, target)
-  }
-  let signal: unknown
-  try {
-    signal = (options as { signal?: unknown }).signal
-  } catch (e) {
-    throw invalidArgument('options.signal could not be read', target, e)
-  }
-  if (signal === undefined) return undefined
-  try {
-    ABORTED.call(signal as AbortSignal)
-  } catch (e) {
-    throw invalidArgument(`options.signal must be an AbortSignal, got ${kindOf(signal)}`, target, e)
-  }
-  return signal as AbortSignal
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null'
-  // typeof never runs user code; Array.isArray would throw on a revoked proxy.
-  return typeof value
 }
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@portlayer/contracts'
+import { describeValue, InvalidArgumentError } from '@portlayer/contracts'
 
 /** The simulator's clock as tests see it. */
 export interface SimClock {
@@ -28,7 +28,7 @@ export interface InternalClock extends SimClock {
 
 function checkMs(ms: number): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    throw new InvalidArgumentError(`advance(ms) needs a finite number ≥ 0, got ${String(ms)}`, {
+    throw new InvalidArgumentError(`advance(ms) needs a finite number ≥ 0, got ${describeValue(ms)}`, {
       backend: 'simulator',
     })
   }

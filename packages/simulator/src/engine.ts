@@ -18,7 +18,7 @@ import {
 import { runBuiltin } from './builtins.js'
 import type { Call } from './call.js'
 import type { InternalClock } from './clock.js'
-import { conflict, containerNotFound, invalidState } from './errors.js'
+import { conflict, containerNotFound, invalidState, messageOf } from './errors.js'
 import type { EventHub } from './events.js'
 import { checkCopies, fsOf, landCopies, ownCopies } from './fs-tree.js'
 import { type ProcessHost, ProcessRun, type ProgramDefinition } from './program-context.js'
@@ -292,7 +292,7 @@ export class Engine implements ProcessHost {
 
   private programFailed(p: Proc, run: ProcessRun, error: unknown): void {
     if (p.run !== run) return
-    this.exitProcess(p, 1, error instanceof Error ? error.message : String(error))
+    this.exitProcess(p, 1, messageOf(error))
   }
 
   armSleep(p: Proc, ms: number): void {

@@ -2,6 +2,7 @@ import {
   CancelledError,
   ConcurrentModificationError,
   createError,
+  describeValue,
   type ErrorCode,
   InvalidArgumentError,
   InvalidStateError,
@@ -12,6 +13,24 @@ import {
 } from '@portlayer/contracts'
 
 export const BACKEND = 'simulator'
+
+const ERROR_MESSAGE_LIMIT = 500
+
+/**
+ * The message of anything thrown by code the simulator calls (a program, an extension): an
+ * Error's message, else a short description. Never throws, whatever was thrown.
+ */
+export function messageOf(thrown: unknown): string {
+  try {
+    if (thrown instanceof Error) {
+      const m: unknown = thrown.message
+      if (typeof m === 'string') return m.length <= ERROR_MESSAGE_LIMIT ? m : describeValue(m)
+    }
+  } catch {
+    // a hostile proxy or getter: describe the value instead
+  }
+  return describeValue(thrown)
+}
 
 export function notFound(message: string, target?: string, detail?: Record<string, unknown>): NotFoundError {
   return new NotFoundError(`simulator: ${message}`, { backend: BACKEND, target, detail })

@@ -1,4 +1,4 @@
-import { type ContainerEvent, ContainerEventType, validateId } from '@portlayer/contracts'
+import { type ContainerEvent, ContainerEventType, describeValue, validateId } from '@portlayer/contracts'
 import { BACKEND, invalidArgument } from './errors.js'
 
 /** Receives container events synchronously, as they happen. */
@@ -32,20 +32,28 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(Object.values(ContainerEventTyp
 
 function checkFilter(filter: unknown): { types: ReadonlySet<string> | null; only: string | undefined } {
   if (typeof filter !== 'object' || filter === null)
-    throw invalidArgument('an event filter must be an object')
-  const { types, containerId } = filter as EventFilter
+    throw invalidArgument(`an event filter must be an object, got ${describeValue(filter)}`)
+  let types: unknown
+  let containerId: unknown
+  let list: unknown[] | undefined
+  try {
+    ;({ types, containerId } = filter as EventFilter)
+    if (Array.isArray(types)) list = Array.from(types as unknown[])
+  } catch (e) {
+    throw invalidArgument('the event filter could not be read (a getter or proxy trap threw)', undefined, e)
+  }
   if (types !== undefined) {
-    if (!Array.isArray(types)) throw invalidArgument('filter.types must be an array of event types')
-    for (const t of types) {
-      if (!EVENT_TYPES.has(t)) {
+    if (list === undefined) throw invalidArgument('filter.types must be an array of event types')
+    for (const t of list) {
+      if (typeof t !== 'string' || !EVENT_TYPES.has(t)) {
         throw invalidArgument(
-          `filter.types: unknown event type ${String(t)}; one of ${[...EVENT_TYPES].join(', ')}`,
+          `filter.types: unknown event type ${describeValue(t)}; one of ${[...EVENT_TYPES].join(', ')}`,
         )
       }
     }
   }
   return {
-    types: types === undefined ? null : new Set(types),
+    types: list === undefined ? null : new Set(list as string[]),
     only: containerId === undefined ? undefined : validateId(containerId, 'filter.containerId', BACKEND),
   }
 }

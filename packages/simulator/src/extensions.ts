@@ -10,7 +10,7 @@ import {
 import { toFrozenJson } from '@portlayer/handles'
 import type { Call } from './call.js'
 import type { AppliedSlot } from './engine.js'
-import { adopt, BACKEND, invalidArgument } from './errors.js'
+import { adopt, BACKEND, invalidArgument, messageOf } from './errors.js'
 import { type Container, RUN_STATE_NAMES } from './records.js'
 
 /** An extension's plan for one commit, with the value to record once the commit applies. */
@@ -178,7 +178,7 @@ function contextFor(
 function rejected(id: ID, namespace: string, e: unknown): unknown {
   if (PortLayerError.isInstance(e)) return adopt(e, id)
   return invalidArgument(
-    `extension '${namespace}' rejected the commit of container ${id}: ${(e as Error)?.message ?? String(e)}`,
+    `extension '${namespace}' rejected the commit of container ${id}: ${messageOf(e)}`,
     id,
     e,
   )

@@ -1,4 +1,4 @@
-import { type ErrorCode, isErrorCode } from '@portlayer/contracts'
+import { describeValue, type ErrorCode, isErrorCode } from '@portlayer/contracts'
 import type { Call } from './call.js'
 import type { InternalClock } from './clock.js'
 import { closed, injected, invalidArgument } from './errors.js'
@@ -82,8 +82,9 @@ export class Faults implements SimFaults {
   failNext(operation: FaultTarget, count = 1, code: ErrorCode = 'UNAVAILABLE'): void {
     checkOperation(operation)
     if (!Number.isInteger(count) || count < 1)
-      throw invalidArgument(`count must be a positive integer, got ${count}`)
-    if (!isErrorCode(code)) throw invalidArgument(`code must be a portlayer error code, got ${String(code)}`)
+      throw invalidArgument(`count must be a positive integer, got ${describeValue(count)}`)
+    if (!isErrorCode(code))
+      throw invalidArgument(`code must be a portlayer error code, got ${describeValue(code)}`)
     const list = this.failures.get(operation) ?? []
     list.push({ code, left: count })
     this.failures.set(operation, list)
@@ -97,7 +98,7 @@ export class Faults implements SimFaults {
       ['jitterMs', jitterMs],
     ] as const) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-        throw invalidArgument(`${what} must be a finite number ≥ 0, got ${String(v)}`)
+        throw invalidArgument(`${what} must be a finite number ≥ 0, got ${describeValue(v)}`)
     }
     if (ms === 0 && jitterMs === 0) this.latency.delete(operation)
     else this.latency.set(operation, { ms, jitterMs })
@@ -172,6 +173,8 @@ function noop(): void {}
 
 function checkOperation(operation: string): void {
   if (!OPERATIONS.has(operation)) {
-    throw invalidArgument(`unknown operation '${String(operation)}'; one of ${[...OPERATIONS].join(', ')}`)
+    throw invalidArgument(
+      `unknown operation ${describeValue(operation)}; one of ${[...OPERATIONS].join(', ')}`,
+    )
   }
 }

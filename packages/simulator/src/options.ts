@@ -1,7 +1,9 @@
 import {
   type CommitExtension,
+  describeValue,
   type HandleFactory,
   MAX_LIMITS,
+  PortLayerError,
   type ResourceLimits,
 } from '@portlayer/contracts'
 import { invalidArgument } from './errors.js'
@@ -60,20 +62,50 @@ const FACTORY_METHODS = [
   'assertHandle',
 ] as const
 
+const DATE_GET_TIME = Date.prototype.getTime
+
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /**
  * Checks the shape of `createSimulator`'s options, so a wrong one fails there with
- * INVALID_ARGUMENT rather than as a TypeError at some later call. Values are checked by the
- * resolvers below and by the registries they feed.
+ * INVALID_ARGUMENT rather than as a TypeError at some later call. Each option is read once, into
+ * a plain copy (a getter or proxy trap that throws is INVALID_ARGUMENT too). Values are checked by
+ * the resolvers below and by the registries they feed.
  */
 export function checkOptions(options: unknown): SimulatorOptions {
-  if (!isPlainRecord(options)) throw invalidArgument('options must be an object')
+  try {
+    return checkShape(copyOptions(options))
+  } catch (e) {
+    if (PortLayerError.isInstance(e)) throw e
+    throw invalidArgument('options could not be read (a getter or proxy trap threw)', undefined, e)
+  }
+}
+
+function copyOptions(options: unknown): SimulatorOptions {
+  if (!isPlainRecord(options))
+    throw invalidArgument(`options must be an object, got ${describeValue(options)}`)
   const o = options as SimulatorOptions
+  const limits = o.defaultLimits
+  const programs = o.programs
+  const extensions = o.extensions
+  return {
+    clock: o.clock,
+    startTime: o.startTime,
+    handleFactory: o.handleFactory,
+    defaultLimits: isPlainRecord(limits) ? { memoryMb: limits.memoryMb, cpuMhz: limits.cpuMhz } : limits,
+    stopGracePeriodMs: o.stopGracePeriodMs,
+    maxExitedExecs: o.maxExitedExecs,
+    callTimeoutMs: o.callTimeoutMs,
+    programs: isPlainRecord(programs) ? Object.fromEntries(Object.entries(programs)) : programs,
+    extensions: Array.isArray(extensions) ? Array.from(extensions) : extensions,
+  }
+}
+
+function checkShape(o: SimulatorOptions): SimulatorOptions {
   if (o.clock !== undefined && o.clock !== 'real' && o.clock !== 'virtual') {
-    throw invalidArgument(`clock must be 'real' or 'virtual', got ${String(o.clock)}`)
+    throw invalidArgument(`clock must be 'real' or 'virtual', got ${describeValue(o.clock)}`)
   }
   if (o.programs !== undefined && !isPlainRecord(o.programs)) {
     throw invalidArgument('programs must be an object of programs by path')
@@ -103,7 +135,7 @@ export function resolveLimits(given: Partial<ResourceLimits> | undefined): Reado
     const v = limits[key]
     if (!Number.isInteger(v) || v <= 0 || v > MAX_LIMITS[key]) {
       throw invalidArgument(
-        `defaultLimits.${key} must be a positive integer up to ${MAX_LIMITS[key]}, got ${v}`,
+        `defaultLimits.${key} must be a positive integer up to ${MAX_LIMITS[key]}, got ${describeValue(v)}`,
       )
     }
   }
@@ -113,7 +145,7 @@ export function resolveLimits(given: Partial<ResourceLimits> | undefined): Reado
 export function resolveGrace(ms: number | undefined): number {
   if (ms === undefined) return DEFAULT_STOP_GRACE_PERIOD_MS
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    throw invalidArgument(`stopGracePeriodMs must be a finite number ≥ 0, got ${String(ms)}`)
+    throw invalidArgument(`stopGracePeriodMs must be a finite number ≥ 0, got ${describeValue(ms)}`)
   }
   return ms
 }
@@ -121,8 +153,7 @@ export function resolveGrace(ms: number | undefined): number {
 export function resolveCallTimeout(ms: number | undefined): number {
   if (ms === undefined) return 0
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    const got = typeof ms === 'number' ? String(ms) : `a ${typeof ms}`
-    throw invalidArgument(`callTimeoutMs must be a finite number ≥ 0, got ${got}`)
+    throw invalidArgument(`callTimeoutMs must be a finite number ≥ 0, got ${describeValue(ms)}`)
   }
   return ms
 }
@@ -130,15 +161,23 @@ export function resolveCallTimeout(ms: number | undefined): number {
 export function resolveMaxExitedExecs(n: number | undefined): number {
   if (n === undefined) return DEFAULT_MAX_EXITED_EXECS
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-    throw invalidArgument(`maxExitedExecs must be a positive integer, got ${String(n)}`)
+    throw invalidArgument(`maxExitedExecs must be a positive integer, got ${describeValue(n)}`)
   }
   return n
 }
 
 export function resolveStart(start: Date | number | undefined): number {
   if (start === undefined) return Date.now()
-  const ms = start instanceof Date ? start.getTime() : start
+  let ms: unknown = start
+  if (typeof start === 'object' && start !== null) {
+    try {
+      // The built-in reads the internal slot: a look-alike or proxy is refused, never called.
+      ms = DATE_GET_TIME.call(start)
+    } catch {
+      ms = undefined
+    }
+  }
   if (typeof ms !== 'number' || !Number.isFinite(ms))
-    throw invalidArgument('startTime must be a valid Date or number')
+    throw invalidArgument(`startTime must be a valid Date or number, got ${describeValue(start)}`)
   return ms
 }

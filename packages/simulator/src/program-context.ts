@@ -1,4 +1,4 @@
-import type { ID } from '@portlayer/contracts'
+import { describeValue, type ID } from '@portlayer/contracts'
 import { invalidArgument } from './errors.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { type Proc, STARTED } from './records.js'
@@ -106,7 +106,7 @@ export class ProcessRun implements ProgramContext {
 
   sleep(ms: number): Promise<void> {
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      return Promise.reject(invalidArgument(`sleep(ms) needs a finite number ≥ 0, got ${String(ms)}`))
+      return Promise.reject(invalidArgument(`sleep(ms) needs a finite number ≥ 0, got ${describeValue(ms)}`))
     }
     if (!this.running) return NEVER
     return new Promise((resolve) => {
@@ -122,9 +122,10 @@ export class ProcessRun implements ProgramContext {
 
   exit(code = 0, message = ''): void {
     if (!Number.isInteger(code) || code < 0 || code > 255) {
-      throw invalidArgument(`exit code must be an integer from 0 to 255, got ${String(code)}`)
+      throw invalidArgument(`exit code must be an integer from 0 to 255, got ${describeValue(code)}`)
     }
-    if (this.running) this.host.exitProcess(this.proc, code, String(message))
+    if (this.running)
+      this.host.exitProcess(this.proc, code, typeof message === 'string' ? message : describeValue(message))
   }
 
   onSignal(handler: ((signal: number) => void) | null): void {

@@ -12,12 +12,14 @@ import {
   type ResourceLimits,
   type RunState,
   validateAbsolutePath,
+  validateCallOptions,
   validateData,
   validateFileName,
   validateId,
   validateLimit,
   validateName,
   validateNamespace,
+  validatePendingFiles,
   validatePerms,
   validateProcess,
   validateRunStateFilter,
@@ -25,7 +27,7 @@ import {
   validateTargetRunState,
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
-import { Call, readSignal } from './call.js'
+import { Call } from './call.js'
 import { type InternalClock, RealClock, type SimClock, VirtualClock } from './clock.js'
 import { Engine } from './engine.js'
 import {
@@ -180,9 +182,9 @@ class SimulatorImpl implements Simulator {
   private begin(operation: SimOperation, subject: unknown, options: unknown): Call | undefined {
     if (options === undefined && this.callTimeoutMs === 0) return undefined
     // Worked out only here, off the common path: an ID, or the container of a handle.
-    const target = typeof subject === 'string' ? idTarget(subject) : targetOf(subject)
-    const signal = options === undefined ? undefined : readSignal(options, target)
+    const signal = validateCallOptions(options, BACKEND)?.signal
     if (signal === undefined && this.callTimeoutMs === 0) return undefined
+    const target = typeof subject === 'string' ? idTarget(subject) : targetOf(subject)
     const timeout = this.callTimeoutMs
     const deadline = timeout === 0 ? Number.POSITIVE_INFINITY : this.clock.nowMs() + timeout
     const call = new Call(this.clock, operation, target, signal, deadline, timeout)
@@ -262,11 +264,16 @@ class SimulatorImpl implements Simulator {
       validatePerms(perms, BACKEND)
       validateData(data, BACKEND)
     }
+    let next: Handle
     try {
-      return this.handleFactory.withFile(handle, { targetDir: dir, fname, perms, data })
+      next = this.handleFactory.withFile(handle, { targetDir: dir, fname, perms, data })
     } catch (e) {
       throw adopt(e, handle.containerId)
     }
+    // Files that could never land together are refused now, while the caller's handle is as it
+    // was (the new one is dropped), not at a commit.
+    validatePendingFiles(next.pending.files, BACKEND, handle.containerId)
+    return next
   }
 
   async setEntryPoint(
@@ -322,6 +329,9 @@ class SimulatorImpl implements Simulator {
     if (this.faults.armed) await this.faults.enter('commit', targetOf(h), call)
     const handle = this.handle(h)
     const id = handle.containerId
+    // Before anything else, as at copyTo: a handle from elsewhere (another factory, deserialised,
+    // hand-made) may carry files that cannot all land, and such a commit must change nothing.
+    if (handle.pending.files.length > 0) validatePendingFiles(handle.pending.files, BACKEND, id)
     const slots = slotsOf(handle.pending.extensions)
     let c = this.checkCommit(handle, slots)
     // A stop sequence in progress finishes before anything else is applied to the container.

@@ -39,22 +39,42 @@ describe('container file system', () => {
     expect((await sim.getHandle(id)).baseVersion).toBe(version)
   })
 
-  it('refuses a copy onto a directory', async () => {
+  it('refuses a copy onto a directory: a default one at copyTo, one of the container at commit', async () => {
     const sim = virtualSim()
-    const h = await sim.copyTo(await sim.createContainer('x'), '/usr', 'local', 0o644, bytes('no'))
-    const e = await expectCode(sim.commit(h), 'INVALID_ARGUMENT')
+    const created = await sim.createContainer('x')
+    const e = await expectCode(sim.copyTo(created, '/usr', 'local', 0o644, bytes('no')), 'INVALID_ARGUMENT')
     expect(e.message).toContain('/usr/local')
-    expect(await sim.listContainers()).toEqual([])
+    const id = await sim.commit(created)
+    sim.fs(id).mkdir('/data')
+    sim.fs(id).mkdir('/data/dir')
+    const version = (await sim.getHandle(id)).baseVersion
+    const h = await sim.copyTo(await sim.getHandle(id), '/data', 'dir', 0o644, bytes('no'))
+    const refused = await expectCode(sim.commit(h), 'INVALID_ARGUMENT')
+    expect(refused.message).toContain('/data/dir')
+    expect((await sim.getHandle(id)).baseVersion).toBe(version)
   })
 
-  it('checks copies against earlier ones in the same handle and still waiting from earlier commits', async () => {
+  it('checks copies against earlier ones in the same handle (at copyTo) and still waiting from earlier commits (at commit)', async () => {
     const sim = virtualSim()
     let h = await sim.createContainer('x')
     h = await sim.copyTo(h, '/data', 'a', 0o644, bytes('file'))
-    await expectCode(
-      sim.commit(await sim.copyTo(h, '/data/a', 'b', 0o644, bytes('under a file'))),
+    const kept = structuredClone(h)
+    const e = await expectCode(
+      sim.copyTo(h, '/data/a', 'b', 0o644, bytes('under a file')),
       'INVALID_ARGUMENT',
     )
+    expect(e.message).toMatch(/\/data\/a is a file in one copy and a directory in another/)
+    expect(h).toEqual(kept)
+    // A handle that carries such files anyway (made without copyTo) is refused at commit, first.
+    const forged = {
+      ...h,
+      pending: {
+        ...h.pending,
+        files: [...h.pending.files, { ...h.pending.files[0], targetDir: '/data/a', fname: 'b' }],
+      },
+    }
+    await expectCode(sim.commit(forged as typeof h), 'INVALID_ARGUMENT')
+    expect(await sim.listContainers()).toEqual([])
     const id = await sim.commit(h)
     await expectCode(
       sim.commit(await sim.copyTo(await sim.getHandle(id), '/data/a/deeper', 'c', 0o644, bytes('!'))),
