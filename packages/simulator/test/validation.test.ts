@@ -115,3 +115,107 @@ describe('malformed arguments fail with INVALID_ARGUMENT, never a TypeError', ()
     expect((await sim.getContainerState(id)).execdProcs).toEqual([])
   })
 })
+
+describe('hostile values at the simulator’s own controls give INVALID_ARGUMENT, never a TypeError', () => {
+  const throwing = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error('hostile trap')
+      },
+      getPrototypeOf() {
+        throw new Error('hostile trap')
+      },
+      ownKeys() {
+        throw new Error('hostile trap')
+      },
+    },
+  )
+  const revoked = Proxy.revocable({}, {})
+  revoked.revoke()
+  const nullProto = Object.create(null) as object
+  const getter = Object.defineProperty({}, 'clock', {
+    enumerable: true,
+    get() {
+      throw new Error('hostile getter')
+    },
+  })
+
+  it('in createSimulator options, read once', async () => {
+    await expectAllInvalid({
+      'a proxy whose traps throw': () => createSimulator(throwing as never),
+      'a revoked proxy': () => createSimulator(revoked.proxy as never),
+      'a getter that throws': () => createSimulator(getter as never),
+      'clock: a symbol': () => createSimulator({ clock: Symbol('x') as never }),
+      'clock: a null-prototype object': () => createSimulator({ clock: nullProto as never }),
+      'startTime: a Date look-alike': () =>
+        createSimulator({ clock: 'virtual', startTime: Object.create(Date.prototype) as Date }),
+      'startTime: a proxy': () => createSimulator({ clock: 'virtual', startTime: throwing as never }),
+      'defaultLimits: a proxy': () => createSimulator({ defaultLimits: throwing as never }),
+      'defaultLimits.memoryMb: a bigint': () => createSimulator({ defaultLimits: { memoryMb: 1n as never } }),
+      'stopGracePeriodMs: a symbol': () => createSimulator({ stopGracePeriodMs: Symbol('x') as never }),
+      'maxExitedExecs: a null-prototype object': () =>
+        createSimulator({ maxExitedExecs: nullProto as never }),
+      'callTimeoutMs: a symbol': () => createSimulator({ callTimeoutMs: Symbol('x') as never }),
+      'programs: a proxy': () => createSimulator({ programs: throwing as never }),
+    })
+    let reads = 0
+    const counted = Object.defineProperty({}, 'stopGracePeriodMs', {
+      enumerable: true,
+      get() {
+        reads++
+        return reads === 1 ? 5 : -1
+      },
+    })
+    expect(createSimulator(counted).stopGracePeriodMs).toBe(5)
+    expect(reads).toBe(1)
+  })
+
+  it('in faults, clock.advance and event filters', async () => {
+    const sim = virtualSim()
+    await expectAllInvalid({
+      'failNext count: a symbol': () => sim.faults.failNext('commit', Symbol('x') as never),
+      'failNext code: a null-prototype object': () => sim.faults.failNext('commit', 1, nullProto as never),
+      'failNext operation: a symbol': () => sim.faults.failNext(Symbol('x') as never),
+      'setLatency ms: a bigint': () => sim.faults.setLatency('commit', 5n as never),
+      'clear: a revoked proxy': () => sim.faults.clear(revoked.proxy as never),
+      'advance: a symbol': () => sim.clock.advance(Symbol('x') as never),
+      'stream filter: a proxy': () => sim.events.stream(throwing as never),
+      'stream filter: a revoked proxy': () => sim.events.stream(revoked.proxy as never),
+      'stream types: a symbol inside': () => sim.events.stream({ types: [Symbol('x')] as never }),
+    })
+    for (const message of (await Promise.all([
+      outcomeError(() => sim.faults.failNext('commit', 1, 'x'.repeat(1_000_000) as never)),
+    ])) as PortLayerError[])
+      expect(message.message.length).toBeLessThan(400)
+  })
+
+  it('a program or extension throwing a hostile value fails the process or commit cleanly', async () => {
+    const sim = virtualSim({
+      programs: {
+        '/bin/hostile': () => {
+          throw throwing
+        },
+      },
+    })
+    sim.registerExtension({
+      namespace: 'hostile',
+      prepare: () => {
+        throw nullProto
+      },
+    })
+    const id = await startContainer(sim, '/bin/hostile')
+    expect((await sim.getContainerState(id)).mainProcess).toMatchObject({ status: 'exited', exitCode: 1 })
+    const h = sim.handleFactory.withExtension(await sim.createContainer('x'), 'hostile', 1)
+    expect(await outcome(() => sim.commit(h))).toBe(ErrorCode.InvalidArgument)
+  })
+})
+
+async function outcomeError(call: () => unknown): Promise<unknown> {
+  try {
+    await call()
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a failure')
+}
