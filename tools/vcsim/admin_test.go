@@ -200,7 +200,7 @@ func TestDelayResponseAppliesTheCallAtOnceAndAnswersLate(t *testing.T) {
 	resetFaults(t)
 	e := newEnv(t)
 	vm := e.createVM()
-	mustAdmin(t, "delay-response", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 600})
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 1500})
 	ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
 	defer cancel()
 	began := time.Now()
@@ -211,29 +211,29 @@ func TestDelayResponseAppliesTheCallAtOnceAndAnswersLate(t *testing.T) {
 	if m := e.props(vm, "runtime.powerState"); m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
 		t.Fatal("a call whose answer is held back was not applied at once")
 	}
-	if d := time.Since(began); d > 500*time.Millisecond {
+	if d := time.Since(began); d > 1200*time.Millisecond {
 		t.Fatalf("reading the state took until %s: it waited for the held answer", d)
 	}
 	// The next call (count defaults to 1) is answered at once.
 	began = time.Now()
 	e.powerOff(vm)
-	if d := time.Since(began); d > 300*time.Millisecond {
+	if d := time.Since(began); d > 800*time.Millisecond {
 		t.Fatalf("the call after the held one took %s", d)
 	}
 
 	// A patient client gets the answer, ms later; count holds back that many calls.
-	mustAdmin(t, "delay-response", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 300, "count": 2})
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 500, "count": 2})
 	for i := 0; i < 2; i++ {
 		began = time.Now()
 		e.powerOn(vm)
-		if d := time.Since(began); d < 300*time.Millisecond {
+		if d := time.Since(began); d < 500*time.Millisecond {
 			t.Fatalf("held answer %d came after %s", i, d)
 		}
 		e.powerOff(vm)
 	}
 	began = time.Now()
 	e.powerOn(vm)
-	if d := time.Since(began); d > 250*time.Millisecond {
+	if d := time.Since(began); d > 400*time.Millisecond {
 		t.Fatalf("the third call took %s", d)
 	}
 }
@@ -241,7 +241,7 @@ func TestDelayResponseAppliesTheCallAtOnceAndAnswersLate(t *testing.T) {
 func TestAHeldAnswerHoldsUpNoOtherCall(t *testing.T) {
 	resetFaults(t)
 	e := newEnv(t)
-	mustAdmin(t, "delay-response", map[string]interface{}{"method": "CreateVM_Task", "ms": 1500})
+	mustAdmin(t, "delay-response", map[string]interface{}{"method": "CreateVM_Task", "ms": 2500})
 	done := make(chan error, 1)
 	go func() {
 		_, err := e.createIn(e.folder, uniqueName("held"))
@@ -254,7 +254,7 @@ func TestAHeldAnswerHoldsUpNoOtherCall(t *testing.T) {
 	if _, err := other.createIn(other.folder, uniqueName("not-held")); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(began); d > 700*time.Millisecond {
+	if d := time.Since(began); d > 1500*time.Millisecond {
 		t.Fatalf("a create waited %s for another's held answer", d)
 	}
 	e.must(<-done)
