@@ -24,6 +24,28 @@ interface Waiters {
 }
 const WAITERS = new WeakMap<AbortSignal, Waiters>()
 
+/**
+ * Calls `fn` once when `signal` aborts (at once if it has). Returns the function that stops
+ * watching; watchers of one signal share one listener.
+ */
+export function whenAborted(signal: AbortSignal, fn: () => void): () => void {
+  if (ABORTED.call(signal)) {
+    fn()
+    return noop
+  }
+  let watching = true
+  const once = (): void => {
+    watching = false
+    fn()
+  }
+  subscribe(signal, once)
+  return () => {
+    if (!watching) return
+    watching = false
+    unsubscribe(signal, once)
+  }
+}
+
 function subscribe(signal: AbortSignal, interrupt: () => void): void {
   let w = WAITERS.get(signal)
   if (w === undefined) {

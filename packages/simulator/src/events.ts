@@ -1,4 +1,12 @@
-import { type ContainerEvent, ContainerEventType, describeValue, validateId } from '@portlayer/contracts'
+import {
+  type CallOptions,
+  type ContainerEvent,
+  ContainerEventType,
+  describeValue,
+  validateCallOptions,
+  validateId,
+} from '@portlayer/contracts'
+import { whenAborted } from './call.js'
 import { BACKEND, invalidArgument } from './errors.js'
 
 /** Receives container events synchronously, as they happen. */
@@ -23,9 +31,11 @@ export interface SimEvents extends AsyncIterable<ContainerEvent> {
   on(listener: SimEventListener): () => void
   /**
    * An async iterator over the events from now on (buffered until read); ending the loop (or
-   * calling `return`) unsubscribes.
+   * calling `return`) unsubscribes. An abort of `options.signal` ends it too: a waiting `next()`
+   * and every later one give `done` (what was buffered is dropped, as with `return`).
+   * @throws InvalidArgumentError for a malformed filter or options.
    */
-  stream(filter?: EventFilter): AsyncIterableIterator<ContainerEvent>
+  stream(filter?: EventFilter, options?: CallOptions): AsyncIterableIterator<ContainerEvent>
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(Object.values(ContainerEventType))
@@ -94,8 +104,9 @@ export class EventHub implements SimEvents {
     }
   }
 
-  stream(filter: EventFilter = {}): AsyncIterableIterator<ContainerEvent> {
+  stream(filter: EventFilter = {}, options?: CallOptions): AsyncIterableIterator<ContainerEvent> {
     const { types, only } = checkFilter(filter)
+    const signal = validateCallOptions(options, BACKEND)?.signal
     const buffer: ContainerEvent[] = []
     let waiting: ((r: IteratorResult<ContainerEvent>) => void) | null = null
     let closed = false
@@ -109,10 +120,12 @@ export class EventHub implements SimEvents {
       } else buffer.push(e)
     })
     // Ending keeps what is buffered for the reader; `return` (the reader leaving) drops it.
+    let unwatch: () => void = () => {}
     const end = (): void => {
       if (closed) return
       closed = true
       off()
+      unwatch()
       this.enders.delete(end)
       if (waiting !== null) waiting({ value: undefined, done: true })
       waiting = null
@@ -124,6 +137,7 @@ export class EventHub implements SimEvents {
     }
     if (this.closed) end()
     else this.enders.add(end)
+    if (signal !== undefined && !closed) unwatch = whenAborted(signal, close)
     const iterator: AsyncIterableIterator<ContainerEvent> = {
       next: () => {
         const e = buffer.shift()

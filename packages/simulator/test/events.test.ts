@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { type ContainerEvent, InvalidArgumentError } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { startContainer, stop, virtualSim } from './helpers.js'
@@ -104,5 +105,39 @@ describe('events', () => {
     expect(one).toEqual(['created'])
     expect(two).toEqual(['created', 'created'])
     expect(() => sim.events.on(42 as never)).toThrow(InvalidArgumentError)
+  })
+})
+
+describe('event streams with a signal', () => {
+  it('an abort ends the stream: a waiting next() and later ones give done, and the listener goes', async () => {
+    const sim = virtualSim()
+    const controller = new AbortController()
+    const stream = sim.events.stream({}, { signal: controller.signal })
+    const first = stream.next()
+    await sim.commit(await sim.createContainer('x'))
+    expect((await first).value).toMatchObject({ type: 'created' })
+    const waiting = stream.next()
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1)
+    controller.abort()
+    expect(await waiting).toEqual({ value: undefined, done: true })
+    expect(await stream.next()).toEqual({ value: undefined, done: true })
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+    // Ending it another way removes the listener too.
+    const other = new AbortController()
+    const s2 = sim.events.stream(undefined, { signal: other.signal })
+    await s2.return?.()
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0)
+  })
+
+  it('an already-aborted signal gives a stream that is done at once; malformed options are INVALID_ARGUMENT', async () => {
+    const sim = virtualSim()
+    const stream = sim.events.stream({}, { signal: AbortSignal.abort() })
+    await sim.commit(await sim.createContainer('x'))
+    expect(await stream.next()).toEqual({ value: undefined, done: true })
+    for (const bad of [null, 5, { signal: {} }]) {
+      expect(() => sim.events.stream({}, bad as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
   })
 })
