@@ -472,7 +472,12 @@ class SoapGatewayImpl implements SoapGateway {
       collectSecrets(args, this.#redactor)
       return toSoapArgs(op, this.#withDefaultPage(op, args))
     })
-    const scope = new CallScope(op.name, timeoutMs ?? this.#settings.timeoutMs, signal, this.#closing.signal)
+    const scope = new CallScope(
+      op.name,
+      timeoutMs === undefined ? this.#settings.timeoutMs : timeoutMs,
+      signal,
+      this.#closing.signal,
+    )
     try {
       const token = soapArgs.token
       if (op.name === 'ContinueRetrievePropertiesEx' && Retrievals.isOurs(token)) {
@@ -636,7 +641,7 @@ class SoapGatewayImpl implements SoapGateway {
     const method = started?.method ?? 'task'
     const scope = new CallScope(
       `${method} (${task.value})`,
-      timeoutMs ?? this.#settings.taskTimeoutMs,
+      timeoutMs === undefined ? this.#settings.taskTimeoutMs : timeoutMs,
       signal,
       this.#closing.signal,
     )
@@ -758,7 +763,7 @@ class SoapGatewayImpl implements SoapGateway {
     )
     const scope = new CallScope(
       `transfer ${method}`.trim(),
-      timeoutMs ?? this.#settings.transferTimeoutMs,
+      timeoutMs === undefined ? this.#settings.transferTimeoutMs : timeoutMs,
       signal,
       this.#closing.signal,
     )

@@ -1,17 +1,20 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type {
-  HttpTransferRequest,
-  HttpTransferResponse,
-  MoRef,
-  ServiceContent,
-  TaskInfo,
-  VimArgs,
-  VimMethodName,
-  VimResult,
-  VmomiCallOptions,
-  VmomiGateway,
+import {
+  ErrorCode,
+  type HttpTransferRequest,
+  type HttpTransferResponse,
+  type MoRef,
+  PortLayerError,
+  type ServiceContent,
+  type TaskInfo,
+  type VimArgs,
+  type VimMethodName,
+  type VimResult,
+  type VmomiCallOptions,
+  type VmomiGateway,
 } from '@portlayer/contracts'
+import { gatewayError } from './errors.js'
 import {
   encode,
   errorRecord,
@@ -40,6 +43,19 @@ export interface RecordingGateway extends VmomiGateway {
 }
 
 type Slot = { entry: FixtureEntry | undefined }
+
+/**
+ * Reads a caller's value for the fixture. A value that cannot be read (a revoked or throwing
+ * proxy) is refused as the gateway would refuse it, before the inner gateway sees it.
+ */
+function readable<T>(what: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (PortLayerError.isInstance(error)) throw error
+    throw gatewayError(ErrorCode.InvalidArgument, `vSphere ${what}: the arguments could not be read`)
+  }
+}
 
 /**
  * Wraps `inner` and records every call, task wait and transfer with its result or error, in the
@@ -95,21 +111,21 @@ export function createRecordingGateway(
       args: VimArgs<M>,
       opts?: VmomiCallOptions,
     ): Promise<VimResult<M>> {
-      const recordedArgs = scrubbed(args, redactor)
+      const recordedArgs = readable('call', () => scrubbed(args, redactor))
       return record(
         (outcome) => ({ kind: 'call', method, args: recordedArgs, ...outcome }),
         () => inner.call(method, args, opts),
       )
     },
     async waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
-      const recordedTask = encode(task) as MoRef
+      const recordedTask = readable('waitForTask', () => encode(task) as MoRef)
       return record(
         (outcome) => ({ kind: 'waitForTask', task: recordedTask, ...outcome }),
         () => inner.waitForTask(task, opts),
       )
     },
     async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
-      const recordedRequest = recordedTransfer(request, redactor)
+      const recordedRequest = readable('transfer', () => recordedTransfer(request, redactor))
       return record(
         (outcome) => ({ kind: 'transfer', request: recordedRequest, ...outcome }),
         () => inner.transfer(request, opts),

@@ -3,6 +3,7 @@ import {
   type HttpTransferRequest,
   type HttpTransferResponse,
   type MoRef,
+  PortLayerError,
   type ServiceContent,
   type TaskInfo,
   type VimArgs,
@@ -41,6 +42,16 @@ export interface ReplayOptions {
 export interface ReplayGateway extends VmomiGateway {
   /** Recorded entries not served yet. */
   readonly remaining: number
+}
+
+/** Reads a caller's value; one that cannot be read (a revoked proxy) is INVALID_ARGUMENT. */
+function readable<T>(what: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (PortLayerError.isInstance(error)) throw error
+    throw gatewayError(ErrorCode.InvalidArgument, `vSphere replay ${what}: the arguments could not be read`)
+  }
 }
 
 function entryKey(entry: FixtureEntry): string {
@@ -85,12 +96,12 @@ export function createReplayGateway(
   const serve = (kind: string, key: string, opts: VmomiCallOptions | undefined): unknown => {
     if (closed)
       throw gatewayError(ErrorCode.Unavailable, `vSphere ${kind}: the gateway is closed`, { closed: true })
-    if (opts?.signal?.aborted) {
+    if (readable(kind, () => opts?.signal?.aborted)) {
       throw gatewayError(
         ErrorCode.Cancelled,
         `vSphere ${kind} was cancelled`,
         { aborted: true, sent: false },
-        opts.signal.reason,
+        readable(kind, () => opts?.signal?.reason),
       )
     }
     const found =
@@ -127,16 +138,17 @@ export function createReplayGateway(
       args: VimArgs<M>,
       opts?: VmomiCallOptions,
     ): Promise<VimResult<M>> {
-      const key = `call ${method} ${stableJson(scrubbed(args, redactor))}`
-      return serve(`call ${method}`, key, opts) as VimResult<M>
+      const key = readable('call', () => `call ${describe(method)} ${stableJson(scrubbed(args, redactor))}`)
+      return serve(`call ${describe(method)}`, key, opts) as VimResult<M>
     },
     async waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
-      return serve('waitForTask', `waitForTask ${stableJson(encode(task))}`, opts) as TaskInfo
+      const key = readable('waitForTask', () => `waitForTask ${stableJson(encode(task))}`)
+      return serve('waitForTask', key, opts) as TaskInfo
     },
     async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
-      const recorded = recordedTransfer(request, redactor)
+      const recorded = readable('transfer', () => recordedTransfer(request, redactor))
       return serve(
-        `transfer ${describe(request?.method)}`,
+        `transfer ${recorded.method}`,
         `transfer ${stableJson(recorded)}`,
         opts,
       ) as HttpTransferResponse

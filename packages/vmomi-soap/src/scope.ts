@@ -30,7 +30,7 @@ export class CallScope {
     signal: AbortSignal | undefined,
     closing: AbortSignal | undefined,
   ) {
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    if (signal !== undefined && !isAbortSignal(signal)) {
       throw gatewayError(ErrorCode.InvalidArgument, `${what}: options.signal must be an AbortSignal`)
     }
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
@@ -122,6 +122,15 @@ export class CallScope {
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer)
     for (const cleanup of this.#cleanups) cleanup()
+  }
+}
+
+/** `instanceof AbortSignal` that cannot throw (a proxy's getPrototypeOf trap, a revoked proxy). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  try {
+    return value instanceof AbortSignal
+  } catch {
+    return false
   }
 }
 

@@ -45,6 +45,8 @@ function deliveryOf(error: unknown, code: string | undefined): Delivery {
   } catch {
     request = undefined
   }
+  // axios cancels a request whose signal was aborted before it made one: no request, nothing sent.
+  if (request === undefined && code === 'ERR_CANCELED') return 'none'
   if (request === undefined || typeof request.writableFinished !== 'boolean') return 'all'
   if (request.writableFinished) return 'all'
   return request.socket ? 'partial' : 'none'

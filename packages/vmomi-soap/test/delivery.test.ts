@@ -1,0 +1,77 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Redactor } from '../src/redact.js'
+import { createAgents } from '../src/tls.js'
+import { type Delivery, Transport, toTransportError } from '../src/transport.js'
+
+// How far a failed request got decides whether a change may have landed. Checked with real
+// sockets: a server that reads the whole request and hangs up, one that hangs up without reading,
+// one that is not there, and aborts before and after the request was written.
+
+describe('delivery of a failed request', () => {
+  let server: http.Server
+  let base: string
+  const transport = new Transport(new URL('http://127.0.0.1/'), createAgents(undefined, 4), new Redactor())
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/read-then-drop') {
+        req.resume()
+        req.on('end', () => req.socket.destroy())
+      } else if (req.url === '/drop-unread') {
+        req.socket.destroy()
+      } else if (req.url === '/hold') {
+        req.resume()
+      } else {
+        res.end('ok')
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    transport.agents.destroy()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  async function deliveryOf(url: string, body: string, signal?: AbortSignal): Promise<Delivery> {
+    try {
+      await transport.axios.request({ url, method: 'POST', data: body, signal })
+    } catch (error) {
+      return toTransportError(error, new Redactor()).delivery
+    }
+    throw new Error('the request succeeded')
+  }
+
+  it('written in full, then the connection dropped: all', async () => {
+    expect(await deliveryOf(`${base}/read-then-drop`, '<Envelope/>')).toBe('all')
+  })
+
+  it('a large body the server never read: partial', async () => {
+    expect(await deliveryOf(`${base}/drop-unread`, 'x'.repeat(8_000_000))).toBe('partial')
+  })
+
+  it('no server listening: none', async () => {
+    const closed = http.createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    expect(await deliveryOf(`http://127.0.0.1:${port}/`, 'x')).toBe('none')
+  })
+
+  it('aborted before it was sent: none; aborted while waiting for the answer: all', async () => {
+    expect(await deliveryOf(`${base}/hold`, 'x', AbortSignal.abort())).toBe('none')
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 100)
+    expect(await deliveryOf(`${base}/hold`, 'x', controller.signal)).toBe('all')
+  })
+
+  it('an error that is not an HTTP client error is taken at its worst', () => {
+    expect(toTransportError(new Error('odd'), new Redactor()).delivery).toBe('all')
+    expect(toTransportError({ code: 'ECONNREFUSED', message: 'refused' }, new Redactor()).delivery).toBe(
+      'none',
+    )
+  })
+})
