@@ -4,6 +4,8 @@ import {
   type ContainerConfig,
   type ContainerState,
   type ExtensibleBackend,
+  type FileCopy,
+  findPendingFileConflict,
   type Handle,
   type HandleFactory,
   type ID,
@@ -200,6 +202,19 @@ class SimulatorImpl implements Simulator {
     }
   }
 
+  /**
+   * Contracts' rule for the files of one handle (see `validatePendingFiles`). Files from this
+   * project's factory are already validated and normalised, so only the conflict rule runs.
+   */
+  private checkPendingFiles(files: readonly FileCopy[], id: ID): void {
+    if (!this.factoryValidates) {
+      validatePendingFiles(files, BACKEND, id)
+      return
+    }
+    const conflict = findPendingFileConflict(files)
+    if (conflict !== undefined) throw invalidArgument(`pending files conflict: ${conflict}`, id)
+  }
+
   private withChange(handle: Handle, change: PendingChange): Handle {
     try {
       return this.handleFactory.withChange(handle, change)
@@ -272,7 +287,7 @@ class SimulatorImpl implements Simulator {
     }
     // Files that could never land together are refused now, while the caller's handle is as it
     // was (the new one is dropped), not at a commit.
-    validatePendingFiles(next.pending.files, BACKEND, handle.containerId)
+    this.checkPendingFiles(next.pending.files, handle.containerId)
     return next
   }
 
@@ -331,7 +346,7 @@ class SimulatorImpl implements Simulator {
     const id = handle.containerId
     // Before anything else, as at copyTo: a handle from elsewhere (another factory, deserialised,
     // hand-made) may carry files that cannot all land, and such a commit must change nothing.
-    if (handle.pending.files.length > 0) validatePendingFiles(handle.pending.files, BACKEND, id)
+    if (handle.pending.files.length > 0) this.checkPendingFiles(handle.pending.files, id)
     const slots = slotsOf(handle.pending.extensions)
     let c = this.checkCommit(handle, slots)
     // A stop sequence in progress finishes before anything else is applied to the container.
