@@ -95,11 +95,6 @@ export class Session {
     return this.#generation
   }
 
-  /** The error that stops a call at once during the back-off, if one is in force. */
-  checkBackoff(what: string): PortLayerError | undefined {
-    return this.#backoff.check(what)
-  }
-
   /**
    * One shared re-login per lost session: callers that saw the same generation share it. After the
    * credentials were refused, no Login is sent until the back-off has passed. A caller that gives up
