@@ -44,9 +44,14 @@ const VIEW_TRAVERSAL: TraversalSpec = {
   skip: false,
 }
 
-/** The version a handle carries: `config.changeVersion`, or (on a server that keeps none) the last commit's token. */
+/**
+ * The version a handle carries: the last commit's token. Only commits move it (as on every
+ * backend); facts the backend records (a process exec'd, an exit seen) move `config.changeVersion`
+ * but not the version, so they never make a handle stale. Commits are still exclusive: each
+ * reconfigures guarded by the `changeVersion` it read and, when only facts moved it, reads again.
+ */
 export function versionOf(snap: VmSnapshot): string {
-  return snap.version !== '' ? snap.version : `rev:${snap.record?.rev ?? 'none'}`
+  return snap.record?.rev ?? 'none'
 }
 
 /**

@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import {
   CancelledError,
-  InvalidArgumentError,
   PortLayerError,
   TimeoutError,
   type VmomiCallOptions,
   type VmomiGateway,
+  validateCallOptions,
 } from '@portlayer/contracts'
 import { BACKEND } from './errors.js'
 
@@ -50,20 +50,11 @@ function isDeadline(reason: unknown): reason is Deadline {
   return reason instanceof Deadline
 }
 
-/** Checks the `options` argument of a PortLayer method. */
-export function validateCallOptions(options: unknown): AbortSignal | undefined {
-  if (options === undefined) return undefined
-  let signal: unknown
-  try {
-    if (typeof options !== 'object' || options === null) throw undefined
-    signal = (options as { signal?: unknown }).signal
-  } catch {
-    throw new InvalidArgumentError('options must be an object like { signal }', { backend: BACKEND })
-  }
-  if (signal === undefined) return undefined
-  if (!(signal instanceof AbortSignal))
-    throw new InvalidArgumentError('options.signal must be an AbortSignal', { backend: BACKEND })
-  return signal
+/** Checks the `options` argument of a PortLayer method; the signal to follow, if any. */
+export function callSignal(options: unknown): AbortSignal | undefined {
+  const signal = validateCallOptions(options, BACKEND)?.signal
+  // Followed through a signal of our own, so nothing of the caller's is touched again.
+  return signal === undefined ? undefined : AbortSignal.any([signal])
 }
 
 /**

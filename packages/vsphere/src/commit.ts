@@ -1,5 +1,6 @@
 import {
   ConcurrentModificationError,
+  findPendingFileConflict,
   type Handle,
   type ID,
   InvalidArgumentError,
@@ -12,6 +13,7 @@ import {
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
 import { type Backend, versionOf } from './backend.js'
+import { reconciling, scopeSignal } from './call-scope.js'
 import { type PlanStep, runPlan } from './commit-plan.js'
 import { appendRev, commitLanded, newToken } from './commit-tokens.js'
 import { resolveLimits, statusOf } from './derive.js'
@@ -31,7 +33,7 @@ import { toGuestFile } from './guest.js'
 import type { Inventory } from './inventory.js'
 import { lastCopyPerPath } from './pending-files.js'
 import { restore, undoOf } from './restore.js'
-import { endOfRun, startingState, stoppingState } from './run-records.js'
+import { abandonedStart, endOfRun, startingState, stoppingState } from './run-records.js'
 import { stopRun } from './runs.js'
 import { vmNameFor } from './settings.js'
 import { deleteStaged, persistFiles } from './staged-files.js'
@@ -162,7 +164,23 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
   return id
 }
 
+/** How often a commit is planned again because recorded facts moved `changeVersion` meanwhile. */
+const FACT_RETRIES = 5
+
+// Marks the refusal of a reconfiguration whose `changeVersion` was moved by facts, not commits.
+const factsMoved = new WeakSet<object>()
+
 export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await commitExistingOnce(b, handle)
+    } catch (e) {
+      if (!(typeof e === 'object' && e !== null && factsMoved.has(e)) || attempt >= FACT_RETRIES) throw e
+    }
+  }
+}
+
+async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   const { factory, guest } = b.c()
   const id = handle.containerId
   const p = handle.pending
@@ -186,14 +204,32 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     : record.main
   if (p.runState === RunState.Running && !main)
     throw invalidState(`container ${id} cannot run: it has no entry point`, id)
-  const wantStart = p.runState === RunState.Running && !running
+  // A start recorded as `starting` counts as running, but a commit of `running` does it again: its
+  // client may have died (a start still under way notices it was taken over and steps back).
+  const wantStart = p.runState === RunState.Running && (!running || record.mainState?.phase === 'starting')
   const wantStop = p.runState === RunState.Stopped && running
   const applyLimits = p.limits !== undefined && !running
   const files = lastCopyPerPath(p.files)
   const hasExtensions = Object.keys(p.extensions).length > 0
-  if (!applyLimits && !p.mainProcess && files.length === 0 && !wantStart && !wantStop && !hasExtensions)
+  // As on every backend, a handle that asks for anything is a commit (it moves the version) even
+  // when nothing comes of it (limits for a running container, a stop of one that never ran).
+  if (
+    p.limits === undefined &&
+    p.runState === undefined &&
+    !p.mainProcess &&
+    files.length === 0 &&
+    !hasExtensions
+  )
     return id
 
+  if (files.length > 0 && !running) {
+    // They join the files already waiting for the next start: together they must fit.
+    const waiting = record.files.map((f) => ({ targetDir: f.dir, fname: f.name }))
+    const conflict = findPendingFileConflict([...waiting, ...files])
+    if (conflict !== undefined) {
+      throw new InvalidArgumentError(`container ${id}: ${conflict}`, { backend: BACKEND, target: id })
+    }
+  }
   const prepared = await PreparedExtensions.prepare(b.extensions, handle, record, status)
   const token = newToken()
   const options: OptionValue[] = [option(Key.rev, appendRev(record.revs, token))]
@@ -217,6 +253,11 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(previousRun, token))))
   if (wantStop && record.mainState?.phase === 'started') {
     options.push(option(Key.mainState, encodeMainState(stoppingState(record.mainState))))
+  } else if (wantStop && record.mainState?.phase === 'starting') {
+    // A start that never recorded its process (under way, or cut off): the stop puts the previous
+    // run back under a new run token, so a start still under way sees it was taken over.
+    const back = abandonedStart(record.mainState, token)
+    options.push(option(Key.mainState, back ? encodeMainState(back) : ''))
   }
   // What putting this commit back writes: the configuration it set (limits, entry point, a
   // start's run record, extensions' values), never facts it recorded (a run's end).
@@ -259,7 +300,7 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
       options.push(...contribution.options)
       if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
       spec.extraConfig = options
-      await guardedReconfigure(b, id, snap.ref, spec)
+      await guardedReconfigure(b, id, snap.ref, spec, handle.baseVersion)
       return undefined
     },
     landed: async () => {
@@ -293,7 +334,12 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
       name: `stopping container ${id}`,
       run: async () => {
         const after = withEntries(snap, applyOptions(snap.entries, options)).record as ContainerRecord
-        await stopRun(b, id, snap.ref, after)
+        // Once SIGTERM may have gone out a stop cannot be taken back: it finishes, whatever the
+        // caller's signal says (bounded by the grace period and the time to record it).
+        // An abort cuts the grace period short instead: the process is killed at once.
+        const hurry = scopeSignal()
+        const bound = b.settings.stopGracePeriodMs + b.settings.reconcileTimeoutMs
+        await reconciling(bound, () => stopRun(b, id, snap.ref, after, hurry))
         return undefined
       },
       landed: async () => {
@@ -363,24 +409,32 @@ async function afterStart(b: Backend, id: ID, ref: MoRef, progress: StartProgres
   } else b.watched.add(id)
 }
 
-/** The one guarded reconfiguration of a commit: lands only if the VM is at the version read. */
+/**
+ * The one guarded reconfiguration of a commit: lands only if the VM is at the `changeVersion`
+ * read. Refused because something moved it: `CONFLICT` when a commit did; when only facts did,
+ * an error marked for planning the commit again.
+ */
 async function guardedReconfigure(
   b: Backend,
   id: ID,
   ref: MoRef,
   spec: VirtualMachineConfigSpec,
+  baseVersion: string | null,
 ): Promise<void> {
   const { gateway } = b.c()
   try {
     await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
   } catch (e) {
     if (isConflict(e)) {
-      throw new ConcurrentModificationError(`container ${id} changed since the handle was made`, {
+      const error = new ConcurrentModificationError(`container ${id} changed since the handle was made`, {
         backend: BACKEND,
         target: id,
         detail: PortLayerError.isInstance(e) ? e.detail : undefined,
         cause: e,
       })
+      const now = await b.readRef(ref).catch(() => undefined)
+      if (now?.record?.id === id && versionOf(now) === baseVersion) factsMoved.add(error)
+      throw error
     }
     if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
       b.forget(id)

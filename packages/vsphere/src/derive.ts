@@ -65,14 +65,14 @@ export function statusOf(
   procs?: readonly GuestProcessInfo[],
 ): RunState {
   const state = record.mainState
-  // A VM that is on runs the container only once a start recorded its main process: on with a
-  // start still recorded as `starting` is a start under way or one that was cut off (its client
-  // died, its answer came too late), and the next commit of `running` starts it afresh.
-  if (powerState === 'poweredOn' && state?.phase !== 'starting' && state !== null) {
+  // A commit of `running` takes effect when its reconfiguration lands (it writes `starting`): from
+  // then on the container runs, also while the VM is still powering on. A start whose client died
+  // stays `starting`; the next commit of `running` starts it again, a stop puts it back.
+  if (state?.phase === 'starting') return RunState.Running
+  if (powerState === 'poweredOn' && state !== null) {
     return mainEnded(state, procs) ? RunState.Stopped : RunState.Running
   }
   if (!state) return RunState.Created
-  if (state.phase === 'starting') return state.startedAt ? RunState.Stopped : RunState.Created
   return RunState.Stopped
 }
 

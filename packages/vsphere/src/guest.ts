@@ -222,3 +222,28 @@ function posixAttributes(permissions: number): GuestPosixFileAttributes {
 export function toGuestFile(file: FileCopy): GuestFile {
   return { dir: file.targetDir, name: file.fname, perms: file.perms, data: file.data }
 }
+
+/** The command line the guest reports for a program started with `execPath` and `execArgs`. */
+export function commandLine(execPath: string, execArgs: string): string {
+  return execArgs === '' ? execPath : `${execPath} ${execArgs}`
+}
+
+/**
+ * The pid of a program whose start's answer was lost, from the guest's process list: the newest
+ * process with that command line that began since `since` (a second of slack for coarse guest
+ * clocks) and is none of the `known` pids; `undefined` when there is none.
+ */
+export function launchedSince(
+  procs: readonly GuestProcessInfo[],
+  cmdLine: string,
+  since: Date,
+  known: ReadonlySet<number> = new Set(),
+): number | undefined {
+  const from = since.getTime() - 1_000
+  let best: GuestProcessInfo | undefined
+  for (const p of procs) {
+    if (p.cmdLine !== cmdLine || known.has(p.pid) || p.startTime.getTime() < from) continue
+    if (!best || p.startTime.getTime() > best.startTime.getTime()) best = p
+  }
+  return best?.pid
+}

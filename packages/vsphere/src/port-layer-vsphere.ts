@@ -30,7 +30,7 @@ import {
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { Backend, versionOf } from './backend.js'
-import { inScope, reconciling, scopedGateway, unscoped, validateCallOptions } from './call-scope.js'
+import { callSignal, inScope, reconciling, scopedGateway, unscoped } from './call-scope.js'
 import { commitCreate, commitExisting } from './commit.js'
 import { configOf, stateOf, statusOf } from './derive.js'
 import {
@@ -129,7 +129,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   /** Runs one PortLayer call in its scope: its signal, the deadline, errors made portlayer errors. */
   #op<T>(options: CallOptions | undefined, fn: () => Promise<T>): Promise<T> {
-    return inScope(validateCallOptions(options), this.b.settings.callTimeoutMs, async () => {
+    return inScope(callSignal(options), this.b.settings.callTimeoutMs, async () => {
       try {
         return await fn()
       } catch (e) {
@@ -152,9 +152,9 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     return this.#op(options, async () => {
       const { factory } = this.b.c()
       arg(() => validateId(id, 'id', BACKEND))
-      let snap = await this.b.read(id)
-      const observed = await observe(this.b, id, snap)
-      if (observed.changed) snap = await this.b.read(id)
+      const snap = await this.b.read(id)
+      // Exits it records are facts, not commits: the version read stays current.
+      await observe(this.b, id, snap)
       return factory.forVersion(id, versionOf(snap))
     })
   }

@@ -2,16 +2,18 @@ import {
   type EntryPoint,
   EXIT_NOT_FOUND,
   type ID,
+  type MoRef,
   NotFoundError,
   Program,
   RunState,
 } from '@portlayer/contracts'
 import type { Backend } from './backend.js'
+import { reconciling } from './call-scope.js'
 import { livenessOf, statusOf } from './derive.js'
-import { BACKEND, invalidState, wrap } from './errors.js'
+import { BACKEND, invalidState, isOutcomeUnknown, withOutcome, wrap } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
-import { Guest, programNotFound } from './guest.js'
+import { commandLine, Guest, launchedSince, programNotFound } from './guest.js'
 import { dropOldExited } from './run-records.js'
 import { observe } from './runs.js'
 
@@ -32,9 +34,10 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
   const processId = factory.newId()
   const startedAt = new Date().toISOString()
   const base = { processId, ...proc, run: record.mainState?.run ?? '', startedAt }
+  const reconcileMs = b.settings.reconcileTimeoutMs
   let exec: ExecRecord
   try {
-    const pid = await guest.startProgram(snap.ref, proc.execPath, proc.execArgs, proc.workDir)
+    const pid = await startProgram(b, snap.ref, proc, new Date(startedAt), record)
     exec = { ...base, pid, finishedAt: null, exitCode: 0, exitMsg: '', exited: false }
   } catch (e) {
     if (!programNotFound(e)) {
@@ -59,9 +62,31 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
   try {
     await b.record(snap.ref, [option(execKey(processId), encodeExec(exec)), ...dropped])
   } catch (e) {
+    // The record may have landed though its answer was lost: then the process is portlayer's.
+    if (isOutcomeUnknown(e)) {
+      const recorded = await reconciling(reconcileMs, async () => {
+        const now = await b.readRef(snap.ref)
+        return now?.entries.has(execKey(processId)) === true
+      }).catch(() => undefined)
+      if (recorded === undefined)
+        throw withOutcome(wrap(e, `recording process ${processId} of container ${id}`, id), 'unknown')
+      if (recorded) {
+        b.processOwners.set(processId, id)
+        b.watched.add(id)
+        return processId
+      }
+    }
     // An unrecorded process would be invisible to portlayer: end it.
-    if (exec.pid > 0) await guest.terminate(snap.ref, exec.pid).catch(() => {})
-    throw wrap(e, `recording process ${processId} of container ${id}`, id)
+    const ended =
+      exec.pid <= 0 ||
+      (await reconciling(reconcileMs, () => guest.terminate(snap.ref, exec.pid)).then(
+        () => true,
+        () => false,
+      ))
+    throw withOutcome(
+      wrap(e, `recording process ${processId} of container ${id}`, id),
+      ended ? 'not-applied' : 'unknown',
+    )
   }
   b.processOwners.set(processId, id)
   b.watched.add(id)
@@ -102,11 +127,50 @@ export async function signalIn(b: Backend, processOrContainerId: ID, n: number):
   if (procs && livenessOf(procs, pid).kind !== 'running') {
     throw invalidState(`${what} is not running`, processOrContainerId)
   }
+  const since = new Date()
   try {
     await guest.startProgram(snap.ref, Program.Kill, `-${n} ${pid}`)
   } catch (e) {
     if (Guest.notReady(e)) throw wrap(e, `${what} is not running`, processOrContainerId, 'INVALID_STATE')
-    throw wrap(e, `signalling ${what}`, processOrContainerId)
+    const failed = wrap(e, `signalling ${what}`, processOrContainerId)
+    if (!isOutcomeUnknown(e)) throw failed
+    // The answer was lost: the guest shows whether the kill ran (or the process is gone).
+    const sent = await reconciling(b.settings.reconcileTimeoutMs, async () => {
+      const now = await guest.listProcesses(snap.ref)
+      return (
+        livenessOf(now, pid).kind !== 'running' ||
+        launchedSince(now, commandLine(Program.Kill, `-${n} ${pid}`), since) !== undefined
+      )
+    }).catch(() => undefined)
+    if (sent === undefined) throw withOutcome(failed, 'unknown')
+    if (!sent) throw withOutcome(failed, 'not-applied')
+  }
+}
+
+/**
+ * Starts `proc` in the guest. When the answer is lost, the guest's process list tells whether it
+ * started: a process running the same command line that began since, and is no process recorded.
+ */
+async function startProgram(
+  b: Backend,
+  ref: MoRef,
+  proc: EntryPoint,
+  since: Date,
+  record: ContainerRecord,
+): Promise<number> {
+  const { guest } = b.c()
+  try {
+    return await guest.startProgram(ref, proc.execPath, proc.execArgs, proc.workDir)
+  } catch (e) {
+    if (!isOutcomeUnknown(e)) throw e
+    const known = new Set([record.mainState?.pid ?? 0, ...record.execs.map((x) => x.pid)])
+    const cmd = commandLine(proc.execPath, proc.execArgs)
+    const found = await reconciling(b.settings.reconcileTimeoutMs, async () =>
+      launchedSince(await guest.listProcesses(ref), cmd, since, known),
+    ).catch(() => null)
+    if (found === null) throw withOutcome(e, 'unknown')
+    if (found === undefined) throw withOutcome(e, 'not-applied')
+    return found
   }
 }
 

@@ -1,6 +1,5 @@
 import type { ID, MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts'
 import type { Backend } from './backend.js'
-import { appendRev, newToken } from './commit-tokens.js'
 import { isConflict, isOutcomeUnknown, wrap } from './errors.js'
 import { Key, option } from './extra-config.js'
 import { runTask } from './vim.js'
@@ -32,9 +31,11 @@ export function undoOf(
   overrides: ReadonlyMap<string, string> = new Map(),
 ): Undo {
   const seen = new Set<string>()
-  const options: OptionValue[] = []
+  // The commit tokens go back too: a commit put back leaves the version it found.
+  const options: OptionValue[] = [option(Key.rev, valueAt(before, Key.rev))]
+  seen.add(Key.rev)
   for (const key of keys) {
-    if (seen.has(key) || key === Key.rev) continue
+    if (seen.has(key)) continue
     seen.add(key)
     options.push(option(key, overrides.get(key) ?? valueAt(before, key)))
   }
@@ -66,29 +67,28 @@ export async function restore(
   undo: Undo,
 ): Promise<RestoreOutcome> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    let undoToken: string | undefined
+    let sent = false
     try {
       const { gateway } = b.c()
-      undoToken = newToken()
       const now = await b.readRef(ref)
       if (!now || now.record?.id !== id) return 'gone'
       if (now.record.rev !== token) return 'kept'
       if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined)
         return 'restored'
-      const spec: VirtualMachineConfigSpec = {
-        extraConfig: [...undo.options, option(Key.rev, appendRev(now.record.revs, undoToken))],
-      }
+      const spec: VirtualMachineConfigSpec = { extraConfig: [...undo.options] }
       if (now.version !== '') spec.changeVersion = now.version
       if (undo.memoryMb !== undefined) spec.memoryMB = undo.memoryMb
       if (undo.cpuMhz !== undefined) spec.cpuAllocation = { limit: undo.cpuMhz }
+      sent = true
       await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
       return 'restored'
     } catch (e) {
       // A recorded fact (an exec, an exit) moved the version without a commit: look again.
       if (isConflict(e)) continue
-      if (undoToken !== undefined && isOutcomeUnknown(e)) {
+      if (sent && isOutcomeUnknown(e)) {
+        // The commit's token is gone exactly when the put-back landed (nothing else removes it).
         const after = await b.readRef(ref).catch(() => undefined)
-        if (after?.record?.revs.includes(undoToken)) return 'restored'
+        if (after?.record && !after.record.revs.includes(token)) return 'restored'
       }
       b.settings.onBackgroundError(wrap(e, `putting back the configuration of container ${id}`, id))
       return 'kept'

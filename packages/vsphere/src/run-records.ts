@@ -53,6 +53,15 @@ export function failedStartState(run: string, at: Date, exitCode: number, exitMs
   return { phase: 'exited', run, pid: 0, startedAt: iso, finishedAt: iso, exitCode, exitMsg }
 }
 
+/**
+ * What a stop records for a start that never recorded its process: the run before it, ended, under
+ * the stop's own token; `null` (no run at all) when there was none.
+ */
+export function abandonedStart(starting: MainStateRecord, token: string): MainStateRecord | null {
+  if (starting.startedAt === null) return null
+  return { ...starting, phase: 'exited', run: token }
+}
+
 /** The `stopping` record a stop writes before signalling. */
 export function stoppingState(current: MainStateRecord): MainStateRecord {
   return { ...current, phase: 'stopping' }

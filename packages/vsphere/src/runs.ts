@@ -8,8 +8,8 @@ import {
 } from '@portlayer/contracts'
 import type { Backend } from './backend.js'
 import { livenessOf, statusOf } from './derive.js'
-import { isCode, isConflict, wrap } from './errors.js'
-import { applyOptions, type ContainerRecord } from './extra-config.js'
+import { isCode, isConflict, isOutcomeUnknown, wrap } from './errors.js'
+import { applyOptions, type ContainerRecord, type MainStateRecord } from './extra-config.js'
 import { Guest } from './guest.js'
 import { endOfRun } from './run-records.js'
 import { retrieve, runTask } from './vim.js'
@@ -30,33 +30,65 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * SIGTERM through the guest, up to the grace period for the main process to exit, then the end
  * of the run is recorded and the VM powered off.
  */
-export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerRecord): Promise<void> {
+export async function stopRun(
+  b: Backend,
+  id: ID,
+  ref: MoRef,
+  record: ContainerRecord,
+  hurry?: AbortSignal,
+): Promise<void> {
   const { guest } = b.c()
   const state = record.mainState
   let procs: readonly GuestProcessInfo[] | undefined
+  // Once SIGTERM may have reached the process the stop cannot be taken back: what fails after
+  // that (recording the end, the power-off) is left to the next read, which finishes the stop.
+  let irrevocable = false
   if (state && state.pid > 0 && state.phase === 'stopping') {
     try {
       await guest.startProgram(ref, Program.Kill, `-15 ${state.pid}`)
-      procs = await waitForExit(b, ref, state.pid, b.settings.stopGracePeriodMs)
+      irrevocable = true
+      procs = await waitForExit(b, ref, state.pid, b.settings.stopGracePeriodMs, hurry)
     } catch (e) {
+      // A kill whose answer was lost may have been delivered.
+      if (isOutcomeUnknown(e)) irrevocable = true
       // The power-off below ends the process anyway; only the exit code is lost.
       if (!Guest.notReady(e) && !isCode(e, 'NOT_FOUND')) b.settings.onBackgroundError(e)
     }
   }
-  // Recording the end is guarded by the version of a fresh read, and only while the run is still
-  // the one this stop began: a start that took over meanwhile is left alone (never powered off).
+  try {
+    if (!(await recordStop(b, ref, state, procs))) return
+    await b.powerOff(id, ref)
+  } catch (e) {
+    if (!irrevocable) throw e
+    b.settings.onBackgroundError(e)
+    return
+  }
+  b.watched.delete(id)
+}
+
+/**
+ * Records the end of the run a stop began, guarded by the version of a fresh read, and only while
+ * the run is still that one: a start that took over meanwhile is left alone (never powered off).
+ * @returns false when the run is no longer the stop's (or the VM is gone).
+ */
+async function recordStop(
+  b: Backend,
+  ref: MoRef,
+  state: MainStateRecord | null,
+  procs: readonly GuestProcessInfo[] | undefined,
+): Promise<boolean> {
   let now = await b.readRef(ref)
   for (let attempt = 0; ; attempt++) {
-    if (!now?.record) return
-    if (now.record.mainState?.run !== state?.run) return
+    if (!now?.record) return false
+    if (now.record.mainState?.run !== state?.run) return false
     const ending = endOfRun(now.record, procs ?? [], new Date(), true, b.settings.maxExitedExecs)
-    if (ending.options.length === 0) break
+    if (ending.options.length === 0) return true
     const spec: VirtualMachineConfigSpec = { extraConfig: ending.options }
     if (now.version !== '') spec.changeVersion = now.version
     try {
       await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: ref, spec })
       b.forgetDeleted(ending.options)
-      break
+      return true
     } catch (e) {
       if (isConflict(e) && attempt < 5) {
         now = await b.readRef(ref)
@@ -64,11 +96,9 @@ export async function stopRun(b: Backend, id: ID, ref: MoRef, record: ContainerR
       }
       // The VM still goes off; its record then reads as stopped by the power-off.
       b.settings.onBackgroundError(e)
-      break
+      return true
     }
   }
-  await b.powerOff(id, ref)
-  b.watched.delete(id)
 }
 
 /**
@@ -81,6 +111,7 @@ async function waitForExit(
   ref: MoRef,
   pid: number,
   graceMs: number,
+  hurry?: AbortSignal,
 ): Promise<readonly GuestProcessInfo[]> {
   const { guest } = b.c()
   const deadline = Date.now() + graceMs
@@ -88,9 +119,23 @@ async function waitForExit(
   for (;;) {
     const procs = await guest.listProcesses(ref)
     const left = deadline - Date.now()
-    if (livenessOf(procs, pid).kind !== 'running' || left <= 0) return procs
-    await sleep(Math.min(step, left))
+    if (livenessOf(procs, pid).kind !== 'running' || left <= 0 || hurry?.aborted) return procs
+    await pause(Math.min(step, left), hurry)
   }
+}
+
+/** Sleeps `ms`, or less when `hurry` aborts. */
+function pause(ms: number, hurry: AbortSignal | undefined): Promise<void> {
+  if (!hurry) return sleep(ms) as Promise<void>
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      hurry.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    hurry.addEventListener('abort', done, { once: true })
+  })
 }
 
 /**

@@ -1,7 +1,6 @@
 import {
   EXIT_NOT_FOUND,
   type FileCopy,
-  type GuestProcessInfo,
   type ID,
   type MoRef,
   type OptionValue,
@@ -12,7 +11,7 @@ import type { PlanStep } from './commit-plan.js'
 import { faultOf, isConflict } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { encodeMainState, Key, type MainStateRecord, option, type PendingFileRecord } from './extra-config.js'
-import { programNotFound, toGuestFile } from './guest.js'
+import { commandLine, launchedSince, programNotFound, toGuestFile } from './guest.js'
 import { lastCopyPerPath } from './pending-files.js'
 import { failedStartState, startedState } from './run-records.js'
 import { deleteStaged, materialise } from './staged-files.js'
@@ -203,22 +202,13 @@ async function recordOwnRun(
   }
 }
 
-/**
- * The guest pid of a main process whose start's answer was lost: the newest process running
- * `main` that started since `since`.
- */
+/** The guest pid of a main process whose start's answer was lost (see `launchedSince`). */
 async function findLaunched(
   b: Backend,
   ref: MoRef,
   main: { execPath: string; execArgs: string },
   since: Date,
 ): Promise<number | undefined> {
-  const procs: readonly GuestProcessInfo[] = await b.c().guest.listProcesses(ref)
-  const cmd = main.execArgs === '' ? main.execPath : `${main.execPath} ${main.execArgs}`
-  // Guest clocks are coarse: a second of slack, newest first.
-  const from = since.getTime() - 1_000
-  const candidates = procs
-    .filter((p) => p.cmdLine === cmd && p.startTime.getTime() >= from)
-    .sort((x, y) => y.startTime.getTime() - x.startTime.getTime())
-  return candidates[0]?.pid
+  const procs = await b.c().guest.listProcesses(ref)
+  return launchedSince(procs, commandLine(main.execPath, main.execArgs), since)
 }

@@ -65,17 +65,24 @@ const exited = (pid: number, exitCode: number): GuestProcessInfo => ({
 describe('statusOf', () => {
   it.each<[string, MainStateRecord | null, PowerState, GuestProcessInfo[] | undefined, string]>([
     ['never started', null, 'poweredOff', undefined, 'created'],
+    // A commit of `running` takes effect when it lands: running from then on, also while the VM
+    // powers on (a start that fails is put back; one whose client died stays until restarted).
     [
-      'first start failed (starting, no earlier run)',
+      'being started, still off',
       state('starting', { startedAt: null, pid: 0 }),
       'poweredOff',
       undefined,
-      'created',
+      'running',
     ],
-    ['restart failed (starting, an earlier run kept)', state('starting'), 'poweredOff', undefined, 'stopped'],
-    // On, but no start recorded its main process yet (under way, or cut off): not running.
-    ['being restarted', state('starting'), 'poweredOn', undefined, 'stopped'],
-    ['being started the first time', state('starting', { startedAt: null, pid: 0 }), 'poweredOn', undefined, 'created'],
+    ['being restarted, still off', state('starting'), 'poweredOff', undefined, 'running'],
+    ['being restarted', state('starting'), 'poweredOn', undefined, 'running'],
+    [
+      'being started the first time',
+      state('starting', { startedAt: null, pid: 0 }),
+      'poweredOn',
+      undefined,
+      'running',
+    ],
     ['powered on by someone else, never started', null, 'poweredOn', undefined, 'created'],
     ['running', state('started'), 'poweredOn', undefined, 'running'],
     ['running, guest agrees', state('started'), 'poweredOn', [running(11)], 'running'],
@@ -112,10 +119,10 @@ describe('stateOf', () => {
     })
   })
 
-  it('reads a failed restart as the previous run', () => {
+  it('reads a restart under way with the previous run of its main process', () => {
     const previous = state('exited', { exitCode: 143, exitMsg: 'killed', finishedAt: T1 })
     const s = stateOf(record(startingState(previous, 'run-3')), 'poweredOff')
-    expect(s.status).toBe('stopped')
+    expect(s.status).toBe('running')
     expect(s.mainProcess).toMatchObject({
       status: 'exited',
       exitCode: 143,

@@ -199,7 +199,9 @@ describe('a start that fails after the commit’s reconfiguration', () => {
       await new Promise((resolve) => setTimeout(resolve, 10))
       const config = await other.getContainerConfig(id)
       if (config.limits.memoryMb !== 444) continue
-      await other.commit(await other.setLimits(await other.getHandle(id), 555, 1555))
+      // The container now counts as running (its start landed), so limits would be ignored: the
+      // other client changes the entry point.
+      await other.commit(await other.setEntryPoint(await other.getHandle(id), '/srv', '/bin/sleep', '61'))
       landed = true
     }
     expect(landed).toBe(true)
@@ -210,9 +212,8 @@ describe('a start that fails after the commit’s reconfiguration', () => {
     expect(JSON.stringify(error.toJSON())).toContain('unknown')
     await vcsim.vc.admin.reset()
     const config = await pl.getContainerConfig(id)
-    expect(config.limits).toEqual({ memoryMb: 555, cpuMhz: 1555 })
-    expect(config.mainProcess).toMatchObject({ workDir: '/srv', execArgs: '60' })
-    expect((await pl.getContainerState(id)).status).toBe('created')
+    expect(config.limits).toEqual({ memoryMb: 444, cpuMhz: 1444 })
+    expect(config.mainProcess).toMatchObject({ workDir: '/srv', execArgs: '61' })
   })
 })
 
@@ -235,7 +236,7 @@ describe('when the configuration cannot be put back', () => {
     h = { ...h, pending: { ...h.pending, extensions: { 'test.kept': 'after' } } }
     h = await own.setRunState(h, 'running')
     let reconfigures = 0
-    hooked.intercept('ReconfigVM_Task', async (_args, forward) => {
+    const unhook = hooked.intercept('ReconfigVM_Task', async (_args, forward) => {
       // The commit's own reconfigure goes through; the compensating one is refused.
       if (++reconfigures === 2) {
         throw new PortLayerError('UNAVAILABLE', 'host went away', {
@@ -246,13 +247,23 @@ describe('when the configuration cannot be put back', () => {
       return forward()
     })
     await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
-    expect((await failure(own.commit(h))).detail?.fault).toBe('InvalidState')
+    const error = await failure(own.commit(h))
+    // Half of it stays and could not be put back: the caller is told the outcome is unknown.
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', outcome: 'unknown' })
+    expect(error.detail?.fault).toBe('InvalidState')
     expect(reconfigures).toBe(2)
     expect(errors.map((e) => [e.target, e.detail?.fault])).toEqual([[id, 'HostCommunication']])
     expect((await own.getContainerConfig(id)).limits).toEqual({ memoryMb: 444, cpuMhz: 1444 })
     expect(await own.getExtensionState(id, 'test.kept')).toBe('after')
     expect(calls).toEqual({ committed: 1, rolledBack: 0 })
-    expect((await own.getContainerState(id)).status).toBe('created')
+    // The start was cut off: its commit landed, so the container reads as running with its main
+    // process not started, and the next commit of `running` starts it for real.
+    const state = await own.getContainerState(id)
+    expect(state.status).toBe('running')
+    expect(state.mainProcess?.status).toBe('not-started')
+    unhook()
+    await own.commit(await own.setRunState(await own.getHandle(id), 'running'))
+    expect((await own.getContainerState(id)).mainProcess?.status).toBe('started')
   })
 })
 

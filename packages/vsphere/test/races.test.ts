@@ -251,9 +251,11 @@ describe('exit recording against concurrent work', () => {
     )
     let h = await a.setRunState(await a.getHandle(id), 'running')
     h = { ...h, pending: { ...h.pending, extensions: { 'test.gone': 'attached' } } }
-    // After A's commit is configured, and before its power-on, B destroys the container.
+    // After A's commit is configured (so the container runs), and before its power-on, B stops
+    // and destroys the container.
     hooks.push(
       hooked.intercept('PowerOnVM_Task', async (_args, forward) => {
+        await b.commit(await b.setRunState(await b.getHandle(id), 'stopped'))
         await b.destroyContainer(id)
         return forward()
       }),

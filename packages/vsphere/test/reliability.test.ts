@@ -87,15 +87,25 @@ describe('lost answers', () => {
 })
 
 describe('injected faults', () => {
-  it('ConcurrentAccess from vSphere is CONFLICT and changes nothing', async () => {
+  it('ConcurrentAccess with no commit in between (only recorded facts moved the VM) plans the commit again', async () => {
     const id = await pl.commit(await createHandle())
     created.push(id)
-    const before = await pl.getContainerConfig(id)
     const version = (await pl.getHandle(id)).baseVersion
     await vcsim.vc.admin.failNext('ReconfigVM_Task', 'ConcurrentAccess')
-    const e = await failure(pl.commit(await pl.setLimits(await pl.getHandle(id), 444, 888)))
-    expect(e.code).toBe('CONFLICT')
-    expect(e.target).toBe(id)
+    await pl.commit(await pl.setLimits(await pl.getHandle(id), 444, 888))
+    expect((await pl.getContainerConfig(id)).limits).toEqual({ memoryMb: 444, cpuMhz: 888 })
+    expect((await pl.getHandle(id)).baseVersion).not.toBe(version)
+  })
+
+  it('ConcurrentAccess after another commit landed is CONFLICT and changes nothing', async () => {
+    const id = await pl.commit(await createHandle())
+    created.push(id)
+    const stale = await pl.setLimits(await pl.getHandle(id), 444, 888)
+    await pl.commit(await pl.setLimits(await pl.getHandle(id), 333, 777))
+    const before = await pl.getContainerConfig(id)
+    const version = (await pl.getHandle(id)).baseVersion
+    const e = await failure(pl.commit(stale))
+    expect(e).toMatchObject({ code: 'CONFLICT', target: id, outcome: 'not-applied' })
     expect(await pl.getContainerConfig(id)).toEqual(before)
     expect((await pl.getHandle(id)).baseVersion).toBe(version)
   })
