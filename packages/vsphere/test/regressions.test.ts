@@ -117,6 +117,16 @@ describe('problem 2: one create-handle committed concurrently', () => {
     expect(await vmsOf(h.containerId)).toBe(1)
   })
 
+  it('the backend guards it itself: four concurrent commits in one process ask vSphere for one VM, not four', async () => {
+    // vCenter (and the harness) refuse a second VM of one name; the backend must not rely on that.
+    const pl = await backend()
+    const h = await pl.setEntryPoint(await pl.createContainer('once'), '/', '/bin/sleep', MAIN_ARGS)
+    created.push(h.containerId)
+    await vcsim.vc.admin.reset()
+    await Promise.all([1, 2, 3, 4].map(() => codeOf(pl.commit(h))))
+    expect((await vcsim.vc.admin.calls()).CreateVM_Task).toBe(1)
+  })
+
   it('passed to a second client, concurrently and then serially: CONFLICT, still one VM', async () => {
     const [a, b] = [await backend(), await backend()]
     const h = await a.setEntryPoint(await a.createContainer('once'), '/', '/bin/sleep', MAIN_ARGS)
@@ -214,7 +224,7 @@ describe('problem 4: a start race across clients', () => {
   })
 })
 
-describe('problem 5: answers after the deadline', () => {
+describe('problem 5: answers after the deadline (the change landed at once)', () => {
   it('a power-on answered after the deadline: retrying the start ends with the main process running, once', async () => {
     const pl = await backend(await gatewayWithDeadline(500))
     const id = await createdContainer(pl)
@@ -238,6 +248,44 @@ describe('problem 5: answers after the deadline', () => {
     if (first !== 'ok') expect(['ok', 'CONFLICT']).toContain(await codeOf(pl.commit(h)))
     expect(await vmsOf(h.containerId)).toBe(1)
     expect((await pl.getContainerConfig(h.containerId)).mainProcess?.execPath).toBe('/bin/sleep')
+    await pl.commit(await pl.setRunState(await pl.getHandle(h.containerId), 'running'))
+    expect(await mainProcessesRunning(h.containerId)).toBe(1)
+  })
+})
+
+describe('problem 5: changes that land after the deadline', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  it('a power-on that lands after the client gave up: the container reads coherently and a retried start runs the main process once', async () => {
+    const pl = await backend(await gatewayWithDeadline(500))
+    const id = await createdContainer(pl)
+    await vcsim.vc.admin.delay('PowerOnVM_Task', 1_200)
+    const first = await codeOf(pl.commit(await pl.setRunState(await pl.getHandle(id), 'running')))
+    await sleep(1_500) // the power-on has landed by now
+    await vcsim.vc.admin.reset()
+    const seen = await pl.getContainerState(id)
+    if (seen.status === 'running') expect(seen.mainProcess?.status, `first start: ${first}`).toBe('started')
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    const state = await pl.getContainerState(id)
+    expect(state.status).toBe('running')
+    expect(state.mainProcess?.status).toBe('started')
+    expect(await mainProcessesRunning(id), `first start: ${first}`).toBe(1)
+  })
+
+  it('a create that lands after the client gave up: a complete container or none, and the retried commit converges', async () => {
+    const pl = await backend(await gatewayWithDeadline(500))
+    const h = await pl.setEntryPoint(await pl.createContainer('late'), '/', '/bin/sleep', MAIN_ARGS)
+    created.push(h.containerId)
+    await vcsim.vc.admin.delay('CreateVM_Task', 1_200)
+    const first = await codeOf(pl.commit(h))
+    await sleep(1_500)
+    await vcsim.vc.admin.reset()
+    if (first !== 'ok') expect(['ok', 'CONFLICT']).toContain(await codeOf(pl.commit(h)))
+    expect(await vmsOf(h.containerId)).toBe(1)
+    expect((await pl.getContainerConfig(h.containerId)).mainProcess?.execPath, `first: ${first}`).toBe(
+      '/bin/sleep',
+    )
+    expect(await pl.listContainers()).toContain(h.containerId)
     await pl.commit(await pl.setRunState(await pl.getHandle(h.containerId), 'running'))
     expect(await mainProcessesRunning(h.containerId)).toBe(1)
   })
