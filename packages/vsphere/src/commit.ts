@@ -256,8 +256,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   } else if (wantStop && record.mainState?.phase === 'starting') {
     // A start that never recorded its process (under way, or cut off): the stop puts the previous
     // run back under a new run token, so a start still under way sees it was taken over.
-    const back = abandonedStart(record.mainState, token)
-    options.push(option(Key.mainState, back ? encodeMainState(back) : ''))
+    options.push(option(Key.mainState, encodeMainState(abandonedStart(record.mainState, token))))
   }
   // What putting this commit back writes: the configuration it set (limits, entry point, a
   // start's run record, extensions' values), never facts it recorded (a run's end).

@@ -138,6 +138,8 @@ export function mainProcessState(
       if (on || !s.startedAt) return notStarted(main.processId)
       return recordedMain(main.processId, s, ProcessStatus.Exited)
     case 'exited':
+      // A stop that cut off the first start: the container stopped before its process began.
+      if (!s.startedAt) return notStarted(main.processId)
       return recordedMain(main.processId, s, ProcessStatus.Exited)
     default: {
       const startedAt = time(s.startedAt)

@@ -35,13 +35,10 @@ export function isConflict(error: unknown): boolean {
  * late, or the call was aborted in flight. The caller must find out before saying anything.
  */
 export function isOutcomeUnknown(error: unknown): boolean {
-  if (!PortLayerError.isInstance(error)) return false
-  if (error.outcome === 'unknown') return true
-  // A gateway that says nothing of its outcome is taken at its worst for a change.
-  return (
-    (error.code === 'UNAVAILABLE' || error.code === 'TIMEOUT' || error.code === 'CANCELLED') &&
-    error.detail?.sent !== false
-  )
+  // A gateway says what it knows: `unknown` when the request may have reached vSphere and its
+  // answer was lost; anything it throws that is not a portlayer error is taken at its worst.
+  if (!PortLayerError.isInstance(error)) return true
+  return error.outcome === 'unknown'
 }
 
 /**

@@ -54,11 +54,11 @@ export function failedStartState(run: string, at: Date, exitCode: number, exitMs
 }
 
 /**
- * What a stop records for a start that never recorded its process: the run before it, ended, under
- * the stop's own token; `null` (no run at all) when there was none.
+ * What a stop records for a start that never recorded its process: the container is stopped (the
+ * start had landed), its main process as the run before left it (not started when there was
+ * none), under the stop's own token so a start still under way sees it was taken over.
  */
-export function abandonedStart(starting: MainStateRecord, token: string): MainStateRecord | null {
-  if (starting.startedAt === null) return null
+export function abandonedStart(starting: MainStateRecord, token: string): MainStateRecord {
   return { ...starting, phase: 'exited', run: token }
 }
 
