@@ -250,7 +250,7 @@ export async function quietReads(
   }
 }
 
-async function retried<T>(fn: () => Promise<T>, tries = 20): Promise<T> {
+async function retried<T>(fn: () => Promise<T>, tries = 1_000): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn()
