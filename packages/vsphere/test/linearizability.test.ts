@@ -34,7 +34,13 @@ async function instance(): Promise<PortLayerVsphere> {
     retryDelayMs: 20,
   })
   const pl = await new PortLayerVsphere(
-    vcsimSettings(vcsim.vc, { exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }),
+    vcsimSettings(vcsim.vc, {
+      exitPollIntervalMs: 0,
+      stopGracePeriodMs: 1_000,
+      // Bounded, so a run stays a few seconds even when a reconciliation cannot finish.
+      reconcileTimeoutMs: 3_000,
+      callTimeoutMs: 15_000,
+    }),
   ).init(gateway, new BasicHandleFactory())
   opened.push({ pl, gateway })
   return pl
