@@ -28,8 +28,8 @@ import { useVcsim, vcsimSettings } from './support/vcsim.js'
 
 const vcsim = useVcsim()
 /** The deadline of every call of the gateway under test; delayed answers come later. */
-const CALL_TIMEOUT_MS = 600
-const DELAY_MS = CALL_TIMEOUT_MS + 600
+const CALL_TIMEOUT_MS = 1_000
+const DELAY_MS = CALL_TIMEOUT_MS + 800
 const text = new TextEncoder()
 
 type Kind = 'failNext' | 'dropResponse' | 'delayResponse' | 'expired'

@@ -226,9 +226,9 @@ describe('problem 4: a start race across clients', () => {
 
 describe('problem 5: answers after the deadline (the change landed at once)', () => {
   it('a power-on answered after the deadline: retrying the start ends with the main process running, once', async () => {
-    const pl = await backend(await gatewayWithDeadline(500))
+    const pl = await backend(await gatewayWithDeadline(800))
     const id = await createdContainer(pl)
-    await vcsim.vc.admin.delayResponse('PowerOnVM_Task', 1_500)
+    await vcsim.vc.admin.delayResponse('PowerOnVM_Task', 2_000)
     const first = await codeOf(pl.commit(await pl.setRunState(await pl.getHandle(id), 'running')))
     await vcsim.vc.admin.reset()
     if (first !== 'ok') await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
@@ -239,10 +239,10 @@ describe('problem 5: answers after the deadline (the change landed at once)', ()
   })
 
   it('a create answered after the deadline leaves a complete container or none, and its retry converges', async () => {
-    const pl = await backend(await gatewayWithDeadline(500))
+    const pl = await backend(await gatewayWithDeadline(800))
     const h = await pl.setEntryPoint(await pl.createContainer('late'), '/', '/bin/sleep', MAIN_ARGS)
     created.push(h.containerId)
-    await vcsim.vc.admin.delayResponse('CreateVM_Task', 1_500)
+    await vcsim.vc.admin.delayResponse('CreateVM_Task', 2_000)
     const first = await codeOf(pl.commit(h))
     await vcsim.vc.admin.reset()
     if (first !== 'ok') expect(['ok', 'CONFLICT']).toContain(await codeOf(pl.commit(h)))
@@ -257,11 +257,11 @@ describe('problem 5: changes that land after the deadline', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
   it('a power-on that lands after the client gave up: the container reads coherently and a retried start runs the main process once', async () => {
-    const pl = await backend(await gatewayWithDeadline(500))
+    const pl = await backend(await gatewayWithDeadline(800))
     const id = await createdContainer(pl)
-    await vcsim.vc.admin.delay('PowerOnVM_Task', 1_200)
+    await vcsim.vc.admin.delay('PowerOnVM_Task', 1_600)
     const first = await codeOf(pl.commit(await pl.setRunState(await pl.getHandle(id), 'running')))
-    await sleep(1_500) // the power-on has landed by now
+    await sleep(2_000) // the power-on has landed by now
     await vcsim.vc.admin.reset()
     const seen = await pl.getContainerState(id)
     if (seen.status === 'running') expect(seen.mainProcess?.status, `first start: ${first}`).toBe('started')
@@ -273,12 +273,12 @@ describe('problem 5: changes that land after the deadline', () => {
   })
 
   it('a create that lands after the client gave up: a complete container or none, and the retried commit converges', async () => {
-    const pl = await backend(await gatewayWithDeadline(500))
+    const pl = await backend(await gatewayWithDeadline(800))
     const h = await pl.setEntryPoint(await pl.createContainer('late'), '/', '/bin/sleep', MAIN_ARGS)
     created.push(h.containerId)
-    await vcsim.vc.admin.delay('CreateVM_Task', 1_200)
+    await vcsim.vc.admin.delay('CreateVM_Task', 1_600)
     const first = await codeOf(pl.commit(h))
-    await sleep(1_500)
+    await sleep(2_000)
     await vcsim.vc.admin.reset()
     if (first !== 'ok') expect(['ok', 'CONFLICT']).toContain(await codeOf(pl.commit(h)))
     expect(await vmsOf(h.containerId)).toBe(1)
