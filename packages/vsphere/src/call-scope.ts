@@ -103,6 +103,23 @@ export function reconciling<T>(timeoutMs: number, fn: () => Promise<T>): Promise
   return storage.run({ signal: AbortSignal.timeout(timeoutMs) }, fn)
 }
 
+/** Sleeps `ms`; rejects at once with `CANCELLED` (or `TIMEOUT`) when the call in progress is aborted. */
+export function pause(ms: number): Promise<void> {
+  throwIfAborted()
+  const signal = scopeSignal()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(cancelled(signal?.reason, 'not-applied'))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 /** Runs `fn` with no signal at all (background work owned by the backend). */
 export function unscoped<T>(fn: () => Promise<T>): Promise<T> {
   return storage.run({ signal: undefined }, fn)

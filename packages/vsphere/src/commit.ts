@@ -13,7 +13,7 @@ import {
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
 import { type Backend, versionOf } from './backend.js'
-import { reconciling, scopeSignal } from './call-scope.js'
+import { pause, reconciling, scopeSignal } from './call-scope.js'
 import { type PlanStep, runPlan } from './commit-plan.js'
 import { appendRev, commitLanded, newToken } from './commit-tokens.js'
 import { resolveLimits, statusOf } from './derive.js'
@@ -39,7 +39,7 @@ import { vmNameFor } from './settings.js'
 import { deleteStaged, persistFiles } from './staged-files.js'
 import { type StartProgress, startSteps } from './start-steps.js'
 import { runTask } from './vim.js'
-import { withEntries } from './vm.js'
+import { type VmSnapshot, withEntries } from './vm.js'
 
 // A commit is checked completely before anything changes (shape, files, entry point, extensions'
 // prepare), then carried out as a plan (see commit-plan.ts): the guarded reconfiguration that
@@ -184,8 +184,12 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   const { factory, guest } = b.c()
   const id = handle.containerId
   const p = handle.pending
-  const snap = await b.read(id)
+  let snap = await b.read(id)
   if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
+  if (!isEmptyHandle(handle)) {
+    snap = await afterStopUnderWay(b, id, snap)
+    if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
+  }
   const record = snap.record as ContainerRecord
   // Whether the main process still runs matters when the handle starts it or sets limits: a
   // container whose main process exited unobserved is stopped, so it starts afresh and takes the
@@ -210,17 +214,10 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   const wantStop = p.runState === RunState.Stopped && running
   const applyLimits = p.limits !== undefined && !running
   const files = lastCopyPerPath(p.files)
-  const hasExtensions = Object.keys(p.extensions).length > 0
+  const _hasExtensions = Object.keys(p.extensions).length > 0
   // As on every backend, a handle that asks for anything is a commit (it moves the version) even
   // when nothing comes of it (limits for a running container, a stop of one that never ran).
-  if (
-    p.limits === undefined &&
-    p.runState === undefined &&
-    !p.mainProcess &&
-    files.length === 0 &&
-    !hasExtensions
-  )
-    return id
+  if (isEmptyHandle(handle)) return id
 
   if (files.length > 0 && !running) {
     // They join the files already waiting for the next start: together they must fit.
@@ -386,6 +383,42 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
     await b.powerOff(id, snap.ref).catch((e) => b.settings.onBackgroundError(e))
   }
   return id
+}
+
+function isEmptyHandle(handle: Handle): boolean {
+  const p = handle.pending
+  return (
+    p.limits === undefined &&
+    p.runState === undefined &&
+    !p.mainProcess &&
+    p.files.length === 0 &&
+    Object.keys(p.extensions).length === 0
+  )
+}
+
+/**
+ * A stop under way (recorded `stopping`, the VM still on) belongs to the commit that began it,
+ * until it recorded the end: a commit waits for it, as the simulator finishes a stop before
+ * applying anything else. Its power-off then cannot hit what this commit does. A stop whose
+ * client died is waited for no longer than its grace period and the time to record it, then
+ * this commit goes on (a start powers the VM off first; a stop stops it).
+ */
+async function afterStopUnderWay(b: Backend, id: ID, first: VmSnapshot): Promise<VmSnapshot> {
+  let snap = first
+  const until = Date.now() + b.settings.stopGracePeriodMs + b.settings.reconcileTimeoutMs
+  let delay = 20
+  while (snap.record?.mainState?.phase === 'stopping' && snap.powerState === 'poweredOn') {
+    if (Date.now() >= until) break
+    await pause(delay)
+    delay = Math.min(delay * 2, 250)
+    const now = await b.readRef(snap.ref)
+    if (!now || now.record?.id !== id) {
+      b.forget(id)
+      throw notFound(id)
+    }
+    snap = now
+  }
+  return snap
 }
 
 /** Runs a plan and tells the extensions its outcome: commit unless it certainly changed nothing. */

@@ -69,6 +69,9 @@ export function statusOf(
   // then on the container runs, also while the VM is still powering on. A start whose client died
   // stays `starting`; the next commit of `running` starts it again, a stop puts it back.
   if (state?.phase === 'starting') return RunState.Running
+  // Likewise a stop takes effect when its reconfiguration lands (it writes `stopping`): stopped
+  // from then on, while its process may still be given the grace period to exit.
+  if (state?.phase === 'stopping') return RunState.Stopped
   if (powerState === 'poweredOn' && state !== null) {
     return mainEnded(state, procs) ? RunState.Stopped : RunState.Running
   }

@@ -34,6 +34,8 @@ export const Key = {
    * answer was lost can tell whether it landed.
    */
   rev: `${KEY_PREFIX}rev`,
+  /** The token of a destroy under way: it makes destroys exclusive (see destroy.ts). */
+  destroying: `${KEY_PREFIX}destroying`,
 } as const
 
 const EXEC_PREFIX = `${KEY_PREFIX}exec.`
@@ -125,6 +127,8 @@ export interface ContainerRecord {
   readonly rev: string | null
   /** The tokens of the last commits, oldest first. */
   readonly revs: readonly string[]
+  /** The token of a destroy under way, if any. */
+  readonly destroying: string | null
 }
 
 /**
@@ -248,6 +252,7 @@ export function decodeRecord(entries: ReadonlyMap<string, string>): ContainerRec
     extensions,
     rev: revs.at(-1) ?? null,
     revs,
+    destroying: entries.get(Key.destroying) || null,
   }
 }
 

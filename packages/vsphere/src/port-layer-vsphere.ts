@@ -30,20 +30,11 @@ import {
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { Backend, versionOf } from './backend.js'
-import { callSignal, inScope, reconciling, scopedGateway, unscoped } from './call-scope.js'
+import { callSignal, inScope, scopedGateway, unscoped } from './call-scope.js'
 import { commitCreate, commitExisting } from './commit.js'
 import { configOf, stateOf, statusOf } from './derive.js'
-import {
-  BACKEND,
-  closed,
-  faultOf,
-  invalidState,
-  isCode,
-  isOutcomeUnknown,
-  notFound,
-  withOutcome,
-  wrap,
-} from './errors.js'
+import { destroyContainer } from './destroy.js'
+import { BACKEND, closed, invalidState, wrap } from './errors.js'
 import { unregistered } from './extensions.js'
 import type { ContainerRecord } from './extra-config.js'
 import { Guest, guestPath } from './guest.js'
@@ -51,8 +42,6 @@ import { resolveInventory } from './inventory.js'
 import { execIn, signalIn } from './processes.js'
 import { observe, pollExits } from './runs.js'
 import { resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
-import { deleteStaged } from './staged-files.js'
-import { runTask } from './vim.js'
 
 /**
  * The vSphere backend: every container is a VM in the configured folder, its identity and
@@ -324,37 +313,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async #destroy(id: ID): Promise<void> {
     arg(() => validateId(id, 'id', BACKEND))
-    const { gateway } = this.b.c()
-    const { snap, procs } = await observe(this.b, id, await this.b.read(id))
-    const record = snap.record as ContainerRecord
-    if (statusOf(record, snap.powerState, procs) === RunState.Running) {
-      throw invalidState(`container ${id} is running: stop it before destroying it`, id)
-    }
-    if (snap.powerState !== 'poweredOff') await this.b.powerOff(id, snap.ref)
-    try {
-      await runTask(gateway, 'Destroy_Task', { _this: snap.ref })
-    } catch (e) {
-      if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-        this.b.forget(id)
-        throw notFound(id)
-      }
-      if (faultOf(e) === 'InvalidPowerState') throw wrap(e, `container ${id} is running`, id, 'INVALID_STATE')
-      if (!isOutcomeUnknown(e)) throw withOutcome(wrap(e, `destroying container ${id}`, id), 'not-applied')
-      // The answer was lost: the VM being gone is the answer.
-      const gone = await reconciling(this.b.settings.reconcileTimeoutMs, async () => {
-        const now = await this.b.readRef(snap.ref)
-        return now === undefined || now.record?.id !== id
-      }).catch(() => undefined)
-      if (gone === undefined) throw withOutcome(wrap(e, `destroying container ${id}`, id), 'unknown')
-      if (!gone) throw withOutcome(wrap(e, `destroying container ${id}`, id), 'not-applied')
-    }
-    this.b.forget(id)
-    for (const exec of record.execs) this.b.processOwners.delete(exec.processId)
-    deleteStaged(
-      this.b,
-      record.files.flatMap((f) => ('path' in f ? [f.path] : [])),
-    )
-    await this.b.releaseExtensions(id, record)
+    return destroyContainer(this.b, id)
   }
 
   registerExtension<P, A>(extension: CommitExtension<P, A>): () => void {

@@ -55,15 +55,19 @@ export async function stopRun(
       if (!Guest.notReady(e) && !isCode(e, 'NOT_FOUND')) b.settings.onBackgroundError(e)
     }
   }
+  // Powered off first, then recorded: once the end is recorded the stop touches nothing more, so
+  // a commit that waited for it (see commit.ts) can never be hit by its power-off.
   try {
-    if (!(await recordStop(b, ref, state, procs))) return
+    const now = await b.readRef(ref)
+    if (!now?.record || now.record.mainState?.run !== state?.run) return
     await b.powerOff(id, ref)
+    irrevocable = true
+    b.watched.delete(id)
+    await recordStop(b, ref, state, procs, now)
   } catch (e) {
     if (!irrevocable) throw e
     b.settings.onBackgroundError(e)
-    return
   }
-  b.watched.delete(id)
 }
 
 /**
@@ -76,8 +80,9 @@ async function recordStop(
   ref: MoRef,
   state: MainStateRecord | null,
   procs: readonly GuestProcessInfo[] | undefined,
+  read: VmSnapshot,
 ): Promise<boolean> {
-  let now = await b.readRef(ref)
+  let now: VmSnapshot | undefined = read
   for (let attempt = 0; ; attempt++) {
     if (!now?.record) return false
     if (now.record.mainState?.run !== state?.run) return false

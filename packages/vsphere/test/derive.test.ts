@@ -46,6 +46,7 @@ function record(mainState: MainStateRecord | null, execs: ExecRecord[] = []): Co
     extensions: new Map(),
     rev: null,
     revs: [],
+    destroying: null,
   }
 }
 
@@ -88,8 +89,8 @@ describe('statusOf', () => {
     ['running, guest agrees', state('started'), 'poweredOn', [running(11)], 'running'],
     ['exited, not yet recorded', state('started'), 'poweredOn', [exited(11, 0)], 'stopped'],
     ['exited, no longer listed by the guest', state('started'), 'poweredOn', [], 'stopped'],
-    ['being stopped', state('stopping'), 'poweredOn', undefined, 'running'],
-    ['being stopped, main process still running', state('stopping'), 'poweredOn', [running(11)], 'running'],
+    ['being stopped', state('stopping'), 'poweredOn', undefined, 'stopped'],
+    ['being stopped, main process still running', state('stopping'), 'poweredOn', [running(11)], 'stopped'],
     [
       'being stopped, main process exited on SIGTERM',
       state('stopping'),

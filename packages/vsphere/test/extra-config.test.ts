@@ -111,6 +111,7 @@ describe('decodeRecord', () => {
       ]),
       rev: 'token-1',
       revs: ['token-0', 'token-1'],
+      destroying: null,
     })
   })
 
@@ -136,6 +137,7 @@ describe('decodeRecord', () => {
       files: [],
       rev: null,
       revs: [],
+      destroying: null,
     })
     expect(record?.extensions.size).toBe(0)
     expect(record?.created.getTime()).toBe(0)

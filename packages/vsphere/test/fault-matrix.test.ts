@@ -257,7 +257,7 @@ const METHODS: Record<string, readonly string[]> = {
     'ReconfigVM_Task',
     'RetrievePropertiesEx',
   ],
-  destroy: ['Destroy_Task', 'FindByInventoryPath', 'RetrievePropertiesEx'],
+  destroy: ['Destroy_Task', 'FindByInventoryPath', 'ReconfigVM_Task', 'RetrievePropertiesEx'],
   exec: ['FindByInventoryPath', 'ReconfigVM_Task', 'RetrievePropertiesEx', 'StartProgramInGuest'],
   signal: [
     'CreateContainerView',

@@ -91,43 +91,36 @@ async function runningContainer(pl: PortLayerVsphere, seconds = '3600'): Promise
 }
 
 describe('exit recording against concurrent work', () => {
-  it('a second stop that finds the VM already off keeps the exit the first stop recorded', async () => {
+  it('a second stop committed while the first is under way waits for it and keeps the exit it recorded', async () => {
     const hookedA = new HookedGateway(vcsim.gateway)
-    const hookedB = new HookedGateway(vcsim.gateway)
     const a = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }, hookedA)
-    const b = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }, hookedB)
+    const b = await vcsim.backend({ exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 })
     backends.push(a, b)
     owner = a
     const id = await runningContainer(a)
     const stopA = await a.setRunState(await a.getHandle(id), 'stopped')
-    const bLooking = signal()
-    const aDone = signal()
     let stopB: Promise<string> | undefined
-    // B's stop looks at the guest only once A's stop has finished (and powered the VM off). (B's
-    // first look is its getHandle's, while the main process still runs.)
-    let bLooks = 0
-    hooks.push(
-      hookedB.intercept('ListProcessesInGuest', async (_args, forward) => {
-        if (++bLooks === 2) {
-          bLooking.resolve()
-          await aDone.promise
-        }
-        return forward()
-      }),
-    )
+    let bDoneEarly = false
     // B takes its handle and commits its stop after A's stop was configured, before A's SIGTERM.
     hooks.push(
       hookedA.intercept('StartProgramInGuest', async (_args, forward) => {
         if (!stopB) {
-          stopB = outcome(b.getHandle(id).then(async (h) => b.commit(await b.setRunState(h, 'stopped'))))
-          await bLooking.promise
+          const h = await b.setRunState(await b.getHandle(id), 'stopped')
+          stopB = outcome(b.commit(h)).then((r) => {
+            bDoneEarly = aDone === false
+            return r
+          })
+          // B's commit is waiting for A's stop now; give it time to (wrongly) go ahead.
+          await new Promise((resolve) => setTimeout(resolve, 100))
         }
         return forward()
       }),
     )
+    let aDone = false
     expect(await outcome(a.commit(stopA))).toBe('ok')
-    aDone.resolve()
+    aDone = true
     expect(await stopB).toBe('ok')
+    expect(bDoneEarly, 'B finished before A').toBe(false)
     const state = await a.getContainerState(id)
     expect(state.status).toBe('stopped')
     expect(state.mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })

@@ -1,0 +1,157 @@
+import { type ID, type MoRef, RunState, type VirtualMachineConfigSpec } from '@portlayer/contracts'
+import type { Backend } from './backend.js'
+import { pause, reconciling } from './call-scope.js'
+import { newToken } from './commit-tokens.js'
+import { statusOf } from './derive.js'
+import {
+  faultOf,
+  invalidState,
+  isCode,
+  isConflict,
+  isOutcomeUnknown,
+  notFound,
+  withOutcome,
+  wrap,
+} from './errors.js'
+import { type ContainerRecord, Key, option } from './extra-config.js'
+import { observe } from './runs.js'
+import { deleteStaged } from './staged-files.js'
+import { runTask } from './vim.js'
+import type { VmSnapshot } from './vm.js'
+
+// A destroy first claims the container with a reconfiguration guarded by the version it read,
+// writing its own token (`guestinfo.portlayer.destroying`). Of two destroys only one claims it;
+// the other waits until the container is gone (then `NOT_FOUND`) or the claim is given up. So
+// when the answer of `Destroy_Task` is lost and the VM is gone, it was this destroy's doing.
+
+const CLAIM_ATTEMPTS = 8
+
+export async function destroyContainer(b: Backend, id: ID): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const { snap, procs } = await observe(b, id, await b.read(id))
+    const record = snap.record as ContainerRecord
+    if (statusOf(record, snap.powerState, procs) === RunState.Running) {
+      throw invalidState(`container ${id} is running: stop it before destroying it`, id)
+    }
+    if (record.destroying !== null && attempt < CLAIM_ATTEMPTS) {
+      // Another destroy is under way: it decides (gone → this one is NOT_FOUND).
+      await claimGivenUp(b, id, snap, record.destroying)
+      continue
+    }
+    const token = newToken()
+    const claimed = await claim(b, id, snap, token)
+    if (claimed === 'moved') {
+      if (attempt < CLAIM_ATTEMPTS) continue
+      throw withOutcome(
+        wrap(new Error('the container kept changing'), `destroying container ${id}`, id),
+        'not-applied',
+      )
+    }
+    await destroyClaimed(b, id, snap, record, token)
+    return
+  }
+}
+
+/** Writes the claim; `moved` when something changed the VM since `snap` was read. */
+async function claim(b: Backend, id: ID, snap: VmSnapshot, token: string): Promise<'claimed' | 'moved'> {
+  const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, token)] }
+  if (snap.version !== '') spec.changeVersion = snap.version
+  try {
+    await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+    return 'claimed'
+  } catch (e) {
+    if (isConflict(e)) return 'moved'
+    if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
+      b.forget(id)
+      throw notFound(id)
+    }
+    const failed = wrap(e, `destroying container ${id}`, id)
+    if (!isOutcomeUnknown(e)) throw withOutcome(failed, 'not-applied')
+    const now = await reconciling(b.settings.reconcileTimeoutMs, () => b.readRef(snap.ref)).catch(() => null)
+    if (now === null) throw withOutcome(failed, 'unknown')
+    if (now === undefined || now.record?.id !== id) {
+      b.forget(id)
+      throw notFound(id)
+    }
+    if (now.record.destroying === token) return 'claimed'
+    // The claim did not land; nothing changed.
+    return 'moved'
+  }
+}
+
+async function destroyClaimed(
+  b: Backend,
+  id: ID,
+  snap: VmSnapshot,
+  record: ContainerRecord,
+  token: string,
+): Promise<void> {
+  const { gateway } = b.c()
+  try {
+    if (snap.powerState !== 'poweredOff') await b.powerOff(id, snap.ref)
+    await runTask(gateway, 'Destroy_Task', { _this: snap.ref })
+  } catch (e) {
+    const failed = wrap(e, `destroying container ${id}`, id)
+    if (isOutcomeUnknown(e)) {
+      // The answer was lost: this destroy holds the claim, so the VM being gone is its doing.
+      const now = await reconciling(b.settings.reconcileTimeoutMs, () => b.readRef(snap.ref)).catch(
+        () => null,
+      )
+      if (now === null) throw withOutcome(failed, 'unknown')
+      if (now !== undefined && now.record?.id === id) {
+        await giveUp(b, id, snap.ref, token, failed)
+        throw withOutcome(failed, 'not-applied')
+      }
+    } else {
+      await giveUp(b, id, snap.ref, token, failed)
+      if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
+        b.forget(id)
+        throw notFound(id)
+      }
+      if (faultOf(e) === 'InvalidPowerState') throw wrap(e, `container ${id} is running`, id, 'INVALID_STATE')
+      throw withOutcome(failed, 'not-applied')
+    }
+  }
+  b.forget(id)
+  for (const exec of record.execs) b.processOwners.delete(exec.processId)
+  deleteStaged(
+    b,
+    record.files.flatMap((f) => ('path' in f ? [f.path] : [])),
+  )
+  await b.releaseExtensions(id, record)
+}
+
+/** Takes the claim back after a destroy that did not happen (a failure tells the caller unknown). */
+async function giveUp(b: Backend, _id: ID, ref: MoRef, token: string, failed: Error): Promise<void> {
+  try {
+    await reconciling(b.settings.reconcileTimeoutMs, async () => {
+      const now = await b.readRef(ref)
+      if (!now || now.record?.destroying !== token) return
+      const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, '')] }
+      if (now.version !== '') spec.changeVersion = now.version
+      await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: ref, spec })
+    })
+  } catch {
+    throw withOutcome(failed, 'unknown')
+  }
+}
+
+/**
+ * Waits for another destroy's claim to end: `NOT_FOUND` when the container went; returns when the
+ * claim was taken back (or its client is taken to have died: after the time a destroy may take).
+ */
+async function claimGivenUp(b: Backend, id: ID, first: VmSnapshot, other: string): Promise<void> {
+  const until = Date.now() + b.settings.reconcileTimeoutMs
+  let delay = 20
+  let snap: VmSnapshot | undefined = first
+  while (snap?.record?.destroying === other) {
+    if (Date.now() >= until) return
+    await pause(delay)
+    delay = Math.min(delay * 2, 250)
+    snap = await b.readRef(first.ref)
+  }
+  if (!snap || snap.record?.id !== id) {
+    b.forget(id)
+    throw notFound(id)
+  }
+}
