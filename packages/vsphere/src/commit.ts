@@ -10,6 +10,7 @@ import {
   type OptionValue,
   PortLayerError,
   RunState,
+  UnavailableError,
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
 import { type Backend, versionOf } from './backend.js'
@@ -17,6 +18,7 @@ import { pause, reconciling, scopeSignal } from './call-scope.js'
 import { type PlanStep, runPlan } from './commit-plan.js'
 import { appendRev, commitLanded, newToken } from './commit-tokens.js'
 import { resolveLimits, statusOf } from './derive.js'
+import { afterDestroyUnderWay } from './destroy.js'
 import { BACKEND, faultOf, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import {
@@ -165,7 +167,7 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
 }
 
 /** How often a commit is planned again because recorded facts moved `changeVersion` meanwhile. */
-const FACT_RETRIES = 5
+const FACT_RETRIES = 10
 
 // Marks the refusal of a reconfiguration whose `changeVersion` was moved by facts, not commits.
 const factsMoved = new WeakSet<object>()
@@ -175,7 +177,19 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
     try {
       return await commitExistingOnce(b, handle)
     } catch (e) {
-      if (!(typeof e === 'object' && e !== null && factsMoved.has(e)) || attempt >= FACT_RETRIES) throw e
+      if (!(typeof e === 'object' && e !== null && factsMoved.has(e))) throw e
+      if (attempt >= FACT_RETRIES) {
+        // No commit came between, so CONFLICT would be untrue: the container kept changing.
+        throw new UnavailableError(
+          `container ${handle.containerId} kept changing; the commit was not applied`,
+          {
+            backend: BACKEND,
+            target: handle.containerId,
+            cause: e,
+          },
+        )
+      }
+      await pause(10 * (attempt + 1))
     }
   }
 }
@@ -187,6 +201,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   let snap = await b.read(id)
   if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   if (!isEmptyHandle(handle)) {
+    if (snap.record?.destroying) snap = await afterDestroyUnderWay(b, id, snap)
     snap = await afterStopUnderWay(b, id, snap)
     if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   }
@@ -464,8 +479,17 @@ async function guardedReconfigure(
         detail: PortLayerError.isInstance(e) ? e.detail : undefined,
         cause: e,
       })
-      const now = await b.readRef(ref).catch(() => undefined)
-      if (now?.record?.id === id && versionOf(now) === baseVersion) factsMoved.add(error)
+      let now: VmSnapshot | undefined
+      try {
+        now = await b.readRef(ref)
+      } catch (re) {
+        throw withOutcome(wrap(re, `committing container ${id}`, id), 'not-applied')
+      }
+      if (!now || now.record?.id !== id) {
+        b.forget(id)
+        throw notFound(id)
+      }
+      if (versionOf(now) === baseVersion) factsMoved.add(error)
       throw error
     }
     if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {

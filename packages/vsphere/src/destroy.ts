@@ -35,7 +35,7 @@ export async function destroyContainer(b: Backend, id: ID): Promise<void> {
     }
     if (record.destroying !== null && attempt < CLAIM_ATTEMPTS) {
       // Another destroy is under way: it decides (gone → this one is NOT_FOUND).
-      await claimGivenUp(b, id, snap, record.destroying)
+      await afterDestroyUnderWay(b, id, snap)
       continue
     }
     const token = newToken()
@@ -137,15 +137,16 @@ async function giveUp(b: Backend, _id: ID, ref: MoRef, token: string, failed: Er
 }
 
 /**
- * Waits for another destroy's claim to end: `NOT_FOUND` when the container went; returns when the
- * claim was taken back (or its client is taken to have died: after the time a destroy may take).
+ * Waits for a destroy under way (another's claim in `first`) to end: `NOT_FOUND` when the
+ * container went; the container as it is when the claim was taken back, or when its client is
+ * taken to have died (after the time a destroy may take).
  */
-async function claimGivenUp(b: Backend, id: ID, first: VmSnapshot, other: string): Promise<void> {
+export async function afterDestroyUnderWay(b: Backend, id: ID, first: VmSnapshot): Promise<VmSnapshot> {
+  const other = first.record?.destroying
   const until = Date.now() + b.settings.reconcileTimeoutMs
   let delay = 20
   let snap: VmSnapshot | undefined = first
-  while (snap?.record?.destroying === other) {
-    if (Date.now() >= until) return
+  while (snap?.record?.destroying === other && Date.now() < until) {
     await pause(delay)
     delay = Math.min(delay * 2, 250)
     snap = await b.readRef(first.ref)
@@ -154,4 +155,5 @@ async function claimGivenUp(b: Backend, id: ID, first: VmSnapshot, other: string
     b.forget(id)
     throw notFound(id)
   }
+  return snap
 }
