@@ -25,9 +25,10 @@ export interface PlanStep {
   landed?(): Promise<boolean>
   /**
    * Puts the step back after a later step failed. Resolves false (or throws) when it could not;
-   * without it, the step stays (it needs no undo, e.g. a read).
+   * `'superseded'` when another commit has since built on it (so the commit landed for good and
+   * counts as done); without it, the step stays (it needs no undo, e.g. a read).
    */
-  undo?(): Promise<boolean>
+  undo?(): Promise<boolean | 'superseded'>
 }
 
 // Errors whose outcome a plan already settled: a plan nested in a step passes its verdict up.
@@ -67,7 +68,9 @@ export async function runPlan(
         continue
       }
       if (failure.outcome === 'unknown') throw decided(failure.error)
-      throw decided(await undoAll(done, failure.error, reconcileMs))
+      const undone = await undoAll(done, failure.error, reconcileMs)
+      if (undone === 'superseded') return
+      throw decided(undone)
     }
     done.push(step)
     if (result === 'finish') return
@@ -107,12 +110,15 @@ async function undoAll(
   done: readonly PlanStep[],
   error: PortLayerError,
   reconcileMs: number,
-): Promise<PortLayerError> {
+): Promise<PortLayerError | 'superseded'> {
   let clean = true
   for (const step of [...done].reverse()) {
     if (!step.undo) continue
     try {
-      if (!(await reconciling(reconcileMs, step.undo.bind(step)))) clean = false
+      const undone = await reconciling(reconcileMs, step.undo.bind(step))
+      // Another commit built on this step: the plan landed, and what failed is now theirs.
+      if (undone === 'superseded') return 'superseded'
+      if (!undone) clean = false
     } catch {
       clean = false
     }

@@ -39,7 +39,7 @@ import { abandonedStart, endOfRun, startingState, stoppingState } from './run-re
 import { stopRun } from './runs.js'
 import { vmNameFor } from './settings.js'
 import { deleteStaged, persistFiles } from './staged-files.js'
-import { type StartProgress, startSteps } from './start-steps.js'
+import { type StartInput, type StartProgress, startSteps } from './start-steps.js'
 import { runTask } from './vim.js'
 import { type VmSnapshot, withEntries } from './vm.js'
 
@@ -156,7 +156,7 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
           handleFiles: files,
           powerOffFirst: false,
         }
-        await runPlan(startSteps(b, input, progress), b.settings.reconcileTimeoutMs, id)
+        await startOrSuperseded(b, input, progress)
         return undefined
       },
     })
@@ -276,7 +276,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   const undoKeys = [
     ...(applyLimits ? [Key.limits] : []),
     ...(p.mainProcess ? [Key.main] : []),
-    ...(wantStart ? [Key.mainState] : []),
+    ...(wantStart || wantStop ? [Key.mainState] : []),
     ...revocable.keys,
   ]
   const overrides = new Map(previousRun ? [[Key.mainState, encodeMainState(previousRun)]] : [])
@@ -325,6 +325,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
       const undo = undoOf(snap, undoKeys, applyLimits, overrides)
       const outcome = await restore(b, id, snap.ref, token, undo)
       if (outcome === 'kept') return false
+      if (outcome === 'superseded') return 'superseded'
       revoked = outcome === 'restored' ? revocable.namespaces : undefined
       return true
     },
@@ -375,7 +376,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
           handleFiles: files,
           powerOffFirst: poweredOnButEnded,
         }
-        await runPlan(startSteps(b, input, progress), b.settings.reconcileTimeoutMs, id)
+        await startOrSuperseded(b, input, progress)
         return undefined
       },
     })
@@ -446,6 +447,23 @@ async function settleExtensions(prepared: PreparedExtensions, plan: () => Promis
     throw e
   }
   prepared.commit()
+}
+
+/**
+ * Runs a start's steps. The VM gone meanwhile means this commit's start was stopped and the
+ * container destroyed by others (a running container is never destroyed): the commit had landed
+ * and was superseded.
+ */
+async function startOrSuperseded(b: Backend, input: StartInput, progress: StartProgress): Promise<void> {
+  try {
+    await runPlan(startSteps(b, input, progress), b.settings.reconcileTimeoutMs, input.id)
+  } catch (e) {
+    if (!isCode(e, 'NOT_FOUND')) throw e
+    const now = await reconciling(b.settings.reconcileTimeoutMs, () => b.readRef(input.ref)).catch(() => null)
+    if (now !== undefined) throw e
+    b.forget(input.id)
+    progress.superseded = true
+  }
 }
 
 /** After a start: a program that could not even start leaves the VM to go off; a live one is watched. */

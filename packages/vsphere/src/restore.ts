@@ -50,10 +50,10 @@ export function undoOf(
 const ATTEMPTS = 3
 
 /**
- * What became of a commit's configuration: put back, kept (someone committed on top, or putting
- * it back failed), or gone with its VM (destroyed meanwhile, so the commit left nothing).
+ * What became of a commit's configuration: put back; superseded (another commit built on it, so it
+ * landed for good); kept (putting it back failed); or gone with its VM (destroyed meanwhile).
  */
-export type RestoreOutcome = 'restored' | 'kept' | 'gone'
+export type RestoreOutcome = 'restored' | 'kept' | 'superseded' | 'gone'
 
 /**
  * Writes `undo` back, provided the last commit on the VM is still the one with token `token`.
@@ -72,7 +72,8 @@ export async function restore(
       const { gateway } = b.c()
       const now = await b.readRef(ref)
       if (!now || now.record?.id !== id) return 'gone'
-      if (now.record.rev !== token) return 'kept'
+      // Another commit built on this one: it is part of the container's history now.
+      if (!now.record.revs.includes(token) || now.record.rev !== token) return 'superseded'
       if (undo.options.length === 0 && undo.memoryMb === undefined && undo.cpuMhz === undefined)
         return 'restored'
       const spec: VirtualMachineConfigSpec = { extraConfig: [...undo.options] }
