@@ -1,0 +1,5 @@
+export * from './adopt-error.js'
+export * from './argument-check.js'
+export * from './exec-retention.js'
+export * from './extension-registry.js'
+export * from './plain-json.js'
