@@ -38,7 +38,12 @@ export function isOutcomeUnknown(error: unknown): boolean {
   // A gateway says what it knows: `unknown` when the request may have reached vSphere and its
   // answer was lost; anything it throws that is not a portlayer error is taken at its worst.
   if (!PortLayerError.isInstance(error)) return true
-  return error.outcome === 'unknown'
+  if (error.outcome === 'unknown') return true
+  // An answer that never came in time may still have been applied, whatever a gateway guessed;
+  // finding out costs one read. A fault vSphere answered with was certainly not applied.
+  if (error.detail?.sent === false) return false
+  if (error.code === 'TIMEOUT' || error.code === 'CANCELLED') return true
+  return error.code === 'UNAVAILABLE' && error.detail?.fault === undefined
 }
 
 /**
