@@ -5,6 +5,7 @@ export {
   type GatewayFixture,
   loadFixture,
 } from './fixture.js'
+export { ForwardingGateway } from './forwarding.js'
 export { createSoapGateway, type SoapGateway, type SoapGatewayStats } from './gateway.js'
 export { createRecordingGateway, type RecordingGateway, type RecordingOptions } from './recording.js'
 export { createReplayGateway, type ReplayGateway, type ReplayOptions } from './replay.js'

@@ -6,7 +6,6 @@ import {
   type HttpTransferResponse,
   type MoRef,
   PortLayerError,
-  type ServiceContent,
   type TaskInfo,
   type VimArgs,
   type VimMethodName,
@@ -25,6 +24,7 @@ import {
   recordedTransfer,
   scrubbed,
 } from './fixture.js'
+import { ForwardingGateway } from './forwarding.js'
 import { Redactor, scrub } from './redact.js'
 
 export interface RecordingOptions {
@@ -58,6 +58,91 @@ function readable<T>(what: string, read: () => T): T {
 }
 
 /**
+ * Records every call, task wait and transfer passed to the inner gateway with its result or
+ * error, in the order they were started. The redactor and the entries are private fields: the
+ * recorder shows no secret however it is inspected.
+ */
+class Recorder extends ForwardingGateway implements RecordingGateway {
+  readonly #redactor = new Redactor()
+  readonly #slots: Slot[] = []
+  readonly #path: string | undefined
+
+  constructor(inner: VmomiGateway, options: RecordingOptions) {
+    super(inner)
+    for (const secret of options.secrets ?? []) this.#redactor.add(secret)
+    this.#path = options.path
+  }
+
+  async #record<T>(
+    make: (outcome: { result?: unknown; error?: FixtureError }) => FixtureEntry,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const slot: Slot = { entry: undefined }
+    this.#slots.push(slot)
+    try {
+      const result = await run()
+      slot.entry = make({ result: scrubbed(result, this.#redactor) })
+      return result
+    } catch (error) {
+      slot.entry = make({ error: errorRecord(error, this.#redactor) })
+      throw error
+    }
+  }
+
+  // Own properties, so that they work detached from the recorder too.
+  readonly fixture = (): GatewayFixture => ({
+    format: FIXTURE_FORMAT,
+    version: 1,
+    serviceContent: scrubbed(this.serviceContent, this.#redactor),
+    // Scrubbed again at the end: a secret learned late (a later guest password) leaves no trace
+    // in an earlier entry either.
+    entries: this.#slots.flatMap((s) => (s.entry ? [scrub(s.entry, this.#redactor)] : [])),
+  })
+
+  readonly save = async (path: string): Promise<void> => {
+    await mkdir(dirname(path), { recursive: true })
+    await writeFile(path, `${JSON.stringify(this.fixture(), null, 2)}\n`, 'utf8')
+  }
+
+  // Async, as the contract says: recording an odd argument must reject, never throw at the caller.
+  override async call<M extends VimMethodName>(
+    method: M,
+    args: VimArgs<M>,
+    opts?: VmomiCallOptions,
+  ): Promise<VimResult<M>> {
+    const recordedArgs = readable('call', () => scrubbed(args, this.#redactor))
+    return this.#record(
+      (outcome) => ({ kind: 'call', method, args: recordedArgs, ...outcome }),
+      () => super.call(method, args, opts),
+    )
+  }
+
+  override async waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
+    const recordedTask = readable('waitForTask', () => encode(task) as MoRef)
+    return this.#record(
+      (outcome) => ({ kind: 'waitForTask', task: recordedTask, ...outcome }),
+      () => super.waitForTask(task, opts),
+    )
+  }
+
+  override async transfer(
+    request: HttpTransferRequest,
+    opts?: VmomiCallOptions,
+  ): Promise<HttpTransferResponse> {
+    const recordedRequest = readable('transfer', () => recordedTransfer(request, this.#redactor))
+    return this.#record(
+      (outcome) => ({ kind: 'transfer', request: recordedRequest, ...outcome }),
+      () => super.transfer(request, opts),
+    )
+  }
+
+  override async close(): Promise<void> {
+    await super.close()
+    if (this.#path !== undefined) await this.save(this.#path)
+  }
+}
+
+/**
  * Wraps `inner` and records every call, task wait and transfer with its result or error, in the
  * order they were started. Passwords, session keys, cookies and guest authentication are
  * scrubbed from the fixture; so is every occurrence of such a secret inside other strings.
@@ -66,76 +151,5 @@ export function createRecordingGateway(
   inner: VmomiGateway,
   options: RecordingOptions = {},
 ): RecordingGateway {
-  const redactor = new Redactor()
-  for (const secret of options.secrets ?? []) redactor.add(secret)
-  const slots: Slot[] = []
-
-  const record = async <T>(
-    make: (outcome: { result?: unknown; error?: FixtureError }) => FixtureEntry,
-    run: () => Promise<T>,
-    encodeResult: (r: T) => unknown = (r) => r,
-  ): Promise<T> => {
-    const slot: Slot = { entry: undefined }
-    slots.push(slot)
-    try {
-      const result = await run()
-      slot.entry = make({ result: scrubbed(encodeResult(result), redactor) })
-      return result
-    } catch (error) {
-      slot.entry = make({ error: errorRecord(error, redactor) })
-      throw error
-    }
-  }
-
-  const fixture = (): GatewayFixture => ({
-    format: FIXTURE_FORMAT,
-    version: 1,
-    serviceContent: scrubbed(inner.serviceContent, redactor),
-    // Scrubbed again at the end: a secret learned late (a later guest password) leaves no trace
-    // in an earlier entry either.
-    entries: slots.flatMap((s) => (s.entry ? [scrub(s.entry, redactor)] : [])),
-  })
-
-  const save = async (path: string): Promise<void> => {
-    await mkdir(dirname(path), { recursive: true })
-    await writeFile(path, `${JSON.stringify(fixture(), null, 2)}\n`, 'utf8')
-  }
-
-  return {
-    get serviceContent(): ServiceContent {
-      return inner.serviceContent
-    },
-    // Async, as the contract says: recording an odd argument must reject, never throw at the caller.
-    async call<M extends VimMethodName>(
-      method: M,
-      args: VimArgs<M>,
-      opts?: VmomiCallOptions,
-    ): Promise<VimResult<M>> {
-      const recordedArgs = readable('call', () => scrubbed(args, redactor))
-      return record(
-        (outcome) => ({ kind: 'call', method, args: recordedArgs, ...outcome }),
-        () => inner.call(method, args, opts),
-      )
-    },
-    async waitForTask(task: MoRef, opts?: VmomiCallOptions): Promise<TaskInfo> {
-      const recordedTask = readable('waitForTask', () => encode(task) as MoRef)
-      return record(
-        (outcome) => ({ kind: 'waitForTask', task: recordedTask, ...outcome }),
-        () => inner.waitForTask(task, opts),
-      )
-    },
-    async transfer(request: HttpTransferRequest, opts?: VmomiCallOptions): Promise<HttpTransferResponse> {
-      const recordedRequest = readable('transfer', () => recordedTransfer(request, redactor))
-      return record(
-        (outcome) => ({ kind: 'transfer', request: recordedRequest, ...outcome }),
-        () => inner.transfer(request, opts),
-      )
-    },
-    async close(): Promise<void> {
-      await inner.close()
-      if (options.path !== undefined) await save(options.path)
-    },
-    fixture,
-    save,
-  }
+  return new Recorder(inner, options)
 }

@@ -1,29 +1,34 @@
 import { ErrorCode, type MoRef, PortLayerError } from '@portlayer/contracts'
 import { gatewayError } from './errors.js'
+import { type Invoker, newTrace, type Trace } from './invocation.js'
 import { isCredentialFault, LoginBackoff } from './login-backoff.js'
 import type { Redactor } from './redact.js'
 import { OPS, type Operation } from './schema/registry.js'
 import { CallScope } from './scope.js'
 import { toSoapArgs } from './serialize.js'
+import { isSessionLost } from './session-lost.js'
 import type { ResolvedSettings } from './settings.js'
 import type { Transport } from './transport.js'
+import { errorText, SERVICE_INSTANCE } from './values.js'
+
+const LOGOUT_TIMEOUT_MS = 5_000
 
 export interface SessionDeps {
   readonly settings: ResolvedSettings
   readonly redactor: Redactor
+  /** Holds the session cookie. */
   readonly transport: Transport
-  /** Aborted when the gateway closes: a login in progress is given up. */
-  readonly closing: AbortSignal
-  /** Sends one request with the gateway's transient retries, failures mapped; no session handling. */
-  send(op: Operation, soapArgs: Record<string, unknown>, scope: CallScope): Promise<unknown>
-  log(level: 'info' | 'warn', message: string): void
+  /** Sends the requests, with no session handling of its own. */
+  readonly invoker: Invoker
 }
 
 /**
- * The vSphere session of one gateway: the first `Login`, and one shared re-login per lost session.
- * Every request is sent under a session generation; callers that saw `NotAuthenticated` under the
- * same generation share one `Login`, and a caller whose generation is already stale simply sends
- * again. Holds the credentials in true privacy: nothing of it is reachable from outside.
+ * The vSphere session of one gateway: the first `Login`, one shared re-login per lost session
+ * (whichever form the loss took), the login back-off after refused credentials, the keepalive and
+ * the `Logout`. Every request is sent under a session generation; callers that saw
+ * `NotAuthenticated` under the same generation share one `Login`, and a caller whose generation is
+ * already stale simply sends again. Holds the credentials in true privacy: nothing of it is
+ * reachable from outside.
  */
 export class Session {
   readonly #deps: SessionDeps
@@ -33,6 +38,7 @@ export class Session {
   #relogin: Promise<void> | undefined
   #loggedIn = false
   #logins = 0
+  #keepAlive: NodeJS.Timeout | undefined
 
   constructor(deps: SessionDeps) {
     this.#deps = deps
@@ -59,7 +65,7 @@ export class Session {
     return this.#backoff.refused
   }
 
-  /** The first Login, on connecting. */
+  /** The first Login, on connecting; the keepalive starts after it. */
   async login(sessionManager: MoRef | undefined, scope: CallScope): Promise<void> {
     if (!sessionManager) throw gatewayError(ErrorCode.Unsupported, 'vSphere endpoint has no session manager')
     this.#sessionManager = sessionManager
@@ -76,7 +82,7 @@ export class Session {
     }
     if (settings.locale !== undefined) args.locale = settings.locale
     const op = OPS.get('Login') as Operation
-    const session = (await this.#deps.send(op, toSoapArgs(op, args), scope)) as { key?: string }
+    const session = (await this.#deps.invoker.send(op, toSoapArgs(op, args), scope)) as { key?: string }
     redactor.add(session.key)
     this.#loggedIn = true
     this.#logins++
@@ -105,16 +111,17 @@ export class Session {
     if (this.#relogin === undefined) {
       const refused = this.#backoff.check(scope.what)
       if (refused) return Promise.reject(refused)
-      this.#deps.log(
+      const { invoker, settings, transport } = this.#deps
+      invoker.log(
         'info',
         this.#backoff.refused
           ? 'vSphere login back-off over; logging in again'
           : 'vSphere session lost (NotAuthenticated); logging in again',
       )
-      this.#deps.transport.clearSession()
+      transport.clearSession()
       // Without a cookie a Logout could end no session, so close() skips it until a login succeeds.
       this.#loggedIn = false
-      const loginScope = new CallScope('Login', this.#deps.settings.timeoutMs, undefined, this.#deps.closing)
+      const loginScope = invoker.scope('Login', settings.timeoutMs)
       this.#relogin = this.#login(loginScope)
         .then(() => {
           this.#backoff.clear()
@@ -124,7 +131,7 @@ export class Session {
           const fault = PortLayerError.isInstance(error) ? error.detail?.fault : undefined
           if (isCredentialFault(fault)) {
             const refused = this.#backoff.refuse(fault, error)
-            this.#deps.log('warn', refused.message)
+            invoker.log('warn', refused.message)
             throw refused
           }
           throw gatewayError(
@@ -148,8 +155,92 @@ export class Session {
     })
   }
 
-  /** Forgets the session (on close). */
-  end(): void {
+  /**
+   * A call under the session: wait for a re-login in progress; on NotAuthenticated as a fault
+   * (the call was refused) or a missingSet entry of a read, one shared re-login and one more send.
+   * A paging continuation is not sent again: its token died with the session, so the lost session
+   * is reported (after the re-login) for the caller to resume. `trace.generation` says which
+   * session the call was last sent under.
+   */
+  async call(
+    op: Operation,
+    soapArgs: Record<string, unknown>,
+    scope: CallScope,
+    trace: Trace,
+  ): Promise<unknown> {
+    const { invoker } = this.#deps
+    const generation = await this.current(scope)
+    trace.generation = generation
+    try {
+      return await invoker.sendChecked(op, soapArgs, scope, trace)
+    } catch (error) {
+      if (!isSessionLost(error) || op.name === 'Login' || op.name === 'Logout' || invoker.closing.aborted)
+        throw error
+      await this.restore(generation, scope)
+      if (op.name === 'ContinueRetrievePropertiesEx' || op.name === 'CancelRetrievePropertiesEx') throw error
+      trace.generation = this.#generation
+      try {
+        return await invoker.sendChecked(op, soapArgs, scope, trace)
+      } catch (again) {
+        if (!isSessionLost(again)) throw again
+        throw gatewayError(
+          ErrorCode.Unavailable,
+          `vSphere ${op.name}: session lost again right after logging in`,
+          { method: op.name, fault: 'NotAuthenticated' },
+          again,
+        )
+      }
+    }
+  }
+
+  /** Sends a `CurrentTime` after `keepAliveMs` without a request, so the server keeps the session. */
+  startKeepAlive(): void {
+    const every = this.#deps.settings.keepAliveMs
+    if (every <= 0) return
+    this.#keepAlive = setInterval(() => void this.#ping(), Math.max(1, Math.floor(every / 2)))
+    this.#keepAlive.unref()
+  }
+
+  async #ping(): Promise<void> {
+    const { invoker, settings } = this.#deps
+    if (invoker.closing.aborted || invoker.idleMs() < settings.keepAliveMs) return
+    // There is no session to keep alive, and retrying refused credentials is left to the calls that
+    // need them: an idle gateway never adds failed logins on its own.
+    if (this.refused) return
+    const op = OPS.get('CurrentTime') as Operation
+    const scope = invoker.scope('CurrentTime', settings.timeoutMs)
+    try {
+      await this.call(op, toSoapArgs(op, { _this: SERVICE_INSTANCE }), scope, newTrace())
+      invoker.log('debug', 'keepalive sent')
+    } catch (error) {
+      if (!invoker.closing.aborted) invoker.log('warn', `keepalive failed: ${errorText(error)}`)
+    } finally {
+      scope.dispose()
+    }
+  }
+
+  /** Stops the keepalive: the gateway is closing. */
+  stopKeepAlive(): void {
+    if (this.#keepAlive) clearInterval(this.#keepAlive)
+  }
+
+  /**
+   * Ends the session (on close): a `Logout` if a session may be open, which the gateway's closing
+   * does not stop, then the cookie is forgotten.
+   */
+  async logout(): Promise<void> {
+    const { invoker } = this.#deps
+    if (this.#sessionManager && this.#loggedIn) {
+      const op = OPS.get('Logout') as Operation
+      const scope = new CallScope('Logout', LOGOUT_TIMEOUT_MS, undefined, new AbortController().signal)
+      try {
+        await invoker.send(op, toSoapArgs(op, { _this: this.#sessionManager }), scope)
+      } catch (error) {
+        invoker.log('warn', `Logout failed: ${errorText(error)}`)
+      } finally {
+        scope.dispose()
+      }
+    }
     this.#deps.transport.clearSession()
     this.#loggedIn = false
   }
