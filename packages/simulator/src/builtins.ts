@@ -1,14 +1,22 @@
 import { EXIT_NOT_FOUND, ExitMessage, MAX_SIGNAL, Program, splitExecArgs } from '@portlayer/contracts'
-import type { Engine } from './engine.js'
 import { resolvePath } from './fs.js'
 import { baseName, FsNode, fsOf, joinPath, ownFs, parentOf } from './fs-tree.js'
-import { MODE_SLEEP, type Proc, STARTED } from './records.js'
+import { type Container, MODE_SLEEP, type Proc, STARTED } from './records.js'
+
+/** What the built-in programs need of the engine that runs them. */
+export interface BuiltinHost {
+  readonly clock: { nowMs(): number }
+  exitProcess(proc: Proc, code: number, message: string): void
+  armSleep(proc: Proc, ms: number): void
+  deliver(proc: Proc, signal: number): void
+  findByPid(c: Container, pid: number): Proc | undefined
+}
 
 /**
  * Runs `proc` if its program is one of the built-ins of the program-semantics table (see
  * `Program` in `@portlayer/contracts`) and returns true; false for any other path.
  */
-export function runBuiltin(engine: Engine, proc: Proc): boolean {
+export function runBuiltin(engine: BuiltinHost, proc: Proc): boolean {
   switch (proc.config.execPath) {
     case Program.True:
       engine.exitProcess(proc, 0, '')
@@ -34,7 +42,7 @@ export function runBuiltin(engine: Engine, proc: Proc): boolean {
 }
 
 /** The words of `execArgs`; a process whose arguments cannot be split exits 2 (as a shell would). */
-export function args(engine: Engine, proc: Proc): string[] {
+export function args(engine: BuiltinHost, proc: Proc): string[] {
   try {
     return splitExecArgs(proc.config.execArgs)
   } catch (e) {
@@ -45,7 +53,7 @@ export function args(engine: Engine, proc: Proc): string[] {
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/
 
-function sleep(engine: Engine, proc: Proc, words: string[]): void {
+function sleep(engine: BuiltinHost, proc: Proc, words: string[]): void {
   if (proc.status !== STARTED) return
   if (words.length === 0) {
     engine.exitProcess(proc, 1, 'sleep: missing operand')
@@ -71,7 +79,7 @@ function sleep(engine: Engine, proc: Proc, words: string[]): void {
 
 const EXIT_SCRIPT = /^\s*exit(?:\s+(\d{1,10}))?\s*;?\s*$/
 
-function shell(engine: Engine, proc: Proc, words: string[]): void {
+function shell(engine: BuiltinHost, proc: Proc, words: string[]): void {
   if (proc.status !== STARTED) return
   const script = words[0] === '-c' ? words[1] : undefined
   if (script === undefined) {
@@ -88,7 +96,7 @@ function shell(engine: Engine, proc: Proc, words: string[]): void {
   engine.exitProcess(proc, m[1] === undefined ? 0 : Number(m[1]) % 256, '')
 }
 
-function copy(engine: Engine, proc: Proc, words: string[]): void {
+function copy(engine: BuiltinHost, proc: Proc, words: string[]): void {
   if (proc.status !== STARTED) return
   if (words.length !== 2 || words.some((w) => w.startsWith('-'))) {
     engine.exitProcess(proc, 1, 'cp: usage: cp SRC DST')
@@ -139,7 +147,7 @@ function copy(engine: Engine, proc: Proc, words: string[]): void {
   engine.exitProcess(proc, 0, '')
 }
 
-function kill(engine: Engine, proc: Proc, words: string[]): void {
+function kill(engine: BuiltinHost, proc: Proc, words: string[]): void {
   if (proc.status !== STARTED) return
   let signal = 15
   let rest = words

@@ -34,6 +34,7 @@ import {
   NOT_STARTED,
   PROCESS_STATUS_NAMES,
   Proc,
+  type ProgramRun,
   RUN_STATE_NAMES,
   RUNNING,
   STARTED,
@@ -290,7 +291,7 @@ export class Engine implements ProcessHost {
     } else this.exitProcess(p, 0, '')
   }
 
-  private programFailed(p: Proc, run: ProcessRun, error: unknown): void {
+  private programFailed(p: Proc, run: ProgramRun, error: unknown): void {
     if (p.run !== run) return
     this.exitProcess(p, 1, messageOf(error))
   }

@@ -1,6 +1,5 @@
 import { DEFAULT_DIRECTORIES, type FileCopy } from '@portlayer/contracts'
 import { invalidArgument } from './errors.js'
-import type { Container } from './records.js'
 
 /**
  * One file or directory. Nodes are never changed in place — a write replaces the node — so file
@@ -17,6 +16,11 @@ export class FsNode {
 /** A container's file system: normalised absolute path → node. Parents always exist. */
 export type FsMap = Map<string, FsNode>
 
+/** Whatever holds a file system: a container (its own, or the shared defaults until it writes). */
+export interface FsOwner {
+  fs: FsMap | null
+}
+
 export const DIR_PERMS = 0o755
 const STICKY_TMP_PERMS = 0o1777
 
@@ -32,12 +36,12 @@ function buildDefaults(): ReadonlyMap<string, FsNode> {
 /** The directories every container starts with, shared until a container first writes. */
 export const DEFAULT_FS: ReadonlyMap<string, FsNode> = buildDefaults()
 
-export function fsOf(c: Container | null): ReadonlyMap<string, FsNode> {
+export function fsOf(c: FsOwner | null): ReadonlyMap<string, FsNode> {
   return c?.fs ?? DEFAULT_FS
 }
 
 /** The container's own, writable file system (copied from the defaults on first write). */
-export function ownFs(c: Container): FsMap {
+export function ownFs(c: FsOwner): FsMap {
   if (c.fs === null) c.fs = new Map(DEFAULT_FS)
   return c.fs
 }
@@ -96,7 +100,7 @@ export function ownCopies(files: readonly FileCopy[]): FileCopy[] {
 const COPY = Uint8Array.prototype.slice as (this: Uint8Array) => Uint8Array
 
 /** Lands copies in order (a later copy to the same path wins), creating missing directories. */
-export function landCopies(c: Container, files: readonly FileCopy[]): void {
+export function landCopies(c: FsOwner, files: readonly FileCopy[]): void {
   const fs = ownFs(c)
   for (const f of files) {
     mkdirs(fs, f.targetDir)
@@ -118,7 +122,7 @@ const IS_DIR = true
  * as it will be when the copies land, i.e. after `earlier` copies still waiting for a start.
  */
 export function checkCopies(
-  c: Container | null,
+  c: FsOwner | null,
   id: string,
   files: readonly FileCopy[],
   earlier: readonly FileCopy[] | null,

@@ -1,6 +1,11 @@
 import type { EntryPoint, FileCopy } from '@portlayer/contracts'
 import type { FsMap } from './fs-tree.js'
-import type { ProcessRun } from './program-context.js'
+
+/** What a process record needs of the execution of a registered program (`ProcessRun`). */
+export interface ProgramRun {
+  handler: ((signal: number) => void) | null
+  end(): void
+}
 
 // Run and process states as small integers: records stay compact and comparisons cheap.
 export const CREATED = 0
@@ -89,7 +94,7 @@ export class Proc {
   /** When a sleeping process wakes (clock ms). */
   deadline = 0
   /** The running registered program, if any. */
-  run: ProcessRun | null = null
+  run: ProgramRun | null = null
 
   constructor(
     readonly id: string,
