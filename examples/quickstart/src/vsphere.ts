@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { startVcsim, type Vcsim } from '@portlayer/vcsim'
 import { createSoapGateway, type SoapGatewaySettings } from '@portlayer/vmomi-soap'
-import { PortLayerVsphere, type VsphereSettings } from '@portlayer/vsphere'
+import { createVsphere, type VsphereSettings } from '@portlayer/vsphere'
 import { runQuickstart } from './quickstart.js'
 
 // The same quickstart on vSphere: on your vCenter when PORTLAYER_VSPHERE_URL is set, otherwise
@@ -71,7 +71,7 @@ try {
   const target = url ? fromEnvironment(url) : fromHarness(vc as Vcsim)
   console.log(`portlayer quickstart on vSphere: ${target.label}\n`)
   const gateway = await createSoapGateway(target.gateway)
-  const portLayer = await new PortLayerVsphere(target.backend).init(gateway)
+  const portLayer = await createVsphere({ gateway, ...target.backend })
   try {
     await runQuickstart(portLayer)
   } finally {

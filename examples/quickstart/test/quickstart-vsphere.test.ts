@@ -1,6 +1,6 @@
 import { startVcsim, type Vcsim } from '@portlayer/vcsim'
 import { createSoapGateway } from '@portlayer/vmomi-soap'
-import { PortLayerVsphere } from '@portlayer/vsphere'
+import { createVsphere } from '@portlayer/vsphere'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runQuickstart } from '../src/quickstart.js'
 
@@ -17,13 +17,14 @@ it('runs the same lifecycle on vSphere (vcsim harness, pinned TLS)', async () =>
     password: vc.password,
     tls: { thumbprint: vc.thumbprint },
   })
-  const pl = await new PortLayerVsphere({
+  const pl = await createVsphere({
+    gateway,
     datacenter: 'DC0',
     vmFolder: 'DC0/vm',
     resourcePool: 'DC0/host/DC0_C0/Resources',
     datastore: 'LocalDS_0',
     guest: vc.guest,
-  }).init(gateway)
+  })
   const lines: string[] = []
   try {
     const id = await runQuickstart(pl, (l) => lines.push(l))

@@ -1,9 +1,9 @@
 import type { ID, MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts'
-import type { Backend } from './backend.js'
+import type { VsphereContext } from './context.js'
 import { isConflict, isOutcomeUnknown, wrap } from './errors.js'
 import { Key, option } from './extra-config.js'
-import { runTask } from './vim.js'
-import { type VmSnapshot, valueAt } from './vm.js'
+import { runTask } from './vim-calls.js'
+import { type VmSnapshot, valueAt } from './vm-snapshot.js'
 
 // A commit is one guarded VM reconfiguration followed, for a start, a stop or files into a running
 // guest, by steps that can fail after it landed. Then the configuration it wrote is put back with
@@ -60,7 +60,7 @@ export type RestoreOutcome = 'restored' | 'kept' | 'superseded' | 'gone'
  * Never throws: a failure is told to `onBackgroundError` and leaves the commit's configuration.
  */
 export async function restore(
-  b: Backend,
+  ctx: VsphereContext,
   id: ID,
   ref: MoRef,
   token: string,
@@ -69,8 +69,8 @@ export async function restore(
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     let sent = false
     try {
-      const { gateway } = b.c()
-      const now = await b.readRef(ref)
+      const { gateway } = ctx
+      const now = await ctx.directory.readRef(ref)
       if (!now || now.record?.id !== id) return 'gone'
       // Another commit built on this one: it is part of the container's history now.
       if (!now.record.revs.includes(token) || now.record.rev !== token) return 'superseded'
@@ -88,10 +88,10 @@ export async function restore(
       if (isConflict(e)) continue
       if (sent && isOutcomeUnknown(e)) {
         // The commit's token is gone exactly when the put-back landed (nothing else removes it).
-        const after = await b.readRef(ref).catch(() => undefined)
+        const after = await ctx.directory.readRef(ref).catch(() => undefined)
         if (after?.record && !after.record.revs.includes(token)) return 'restored'
       }
-      b.settings.onBackgroundError(wrap(e, `putting back the configuration of container ${id}`, id))
+      ctx.settings.onBackgroundError(wrap(e, `putting back the configuration of container ${id}`, id))
       return 'kept'
     }
   }

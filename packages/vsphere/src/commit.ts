@@ -13,11 +13,14 @@ import {
   UnavailableError,
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
-import { type Backend, versionOf } from './backend.js'
 import { pause, reconciling, scopeSignal } from './call-scope.js'
 import { type PlanStep, runPlan } from './commit-plan.js'
 import { appendRev, commitLanded, newToken } from './commit-tokens.js'
-import { resolveLimits, statusOf } from './derive.js'
+import { restore, undoOf } from './commit-undo.js'
+import { listProcessesQuietly, powerOff } from './container-actions.js'
+import { resolveLimits, statusOf } from './container-status.js'
+import type { VsphereContext } from './context.js'
+import { deleteStaged, persistFiles } from './datastore-staging.js'
 import { afterDestroyUnderWay } from './destroy.js'
 import { BACKEND, faultOf, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
@@ -33,15 +36,13 @@ import {
 } from './extra-config.js'
 import { toGuestFile } from './guest.js'
 import type { Inventory } from './inventory.js'
-import { lastCopyPerPath } from './pending-files.js'
-import { restore, undoOf } from './restore.js'
+import { lastCopyPerPath } from './pending-file-rules.js'
 import { abandonedStart, endOfRun, startingState, stoppingState } from './run-records.js'
-import { stopRun } from './runs.js'
 import { vmNameFor } from './settings.js'
-import { deleteStaged, persistFiles } from './staged-files.js'
 import { type StartInput, type StartProgress, startSteps } from './start-steps.js'
-import { runTask } from './vim.js'
-import { type VmSnapshot, withEntries } from './vm.js'
+import { stopRun } from './stop.js'
+import { runTask } from './vim-calls.js'
+import { type VmSnapshot, versionOf, withEntries } from './vm-snapshot.js'
 
 // A commit is checked completely before anything changes (shape, files, entry point, extensions'
 // prepare), then carried out as a plan (see commit-plan.ts): the guarded reconfiguration that
@@ -52,26 +53,15 @@ import { type VmSnapshot, withEntries } from './vm.js'
  * the second finds the first's VM; across processes, vSphere's refusal of a second VM of the same
  * name in the folder (`DuplicateName`) does the same.
  */
-export async function commitCreate(b: Backend, handle: Handle): Promise<ID> {
-  const id = handle.containerId
-  const before = b.creating.get(id)
-  const mine = (async () => {
-    if (before) await before.catch(() => {})
-    return createOnce(b, handle)
-  })()
-  b.creating.set(id, mine)
-  try {
-    return await mine
-  } finally {
-    if (b.creating.get(id) === mine) b.creating.delete(id)
-  }
+export function commitCreate(ctx: VsphereContext, handle: Handle): Promise<ID> {
+  return ctx.creates.oneAtATime(handle.containerId, () => createOnce(ctx, handle))
 }
 
-async function createOnce(b: Backend, handle: Handle): Promise<ID> {
-  const { factory, inventory } = b.c()
+async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
+  const { factory, inventory } = ctx
   const id = handle.containerId
   const p = handle.pending
-  const vmName = vmNameFor(b.settings, id)
+  const vmName = vmNameFor(ctx.settings, id)
   if (typeof p.name !== 'string') {
     throw new InvalidArgumentError(`container ${id}: a create-handle needs a name`, {
       backend: BACKEND,
@@ -83,9 +73,9 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
   if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
   // An earlier commit of this create-handle (also one whose answer was lost) is found here, so
   // a retry never makes a second VM (vSphere's DuplicateName guards the race across clients).
-  if ((await b.lookup(id, true)) !== undefined) throw alreadyCreated(id)
+  if ((await ctx.directory.lookup(id, true)) !== undefined) throw alreadyCreated(id)
 
-  const prepared = await PreparedExtensions.prepare(b.extensions, handle, null, RunState.Created)
+  const prepared = await PreparedExtensions.prepare(ctx.extensions.registered, handle, null, RunState.Created)
   const token = newToken()
   const files = lastCopyPerPath(p.files)
   const options: OptionValue[] = [
@@ -108,13 +98,13 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
     steps.push({
       name: `staging the files of container ${id}`,
       run: async () => {
-        const persisted = await persistFiles(b, id, [], files)
+        const persisted = await persistFiles(ctx, id, [], files)
         staged = persisted.staged
         options.push(option(Key.files, encodeFiles(persisted.records)))
         return undefined
       },
       undo: async () => {
-        deleteStaged(b, staged)
+        deleteStaged(ctx, staged)
         return true
       },
     })
@@ -123,23 +113,23 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
     name: `creating the VM of container ${id}`,
     run: async () => {
       const contribution = prepared.contribution()
-      const limits = resolveLimits(p.limits, b.settings.defaultLimits)
+      const limits = resolveLimits(p.limits, ctx.settings.defaultLimits)
       const config: VirtualMachineConfigSpec = {
         memoryMB: limits.memoryMb,
         cpuAllocation: { limit: limits.cpuMhz },
         extraConfig: [...options, ...contribution.options],
         ...(contribution.deviceChange.length > 0 ? { deviceChange: contribution.deviceChange } : {}),
       }
-      ref = await createVm(b, id, vmName, config, inventory)
-      b.refs.set(id, ref)
+      ref = await createVm(ctx, id, vmName, config, inventory)
+      ctx.directory.remember(id, ref)
       return undefined
     },
     landed: async () => {
-      ref = await createdByThisCommit(b, id, token)
-      if (ref) b.refs.set(id, ref)
+      ref = await createdByThisCommit(ctx, id, token)
+      if (ref) ctx.directory.remember(id, ref)
       return ref !== undefined
     },
-    undo: async () => (ref ? destroyQuietly(b, id, ref) : true),
+    undo: async () => (ref ? destroyQuietly(ctx, id, ref) : true),
   })
   if (main && wantStart) {
     steps.push({
@@ -156,13 +146,13 @@ async function createOnce(b: Backend, handle: Handle): Promise<ID> {
           handleFiles: files,
           powerOffFirst: false,
         }
-        await startOrSuperseded(b, input, progress)
+        await startOrSuperseded(ctx, input, progress)
         return undefined
       },
     })
   }
-  await settleExtensions(prepared, () => runPlan(steps, b.settings.reconcileTimeoutMs, id))
-  if (ref) await afterStart(b, id, ref, progress)
+  await settleExtensions(prepared, () => runPlan(steps, ctx.settings.reconcileTimeoutMs, id))
+  if (ref) await afterStart(ctx, id, ref, progress)
   return id
 }
 
@@ -172,10 +162,10 @@ const FACT_RETRIES = 10
 // Marks the refusal of a reconfiguration whose `changeVersion` was moved by facts, not commits.
 const factsMoved = new WeakSet<object>()
 
-export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
+export async function commitExisting(ctx: VsphereContext, handle: Handle): Promise<ID> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await commitExistingOnce(b, handle)
+      return await commitExistingOnce(ctx, handle)
     } catch (e) {
       if (!(typeof e === 'object' && e !== null && factsMoved.has(e))) throw e
       if (attempt >= FACT_RETRIES) {
@@ -194,15 +184,15 @@ export async function commitExisting(b: Backend, handle: Handle): Promise<ID> {
   }
 }
 
-async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
-  const { factory, guest } = b.c()
+async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
+  const { factory, guest } = ctx
   const id = handle.containerId
   const p = handle.pending
-  let snap = await b.read(id)
+  let snap = await ctx.directory.read(id)
   if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   if (!isEmptyHandle(handle)) {
-    if (snap.record?.destroying) snap = await afterDestroyUnderWay(b, id, snap)
-    snap = await afterStopUnderWay(b, id, snap)
+    if (snap.record?.destroying) snap = await afterDestroyUnderWay(ctx, id, snap)
+    snap = await afterStopUnderWay(ctx, id, snap)
     if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   }
   const record = snap.record as ContainerRecord
@@ -214,7 +204,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
     (p.runState === RunState.Running || p.limits !== undefined) &&
     snap.powerState === 'poweredOn' &&
     (record.mainState?.phase === 'started' || record.mainState?.phase === 'stopping')
-      ? await b.listQuietly(snap.ref, id)
+      ? await listProcessesQuietly(ctx, snap.ref, id)
       : undefined
   const status = statusOf(record, snap.powerState, procs)
   const running = status === RunState.Running
@@ -242,13 +232,13 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
       throw new InvalidArgumentError(`container ${id}: ${conflict}`, { backend: BACKEND, target: id })
     }
   }
-  const prepared = await PreparedExtensions.prepare(b.extensions, handle, record, status)
+  const prepared = await PreparedExtensions.prepare(ctx.extensions.registered, handle, record, status)
   const token = newToken()
   const options: OptionValue[] = [option(Key.rev, appendRev(record.revs, token))]
   const spec: VirtualMachineConfigSpec = {}
   if (snap.version !== '') spec.changeVersion = snap.version
   if (applyLimits && p.limits) {
-    const limits = resolveLimits(p.limits, b.settings.defaultLimits)
+    const limits = resolveLimits(p.limits, ctx.settings.defaultLimits)
     options.push(option(Key.limits, encodeLimits(p.limits)))
     spec.memoryMB = limits.memoryMb
     spec.cpuAllocation = { limit: limits.cpuMhz }
@@ -258,7 +248,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
   // that end (so a start that fails reads as the run that ended, with its exit code).
   const ending =
     procs && snap.powerState === 'poweredOn' && !running
-      ? endOfRun(record, procs, new Date(), false, b.settings.maxExitedExecs)
+      ? endOfRun(record, procs, new Date(), false, ctx.settings.maxExitedExecs)
       : undefined
   if (ending) options.push(...ending.options)
   const previousRun = ending?.mainState ?? record.mainState
@@ -292,14 +282,14 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
     steps.push({
       name: `staging the files of container ${id}`,
       run: async () => {
-        const persisted = await persistFiles(b, id, record.files, files)
+        const persisted = await persistFiles(ctx, id, record.files, files)
         staged = persisted.staged
         superseded = persisted.superseded
         options.push(option(Key.files, encodeFiles(persisted.records)))
         return undefined
       },
       undo: async () => {
-        deleteStaged(b, staged)
+        deleteStaged(ctx, staged)
         return true
       },
     })
@@ -311,11 +301,11 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
       options.push(...contribution.options)
       if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
       spec.extraConfig = options
-      await guardedReconfigure(b, id, snap.ref, spec, handle.baseVersion)
+      await guardedReconfigure(ctx, id, snap.ref, spec, handle.baseVersion)
       return undefined
     },
     landed: async () => {
-      const now = await b.readRef(snap.ref)
+      const now = await ctx.directory.readRef(snap.ref)
       if (!now || now.record?.id !== id) return false
       const verdict = commitLanded(now.record.revs, record.rev, token)
       if (verdict === 'unknown') throw new Error('too many commits since to tell')
@@ -323,7 +313,7 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
     },
     undo: async () => {
       const undo = undoOf(snap, undoKeys, applyLimits, overrides)
-      const outcome = await restore(b, id, snap.ref, token, undo)
+      const outcome = await restore(ctx, id, snap.ref, token, undo)
       if (outcome === 'kept') return false
       if (outcome === 'superseded') return 'superseded'
       revoked = outcome === 'restored' ? revocable.namespaces : undefined
@@ -350,12 +340,12 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
         // caller's signal says (bounded by the grace period and the time to record it).
         // An abort cuts the grace period short instead: the process is killed at once.
         const hurry = scopeSignal()
-        const bound = b.settings.stopGracePeriodMs + b.settings.reconcileTimeoutMs
-        await reconciling(bound, () => stopRun(b, id, snap.ref, after, hurry))
+        const bound = ctx.settings.stopGracePeriodMs + ctx.settings.reconcileTimeoutMs
+        await reconciling(bound, () => stopRun(ctx, id, snap.ref, after, hurry))
         return undefined
       },
       landed: async () => {
-        const now = await b.readRef(snap.ref)
+        const now = await ctx.directory.readRef(snap.ref)
         return (
           now === undefined ||
           (now.powerState === 'poweredOff' && now.record?.mainState?.phase !== 'stopping')
@@ -376,13 +366,13 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
           handleFiles: files,
           powerOffFirst: poweredOnButEnded,
         }
-        await startOrSuperseded(b, input, progress)
+        await startOrSuperseded(ctx, input, progress)
         return undefined
       },
     })
   }
   try {
-    await runPlan(steps, b.settings.reconcileTimeoutMs, id)
+    await runPlan(steps, ctx.settings.reconcileTimeoutMs, id)
   } catch (e) {
     const error = PortLayerError.isInstance(e) ? e : wrap(e, `committing container ${id}`, id)
     if (error.outcome === 'unknown') prepared.commit()
@@ -391,12 +381,12 @@ async function commitExistingOnce(b: Backend, handle: Handle): Promise<ID> {
     throw wrap(error, `committing container ${id}`, id)
   }
   prepared.commit()
-  deleteStaged(b, superseded)
-  b.forgetDeleted(options)
-  if (wantStart) await afterStart(b, id, snap.ref, progress)
+  deleteStaged(ctx, superseded)
+  ctx.directory.forgetDeleted(options)
+  if (wantStart) await afterStart(ctx, id, snap.ref, progress)
   else if (poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
     // The run was over before this commit; its power-off is housekeeping the next read redoes.
-    await b.powerOff(id, snap.ref).catch((e) => b.settings.onBackgroundError(e))
+    await powerOff(ctx, id, snap.ref).catch((e) => ctx.settings.onBackgroundError(e))
   }
   return id
 }
@@ -419,17 +409,17 @@ function isEmptyHandle(handle: Handle): boolean {
  * client died is waited for no longer than its grace period and the time to record it, then
  * this commit goes on (a start powers the VM off first; a stop stops it).
  */
-async function afterStopUnderWay(b: Backend, id: ID, first: VmSnapshot): Promise<VmSnapshot> {
+async function afterStopUnderWay(ctx: VsphereContext, id: ID, first: VmSnapshot): Promise<VmSnapshot> {
   let snap = first
-  const until = Date.now() + b.settings.stopGracePeriodMs + b.settings.reconcileTimeoutMs
+  const until = Date.now() + ctx.settings.stopGracePeriodMs + ctx.settings.reconcileTimeoutMs
   let delay = 20
   while (snap.record?.mainState?.phase === 'stopping' && snap.powerState === 'poweredOn') {
     if (Date.now() >= until) break
     await pause(delay)
     delay = Math.min(delay * 2, 250)
-    const now = await b.readRef(snap.ref)
+    const now = await ctx.directory.readRef(snap.ref)
     if (!now || now.record?.id !== id) {
-      b.forget(id)
+      ctx.directory.forget(id)
       throw notFound(id)
     }
     snap = now
@@ -454,24 +444,30 @@ async function settleExtensions(prepared: PreparedExtensions, plan: () => Promis
  * container destroyed by others (a running container is never destroyed): the commit had landed
  * and was superseded.
  */
-async function startOrSuperseded(b: Backend, input: StartInput, progress: StartProgress): Promise<void> {
+async function startOrSuperseded(
+  ctx: VsphereContext,
+  input: StartInput,
+  progress: StartProgress,
+): Promise<void> {
   try {
-    await runPlan(startSteps(b, input, progress), b.settings.reconcileTimeoutMs, input.id)
+    await runPlan(startSteps(ctx, input, progress), ctx.settings.reconcileTimeoutMs, input.id)
   } catch (e) {
     if (!isCode(e, 'NOT_FOUND')) throw e
-    const now = await reconciling(b.settings.reconcileTimeoutMs, () => b.readRef(input.ref)).catch(() => null)
+    const now = await reconciling(ctx.settings.reconcileTimeoutMs, () =>
+      ctx.directory.readRef(input.ref),
+    ).catch(() => null)
     if (now !== undefined) throw e
-    b.forget(input.id)
+    ctx.directory.forget(input.id)
     progress.superseded = true
   }
 }
 
 /** After a start: a program that could not even start leaves the VM to go off; a live one is watched. */
-async function afterStart(b: Backend, id: ID, ref: MoRef, progress: StartProgress): Promise<void> {
+async function afterStart(ctx: VsphereContext, id: ID, ref: MoRef, progress: StartProgress): Promise<void> {
   if (progress.superseded || !progress.state) return
   if (progress.state.phase === 'exited') {
-    await b.powerOff(id, ref).catch((e) => b.settings.onBackgroundError(e))
-  } else b.watched.add(id)
+    await powerOff(ctx, id, ref).catch((e) => ctx.settings.onBackgroundError(e))
+  } else ctx.exits.watch(id)
 }
 
 /**
@@ -480,13 +476,13 @@ async function afterStart(b: Backend, id: ID, ref: MoRef, progress: StartProgres
  * an error marked for planning the commit again.
  */
 async function guardedReconfigure(
-  b: Backend,
+  ctx: VsphereContext,
   id: ID,
   ref: MoRef,
   spec: VirtualMachineConfigSpec,
   baseVersion: string | null,
 ): Promise<void> {
-  const { gateway } = b.c()
+  const { gateway } = ctx
   try {
     await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
   } catch (e) {
@@ -499,19 +495,19 @@ async function guardedReconfigure(
       })
       let now: VmSnapshot | undefined
       try {
-        now = await b.readRef(ref)
+        now = await ctx.directory.readRef(ref)
       } catch (re) {
         throw withOutcome(wrap(re, `committing container ${id}`, id), 'not-applied')
       }
       if (!now || now.record?.id !== id) {
-        b.forget(id)
+        ctx.directory.forget(id)
         throw notFound(id)
       }
       if (versionOf(now) === baseVersion) factsMoved.add(error)
       throw error
     }
     if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-      b.forget(id)
+      ctx.directory.forget(id)
       throw notFound(id)
     }
     throw e
@@ -520,13 +516,13 @@ async function guardedReconfigure(
 
 /** Creates (or clones) the VM. */
 async function createVm(
-  b: Backend,
+  ctx: VsphereContext,
   id: ID,
   vmName: string,
   config: VirtualMachineConfigSpec,
   inventory: Inventory,
 ): Promise<MoRef> {
-  const { gateway } = b.c()
+  const { gateway } = ctx
   let info: Awaited<ReturnType<typeof runTask>>
   try {
     info = inventory.template
@@ -546,17 +542,17 @@ async function createVm(
           config: {
             ...config,
             name: vmName,
-            guestId: b.settings.guestId,
+            guestId: ctx.settings.guestId,
             numCPUs: 1,
-            files: { vmPathName: `[${b.settings.datastore}]` },
+            files: { vmPathName: `[${ctx.settings.datastore}]` },
           },
           pool: inventory.pool,
         })
   } catch (e) {
-    if (faultOf(e) === 'DuplicateName') throw await duplicateName(b, id, e)
+    if (faultOf(e) === 'DuplicateName') throw await duplicateName(ctx, id, e)
     throw e
   }
-  const ref = isMoRef(info.result) ? info.result : await b.lookup(id, true)
+  const ref = isMoRef(info.result) ? info.result : await ctx.directory.lookup(id, true)
   if (!ref)
     throw new NotFoundError(`the VM of container ${id} was created but cannot be found`, { backend: BACKEND })
   return ref
@@ -567,9 +563,9 @@ async function createVm(
  * or an earlier commit of this handle): `CONFLICT`; a VM of that name that is not this container
  * is in the way: `INVALID_STATE`.
  */
-async function duplicateName(b: Backend, id: ID, cause: unknown): Promise<PortLayerError> {
-  const ref = await b.lookup(id, true).catch(() => undefined)
-  const snap = ref ? await b.readRef(ref).catch(() => undefined) : undefined
+async function duplicateName(ctx: VsphereContext, id: ID, cause: unknown): Promise<PortLayerError> {
+  const ref = await ctx.directory.lookup(id, true).catch(() => undefined)
+  const snap = ref ? await ctx.directory.readRef(ref).catch(() => undefined) : undefined
   if (!ref || snap?.record?.id === id) return alreadyCreated(id, cause)
   return new InvalidStateError(
     `container ${id}: the folder holds a VM of its name that is not this container`,
@@ -578,10 +574,10 @@ async function duplicateName(b: Backend, id: ID, cause: unknown): Promise<PortLa
 }
 
 /** The VM this commit created, after its answer was lost; `undefined` when it made none. */
-async function createdByThisCommit(b: Backend, id: ID, token: string): Promise<MoRef | undefined> {
-  const ref = await b.lookup(id, true)
+async function createdByThisCommit(ctx: VsphereContext, id: ID, token: string): Promise<MoRef | undefined> {
+  const ref = await ctx.directory.lookup(id, true)
   if (!ref) return undefined
-  const snap = await b.readRef(ref)
+  const snap = await ctx.directory.readRef(ref)
   if (snap?.record?.id !== id) return undefined
   // Another commit of the same create-handle made it: this one did not land.
   if (!snap.record.revs.includes(token)) throw alreadyCreatedLanded(id)
@@ -589,18 +585,18 @@ async function createdByThisCommit(b: Backend, id: ID, token: string): Promise<M
 }
 
 /** Destroys a VM this commit created, as the undo of a failed create+start. */
-async function destroyQuietly(b: Backend, id: ID, ref: MoRef): Promise<boolean> {
-  const { gateway } = b.c()
+async function destroyQuietly(ctx: VsphereContext, id: ID, ref: MoRef): Promise<boolean> {
+  const { gateway } = ctx
   try {
-    await b.powerOff(id, ref)
+    await powerOff(ctx, id, ref)
     await runTask(gateway, 'Destroy_Task', { _this: ref })
   } catch (e) {
     if (!isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-      b.settings.onBackgroundError(e)
+      ctx.settings.onBackgroundError(e)
       return false
     }
   }
-  b.forget(id)
+  ctx.directory.forget(id)
   return true
 }
 

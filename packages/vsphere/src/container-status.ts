@@ -10,7 +10,7 @@ import {
 } from '@portlayer/contracts'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
 import type { ContainerRecord, ExecRecord, MainStateRecord } from './extra-config.js'
-import type { PowerState, VmSnapshot } from './vm.js'
+import type { PowerState, VmSnapshot } from './vm-snapshot.js'
 
 // How a container's config and state are read from its VM: the recorded extraConfig, the power
 // state, and (when the guest was asked) the guest's process list. Pure functions, so every

@@ -1,5 +1,5 @@
 import type { FileCopy, ID } from '@portlayer/contracts'
-import type { Backend } from './backend.js'
+import type { VsphereContext } from './context.js'
 import { wrap } from './errors.js'
 import type { PendingFileRecord } from './extra-config.js'
 import type { GuestFile } from './guest.js'
@@ -10,16 +10,16 @@ import {
   placeFiles,
   stagingPath,
   toBase64,
-} from './pending-files.js'
+} from './pending-file-rules.js'
 
 /** Keeps files for the next start: small ones inline, bigger ones uploaded to the datastore first. */
 export async function persistFiles(
-  b: Backend,
+  ctx: VsphereContext,
   id: ID,
   existing: readonly PendingFileRecord[],
   added: readonly FileCopy[],
 ): Promise<{ records: PendingFileRecord[]; staged: string[]; superseded: string[] }> {
-  const { factory, gateway } = b.c()
+  const { factory, gateway } = ctx
   const placements = placeFiles(existing, added, () => factory.newId())
   const staged: string[] = []
   const addedRecords: PendingFileRecord[] = []
@@ -34,15 +34,15 @@ export async function persistFiles(
       const path = stagingPath(id, placement.key)
       await gateway.transfer({
         method: 'PUT',
-        url: datastoreUrl(b.settings.datacenter, b.settings.datastore, path),
+        url: datastoreUrl(ctx.settings.datacenter, ctx.settings.datastore, path),
         body: file.data,
       })
       staged.push(path)
-      addedRecords.push({ ...base, datastore: b.settings.datastore, path })
+      addedRecords.push({ ...base, datastore: ctx.settings.datastore, path })
     }
   } catch (e) {
-    deleteStaged(b, staged)
-    throw wrap(e, `staging files of container ${id} on datastore ${b.settings.datastore}`, id)
+    deleteStaged(ctx, staged)
+    throw wrap(e, `staging files of container ${id} on datastore ${ctx.settings.datastore}`, id)
   }
   const records = lastCopyPerPath([...existing, ...addedRecords])
   const kept = new Set(records.flatMap((r) => ('path' in r ? [r.path] : [])))
@@ -51,8 +51,11 @@ export async function persistFiles(
 }
 
 /** The bytes of recorded pending files (staged ones fetched from the datastore). */
-export async function materialise(b: Backend, files: readonly PendingFileRecord[]): Promise<GuestFile[]> {
-  const { gateway } = b.c()
+export async function materialise(
+  ctx: VsphereContext,
+  files: readonly PendingFileRecord[],
+): Promise<GuestFile[]> {
+  const { gateway } = ctx
   const out: GuestFile[] = []
   for (const f of files) {
     const data =
@@ -61,7 +64,7 @@ export async function materialise(b: Backend, files: readonly PendingFileRecord[
         : (
             await gateway.transfer({
               method: 'GET',
-              url: datastoreUrl(b.settings.datacenter, f.datastore, f.path),
+              url: datastoreUrl(ctx.settings.datacenter, f.datastore, f.path),
             })
           ).body
     out.push({ dir: f.dir, name: f.name, perms: f.perms, data })
@@ -70,15 +73,15 @@ export async function materialise(b: Backend, files: readonly PendingFileRecord[
 }
 
 /** Best-effort removal of staged datastore files no record refers to any more. */
-export function deleteStaged(b: Backend, paths: readonly string[]): void {
-  if (paths.length === 0 || !b.connection) return
-  const { gateway } = b.connection
+export function deleteStaged(ctx: VsphereContext, paths: readonly string[]): void {
+  if (paths.length === 0) return
+  const { gateway } = ctx
   for (const path of paths) {
     gateway
       .transfer({
         method: 'DELETE',
-        url: datastoreUrl(b.settings.datacenter, b.settings.datastore, path),
+        url: datastoreUrl(ctx.settings.datacenter, ctx.settings.datastore, path),
       })
-      .catch((e) => b.settings.onBackgroundError(e))
+      .catch((e) => ctx.settings.onBackgroundError(e))
   }
 }

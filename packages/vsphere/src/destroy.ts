@@ -1,8 +1,10 @@
 import { type ID, type MoRef, RunState, type VirtualMachineConfigSpec } from '@portlayer/contracts'
-import type { Backend } from './backend.js'
 import { pause, reconciling } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
-import { statusOf } from './derive.js'
+import { powerOff, releaseExtensions } from './container-actions.js'
+import { statusOf } from './container-status.js'
+import type { VsphereContext } from './context.js'
+import { deleteStaged } from './datastore-staging.js'
 import {
   faultOf,
   invalidState,
@@ -14,10 +16,9 @@ import {
   wrap,
 } from './errors.js'
 import { type ContainerRecord, Key, option } from './extra-config.js'
-import { observe } from './runs.js'
-import { deleteStaged } from './staged-files.js'
-import { runTask } from './vim.js'
-import type { VmSnapshot } from './vm.js'
+import { observe } from './observe-exits.js'
+import { runTask } from './vim-calls.js'
+import type { VmSnapshot } from './vm-snapshot.js'
 
 // A destroy first claims the container with a reconfiguration guarded by the version it read,
 // writing its own token (`guestinfo.portlayer.destroying`). Of two destroys only one claims it;
@@ -26,20 +27,20 @@ import type { VmSnapshot } from './vm.js'
 
 const CLAIM_ATTEMPTS = 8
 
-export async function destroyContainer(b: Backend, id: ID): Promise<void> {
+export async function destroyContainer(ctx: VsphereContext, id: ID): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const { snap, procs } = await observe(b, id, await b.read(id))
+    const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
     const record = snap.record as ContainerRecord
     if (statusOf(record, snap.powerState, procs) === RunState.Running) {
       throw invalidState(`container ${id} is running: stop it before destroying it`, id)
     }
     if (record.destroying !== null && attempt < CLAIM_ATTEMPTS) {
       // Another destroy is under way: it decides (gone → this one is NOT_FOUND).
-      await afterDestroyUnderWay(b, id, snap)
+      await afterDestroyUnderWay(ctx, id, snap)
       continue
     }
     const token = newToken()
-    const claimed = await claim(b, id, snap, token)
+    const claimed = await claim(ctx, id, snap, token)
     if (claimed === 'moved') {
       if (attempt < CLAIM_ATTEMPTS) continue
       throw withOutcome(
@@ -47,30 +48,37 @@ export async function destroyContainer(b: Backend, id: ID): Promise<void> {
         'not-applied',
       )
     }
-    await destroyClaimed(b, id, snap, record, token)
+    await destroyClaimed(ctx, id, snap, record, token)
     return
   }
 }
 
 /** Writes the claim; `moved` when something changed the VM since `snap` was read. */
-async function claim(b: Backend, id: ID, snap: VmSnapshot, token: string): Promise<'claimed' | 'moved'> {
+async function claim(
+  ctx: VsphereContext,
+  id: ID,
+  snap: VmSnapshot,
+  token: string,
+): Promise<'claimed' | 'moved'> {
   const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, token)] }
   if (snap.version !== '') spec.changeVersion = snap.version
   try {
-    await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
     return 'claimed'
   } catch (e) {
     if (isConflict(e)) return 'moved'
     if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-      b.forget(id)
+      ctx.directory.forget(id)
       throw notFound(id)
     }
     const failed = wrap(e, `destroying container ${id}`, id)
     if (!isOutcomeUnknown(e)) throw withOutcome(failed, 'not-applied')
-    const now = await reconciling(b.settings.reconcileTimeoutMs, () => b.readRef(snap.ref)).catch(() => null)
+    const now = await reconciling(ctx.settings.reconcileTimeoutMs, () =>
+      ctx.directory.readRef(snap.ref),
+    ).catch(() => null)
     if (now === null) throw withOutcome(failed, 'unknown')
     if (now === undefined || now.record?.id !== id) {
-      b.forget(id)
+      ctx.directory.forget(id)
       throw notFound(id)
     }
     if (now.record.destroying === token) return 'claimed'
@@ -80,56 +88,56 @@ async function claim(b: Backend, id: ID, snap: VmSnapshot, token: string): Promi
 }
 
 async function destroyClaimed(
-  b: Backend,
+  ctx: VsphereContext,
   id: ID,
   snap: VmSnapshot,
   record: ContainerRecord,
   token: string,
 ): Promise<void> {
-  const { gateway } = b.c()
+  const { gateway } = ctx
   try {
-    if (snap.powerState !== 'poweredOff') await b.powerOff(id, snap.ref)
+    if (snap.powerState !== 'poweredOff') await powerOff(ctx, id, snap.ref)
     await runTask(gateway, 'Destroy_Task', { _this: snap.ref })
   } catch (e) {
     const failed = wrap(e, `destroying container ${id}`, id)
     if (isOutcomeUnknown(e)) {
       // The answer was lost: this destroy holds the claim, so the VM being gone is its doing.
-      const now = await reconciling(b.settings.reconcileTimeoutMs, () => b.readRef(snap.ref)).catch(
-        () => null,
-      )
+      const now = await reconciling(ctx.settings.reconcileTimeoutMs, () =>
+        ctx.directory.readRef(snap.ref),
+      ).catch(() => null)
       if (now === null) throw withOutcome(failed, 'unknown')
       if (now !== undefined && now.record?.id === id) {
-        await giveUp(b, id, snap.ref, token, failed)
+        await giveUp(ctx, id, snap.ref, token, failed)
         throw withOutcome(failed, 'not-applied')
       }
     } else {
-      await giveUp(b, id, snap.ref, token, failed)
+      await giveUp(ctx, id, snap.ref, token, failed)
       if (isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-        b.forget(id)
+        ctx.directory.forget(id)
         throw notFound(id)
       }
       if (faultOf(e) === 'InvalidPowerState') throw wrap(e, `container ${id} is running`, id, 'INVALID_STATE')
       throw withOutcome(failed, 'not-applied')
     }
   }
-  b.forget(id)
-  for (const exec of record.execs) b.processOwners.delete(exec.processId)
+  ctx.directory.forget(id)
+  for (const exec of record.execs) ctx.directory.forgetProcess(exec.processId)
   deleteStaged(
-    b,
+    ctx,
     record.files.flatMap((f) => ('path' in f ? [f.path] : [])),
   )
-  await b.releaseExtensions(id, record)
+  await releaseExtensions(ctx, id, record)
 }
 
 /** Takes the claim back after a destroy that did not happen (a failure tells the caller unknown). */
-async function giveUp(b: Backend, _id: ID, ref: MoRef, token: string, failed: Error): Promise<void> {
+async function giveUp(ctx: VsphereContext, _id: ID, ref: MoRef, token: string, failed: Error): Promise<void> {
   try {
-    await reconciling(b.settings.reconcileTimeoutMs, async () => {
-      const now = await b.readRef(ref)
+    await reconciling(ctx.settings.reconcileTimeoutMs, async () => {
+      const now = await ctx.directory.readRef(ref)
       if (!now || now.record?.destroying !== token) return
       const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, '')] }
       if (now.version !== '') spec.changeVersion = now.version
-      await runTask(b.c().gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
     })
   } catch {
     throw withOutcome(failed, 'unknown')
@@ -141,18 +149,22 @@ async function giveUp(b: Backend, _id: ID, ref: MoRef, token: string, failed: Er
  * container went; the container as it is when the claim was taken back, or when its client is
  * taken to have died (after the time a destroy may take).
  */
-export async function afterDestroyUnderWay(b: Backend, id: ID, first: VmSnapshot): Promise<VmSnapshot> {
+export async function afterDestroyUnderWay(
+  ctx: VsphereContext,
+  id: ID,
+  first: VmSnapshot,
+): Promise<VmSnapshot> {
   const other = first.record?.destroying
-  const until = Date.now() + b.settings.reconcileTimeoutMs
+  const until = Date.now() + ctx.settings.reconcileTimeoutMs
   let delay = 20
   let snap: VmSnapshot | undefined = first
   while (snap?.record?.destroying === other && Date.now() < until) {
     await pause(delay)
     delay = Math.min(delay * 2, 250)
-    snap = await b.readRef(first.ref)
+    snap = await ctx.directory.readRef(first.ref)
   }
   if (!snap || snap.record?.id !== id) {
-    b.forget(id)
+    ctx.directory.forget(id)
     throw notFound(id)
   }
   return snap

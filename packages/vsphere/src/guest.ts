@@ -12,7 +12,7 @@ import {
 import { BACKEND, faultOf, isCode, wrap } from './errors.js'
 import type { Inventory } from './inventory.js'
 import { guestPassword, type ResolvedGuestCredentials } from './settings.js'
-import { retrieve } from './vim.js'
+import { retrieve } from './vim-calls.js'
 
 /** A file to put into a guest. */
 export interface GuestFile {

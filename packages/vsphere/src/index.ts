@@ -1,5 +1,6 @@
+export { type CreateVsphereOptions, createVsphere } from './create-vsphere.js'
 export { KEY_PREFIX as EXTRA_CONFIG_PREFIX } from './extra-config.js'
-export { INLINE_FILE_MAX_BYTES, INLINE_TOTAL_MAX_BYTES, STAGING_FOLDER } from './pending-files.js'
+export { INLINE_FILE_MAX_BYTES, INLINE_TOTAL_MAX_BYTES, STAGING_FOLDER } from './pending-file-rules.js'
 export { PortLayerVsphere } from './port-layer-vsphere.js'
 export {
   DEFAULT_EXIT_POLL_INTERVAL_MS,

@@ -1,7 +1,7 @@
 import { type MoRef, NotFoundError, UnsupportedError, type VmomiGateway } from '@portlayer/contracts'
 import { BACKEND, wrap } from './errors.js'
 import type { ResolvedSettings } from './settings.js'
-import { retrieve } from './vim.js'
+import { retrieve } from './vim-calls.js'
 
 /** The managed objects the settings name, resolved once by `init`. */
 export interface Inventory {

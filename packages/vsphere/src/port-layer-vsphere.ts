@@ -8,7 +8,6 @@ import {
   type Handle,
   type HandleFactory,
   type ID,
-  InvalidArgumentError,
   InvalidStateError,
   type PortLayer,
   PortLayerError,
@@ -29,19 +28,22 @@ import {
   validateTargetRunState,
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
-import { Backend, versionOf } from './backend.js'
-import { callSignal, inScope, scopedGateway, unscoped } from './call-scope.js'
+import { arg } from './argument-checks.js'
+import { callSignal, inScope } from './call-scope.js'
 import { commitCreate, commitExisting } from './commit.js'
-import { configOf, stateOf, statusOf } from './derive.js'
+import { connect, disconnect } from './connect.js'
+import { configOf, stateOf, statusOf } from './container-status.js'
+import type { VsphereContext } from './context.js'
 import { destroyContainer } from './destroy.js'
-import { BACKEND, closed, invalidState, wrap } from './errors.js'
+import { BACKEND, closed, invalidState, notInitialised, wrap } from './errors.js'
+import { ExtensionRegistry } from './extension-registry.js'
 import { unregistered } from './extensions.js'
 import type { ContainerRecord } from './extra-config.js'
-import { Guest, guestPath } from './guest.js'
-import { resolveInventory } from './inventory.js'
+import { guestPath } from './guest.js'
+import { observe } from './observe-exits.js'
 import { execIn, signalIn } from './processes.js'
-import { observe, pollExits } from './runs.js'
-import { resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
+import { type ResolvedSettings, resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
+import { versionOf } from './vm-snapshot.js'
 
 /**
  * The vSphere backend: every container is a VM in the configured folder, its identity and
@@ -51,18 +53,22 @@ import { resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
 export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   /** The backend name on errors and extension contexts. */
   readonly backend = BACKEND
-  private readonly b: Backend
+  readonly #settings: ResolvedSettings
+  readonly #extensions = new ExtensionRegistry()
+  #ctx: VsphereContext | undefined
+  #closed = false
 
   /**
    * @throws InvalidArgumentError naming the setting that is malformed.
    */
   constructor(settings: VsphereSettings) {
-    this.b = new Backend(resolveSettings(settings))
+    this.#settings = resolveSettings(settings)
   }
 
   /**
    * Connects the backend: resolves the settings' inventory paths once (datacenter, folder, pool,
    * datastore, template) and starts the background exit poll when configured. Returns `this`.
+   * ({@link createVsphere} does this and the construction in one call.)
    * @param gateway any connection to vSphere (e.g. `createSoapGateway(...)` of `@portlayer/vmomi-soap`);
    *   it stays the caller's: `close()` does not close it
    * @param factory the handle machinery; `BasicHandleFactory` when omitted
@@ -70,33 +76,10 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
    * InvalidStateError when already initialised; errors of the gateway when vSphere fails.
    */
   async init(gateway: VmomiGateway, factory: HandleFactory = new BasicHandleFactory()): Promise<this> {
-    if (this.b.isClosed) throw closed()
-    if (this.b.connection)
+    if (this.#closed) throw closed()
+    if (this.#ctx)
       throw new InvalidStateError('PortLayerVsphere is already initialised', { backend: BACKEND })
-    if (
-      typeof gateway?.call !== 'function' ||
-      typeof gateway.waitForTask !== 'function' ||
-      !gateway.serviceContent
-    )
-      throw new InvalidArgumentError('init needs a VmomiGateway', { backend: BACKEND })
-    if (typeof factory?.create !== 'function' || typeof factory.assertHandle !== 'function')
-      throw new InvalidArgumentError('init needs a HandleFactory', { backend: BACKEND })
-    const inventory = await resolveInventory(gateway, this.b.settings)
-    // Every call the backend makes carries the signal of the PortLayer call it serves.
-    const scoped = scopedGateway(gateway)
-    this.b.connection = {
-      gateway: scoped,
-      factory,
-      inventory,
-      guest: new Guest(scoped, inventory, this.b.settings.guest),
-    }
-    if (this.b.settings.exitPollIntervalMs > 0) {
-      this.b.pollTimer = setInterval(
-        () => void unscoped(() => pollExits(this.b)),
-        this.b.settings.exitPollIntervalMs,
-      )
-      this.b.pollTimer.unref?.()
-    }
+    this.#ctx = await connect(this.#settings, this.#extensions, gateway, factory)
     return this
   }
 
@@ -105,20 +88,21 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
    * to the caller). Later calls fail with `UNAVAILABLE`.
    */
   async close(): Promise<void> {
-    if (this.b.isClosed) return
-    this.b.isClosed = true
-    if (this.b.pollTimer) clearInterval(this.b.pollTimer)
-    await this.b.polling
-    const view = this.b.view
-    this.b.view = undefined
-    if (view && this.b.connection) {
-      await this.b.connection.gateway.call('DestroyView', { _this: view }).catch(() => {})
-    }
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#ctx) await disconnect(this.#ctx)
+  }
+
+  /** The context of a connected, open backend. */
+  #context(): VsphereContext {
+    if (this.#closed) throw closed()
+    if (!this.#ctx) throw notInitialised()
+    return this.#ctx
   }
 
   /** Runs one PortLayer call in its scope: its signal, the deadline, errors made portlayer errors. */
   #op<T>(options: CallOptions | undefined, fn: () => Promise<T>): Promise<T> {
-    return inScope(callSignal(options), this.b.settings.callTimeoutMs, async () => {
+    return inScope(callSignal(options), this.#settings.callTimeoutMs, async () => {
       try {
         return await fn()
       } catch (e) {
@@ -129,22 +113,22 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async createContainer(name: string, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
-      const { factory } = this.b.c()
+      const { factory } = this.#context()
       const checked = arg(() => validateName(name, BACKEND))
       const id = factory.newId()
-      vmNameFor(this.b.settings, id)
+      vmNameFor(this.#settings, id)
       return arg(() => factory.create(id, checked))
     })
   }
 
   async getHandle(id: ID, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
-      const { factory } = this.b.c()
+      const ctx = this.#context()
       arg(() => validateId(id, 'id', BACKEND))
-      const snap = await this.b.read(id)
+      const snap = await ctx.directory.read(id)
       // Exits it records are facts, not commits: the version read stays current.
-      await observe(this.b, id, snap)
-      return factory.forVersion(id, versionOf(snap))
+      await observe(ctx, id, snap)
+      return ctx.factory.forVersion(id, versionOf(snap))
     })
   }
 
@@ -160,7 +144,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   }
 
   #copyTo(h: Handle, targetDir: string, fname: string, perms: number, data: Uint8Array): Handle {
-    const { factory } = this.b.c()
+    const { factory } = this.#context()
     return arg(() => {
       const handle = factory.assertHandle(h)
       const file: FileCopy = {
@@ -182,7 +166,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     options?: CallOptions,
   ): Promise<Handle> {
     return this.#op(options, async () => {
-      const { factory } = this.b.c()
+      const { factory } = this.#context()
       return arg(() => {
         const handle = factory.assertHandle(h)
         return factory.withChange(handle, {
@@ -194,7 +178,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async setLimits(h: Handle, memoryMb: number, cpuMhz: number, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
-      const { factory } = this.b.c()
+      const { factory } = this.#context()
       return arg(() => {
         const handle = factory.assertHandle(h)
         const limits = {
@@ -208,7 +192,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async setRunState(h: Handle, runState: RunState, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
-      const { factory } = this.b.c()
+      const { factory } = this.#context()
       return arg(() => {
         const handle = factory.assertHandle(h)
         return factory.withChange(handle, { runState: validateTargetRunState(runState, BACKEND) })
@@ -218,7 +202,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async commit(h: Handle, options?: CallOptions): Promise<ID> {
     return this.#op(options, async () => {
-      const { factory } = this.b.c()
+      const { factory } = this.#context()
       const handle = arg(() => {
         const checked = factory.assertHandle(h)
         // Everything that needs no server is checked before the first change, so a commit
@@ -228,9 +212,10 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
       })
       // A slot nobody owns is a malformed handle: refused before anything is looked up.
       for (const namespace of Object.keys(handle.pending.extensions)) {
-        if (!this.b.extensions.has(namespace)) throw unregistered(handle.containerId, namespace)
+        if (!this.#extensions.has(namespace)) throw unregistered(handle.containerId, namespace)
       }
-      return handle.baseVersion === null ? commitCreate(this.b, handle) : commitExisting(this.b, handle)
+      const ctx = this.#context()
+      return handle.baseVersion === null ? commitCreate(ctx, handle) : commitExisting(ctx, handle)
     })
   }
 
@@ -238,10 +223,11 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     return this.#op(options, async () => {
       const state = arg(() => validateRunStateFilter(forState, BACKEND))
       const ids: ID[] = []
-      for (const snap of await this.b.listSnapshots()) {
+      const ctx = this.#context()
+      for (const snap of await ctx.directory.list()) {
         const record = snap.record as ContainerRecord
         const status = statusOf(record, snap.powerState)
-        if (status === RunState.Running) this.b.watched.add(record.id)
+        if (status === RunState.Running) ctx.exits.watch(record.id)
         if (state === undefined || status === state) ids.push(record.id)
       }
       return ids
@@ -251,15 +237,16 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async getContainerConfig(id: ID, options?: CallOptions): Promise<ContainerConfig> {
     return this.#op(options, async () => {
       arg(() => validateId(id, 'id', BACKEND))
-      const snap = await this.b.read(id)
-      return configOf(snap, snap.record as ContainerRecord, this.b.settings.defaultLimits)
+      const snap = await this.#context().directory.read(id)
+      return configOf(snap, snap.record as ContainerRecord, this.#settings.defaultLimits)
     })
   }
 
   async getContainerState(id: ID, options?: CallOptions): Promise<ContainerState> {
     return this.#op(options, async () => {
       arg(() => validateId(id, 'id', BACKEND))
-      const { snap, procs } = await observe(this.b, id, await this.b.read(id))
+      const ctx = this.#context()
+      const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
       return stateOf(snap.record as ContainerRecord, snap.powerState, procs)
     })
   }
@@ -273,11 +260,12 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
           name: validateFileName(fname, BACKEND),
         }
       })
-      const snap = await this.b.read(id)
+      const ctx = this.#context()
+      const snap = await ctx.directory.read(id)
       if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
         throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
       }
-      return this.b.c().guest.copyOut(snap.ref, guestPath(dir, name), id)
+      return ctx.guest.copyOut(snap.ref, guestPath(dir, name), id)
     })
   }
 
@@ -293,7 +281,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         validateId(id, 'id', BACKEND)
         return validateProcess(workDir, execPath, execArgs, BACKEND)
       })
-      return execIn(this.b, id, proc)
+      return execIn(this.#context(), id, proc)
     })
   }
 
@@ -303,7 +291,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         validateId(processOrContainerId, 'processOrContainerId', BACKEND)
         return validateSignal(signal, BACKEND)
       })
-      return signalIn(this.b, processOrContainerId, n)
+      return signalIn(this.#context(), processOrContainerId, n)
     })
   }
 
@@ -313,25 +301,11 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async #destroy(id: ID): Promise<void> {
     arg(() => validateId(id, 'id', BACKEND))
-    return destroyContainer(this.b, id)
+    return destroyContainer(this.#context(), id)
   }
 
   registerExtension<P, A>(extension: CommitExtension<P, A>): () => void {
-    if (typeof extension !== 'object' || extension === null || typeof extension.prepare !== 'function') {
-      throw new InvalidArgumentError('an extension needs a namespace and a prepare function', {
-        backend: BACKEND,
-      })
-    }
-    const namespace = validateNamespace(extension.namespace, BACKEND)
-    if (this.b.extensions.has(namespace)) {
-      throw new InvalidArgumentError(`an extension with namespace '${namespace}' is already registered`, {
-        backend: BACKEND,
-      })
-    }
-    this.b.extensions.set(namespace, extension)
-    return () => {
-      if (this.b.extensions.get(namespace) === extension) this.b.extensions.delete(namespace)
-    }
+    return this.#extensions.register(extension)
   }
 
   async getExtensionState<T = unknown>(
@@ -344,29 +318,8 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         validateId(containerId, 'containerId', BACKEND)
         validateNamespace(namespace, BACKEND)
       })
-      const snap = await this.b.read(containerId)
+      const snap = await this.#context().directory.read(containerId)
       return (snap.record as ContainerRecord).extensions.get(namespace) as T | undefined
     })
-  }
-}
-
-/**
- * Runs a synchronous argument check, putting backend `vsphere` on its error. Whatever a hostile
- * argument throws (a proxy's trap, a getter, a detached buffer) becomes `INVALID_ARGUMENT`.
- */
-function arg<T>(fn: () => T): T {
-  try {
-    return fn()
-  } catch (e) {
-    if (PortLayerError.isInstance(e)) {
-      if (e.backend !== undefined) throw e
-      throw new InvalidArgumentError(e.message, {
-        backend: BACKEND,
-        target: e.target,
-        detail: e.detail,
-        cause: e,
-      })
-    }
-    throw new InvalidArgumentError('an argument could not be read', { backend: BACKEND, cause: e })
   }
 }

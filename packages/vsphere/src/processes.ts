@@ -7,15 +7,16 @@ import {
   Program,
   RunState,
 } from '@portlayer/contracts'
-import type { Backend } from './backend.js'
 import { reconciling } from './call-scope.js'
-import { livenessOf, statusOf } from './derive.js'
+import { recordFacts } from './container-actions.js'
+import { livenessOf, statusOf } from './container-status.js'
+import type { VsphereContext } from './context.js'
 import { BACKEND, invalidState, isOutcomeUnknown, withOutcome, wrap } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
 import { commandLine, Guest, launchedSince, programNotFound } from './guest.js'
+import { observe } from './observe-exits.js'
 import { dropOldExited } from './run-records.js'
-import { observe } from './runs.js'
 
 // Processes other than a start's main process: exec'd ones, and signals to any process, all
 // through guest operations on a running container.
@@ -24,9 +25,9 @@ import { observe } from './runs.js'
  * Starts `proc` in running container `id` and records it (a program that does not exist is
  * recorded as exited 127 at once, as the program-semantics table says).
  */
-export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> {
-  const { factory, guest } = b.c()
-  const snap = await b.read(id)
+export async function execIn(ctx: VsphereContext, id: ID, proc: EntryPoint): Promise<ID> {
+  const { factory, guest } = ctx
+  const snap = await ctx.directory.read(id)
   const record = snap.record as ContainerRecord
   if (statusOf(record, snap.powerState) !== RunState.Running) {
     throw invalidState(`container ${id} is not running: processes are started in running containers`, id)
@@ -34,10 +35,10 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
   const processId = factory.newId()
   const startedAt = new Date().toISOString()
   const base = { processId, ...proc, run: record.mainState?.run ?? '', startedAt }
-  const reconcileMs = b.settings.reconcileTimeoutMs
+  const reconcileMs = ctx.settings.reconcileTimeoutMs
   let exec: ExecRecord
   try {
-    const pid = await startProgram(b, snap.ref, proc, new Date(startedAt), record)
+    const pid = await startProgram(ctx, snap.ref, proc, new Date(startedAt), record)
     exec = { ...base, pid, finishedAt: null, exitCode: 0, exitMsg: '', exited: false }
   } catch (e) {
     if (!programNotFound(e)) {
@@ -57,22 +58,22 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
   const dropped = dropOldExited(
     [...record.execs, exec],
     record.mainState?.run ?? '',
-    b.settings.maxExitedExecs,
+    ctx.settings.maxExitedExecs,
   )
   try {
-    await b.record(snap.ref, [option(execKey(processId), encodeExec(exec)), ...dropped])
+    await recordFacts(ctx, snap.ref, [option(execKey(processId), encodeExec(exec)), ...dropped])
   } catch (e) {
     // The record may have landed though its answer was lost: then the process is portlayer's.
     if (isOutcomeUnknown(e)) {
       const recorded = await reconciling(reconcileMs, async () => {
-        const now = await b.readRef(snap.ref)
+        const now = await ctx.directory.readRef(snap.ref)
         return now?.entries.has(execKey(processId)) === true
       }).catch(() => undefined)
       if (recorded === undefined)
         throw withOutcome(wrap(e, `recording process ${processId} of container ${id}`, id), 'unknown')
       if (recorded) {
-        b.processOwners.set(processId, id)
-        b.watched.add(id)
+        ctx.directory.setOwner(processId, id)
+        ctx.exits.watch(id)
         return processId
       }
     }
@@ -88,8 +89,8 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
       ended ? 'not-applied' : 'unknown',
     )
   }
-  b.processOwners.set(processId, id)
-  b.watched.add(id)
+  ctx.directory.setOwner(processId, id)
+  ctx.exits.watch(id)
   return processId
 }
 
@@ -97,10 +98,10 @@ export async function execIn(b: Backend, id: ID, proc: EntryPoint): Promise<ID> 
  * Sends signal `n` through the guest (`/bin/kill -n PID`) to the main process of a container, or
  * to an exec'd process, after checking with the guest that it still runs.
  */
-export async function signalIn(b: Backend, processOrContainerId: ID, n: number): Promise<void> {
-  const { guest } = b.c()
-  const { containerId, processId } = await resolveTarget(b, processOrContainerId)
-  const { snap, procs } = await observe(b, containerId, await b.read(containerId))
+export async function signalIn(ctx: VsphereContext, processOrContainerId: ID, n: number): Promise<void> {
+  const { guest } = ctx
+  const { containerId, processId } = await resolveTarget(ctx, processOrContainerId)
+  const { snap, procs } = await observe(ctx, containerId, await ctx.directory.read(containerId))
   const record = snap.record as ContainerRecord
   const on = snap.powerState === 'poweredOn'
   let pid: number
@@ -116,7 +117,7 @@ export async function signalIn(b: Backend, processOrContainerId: ID, n: number):
     what = `process ${processId} of container ${containerId}`
     const exec = record.execs.find((e) => e.processId === processId)
     if (!exec) {
-      b.processOwners.delete(processId)
+      ctx.directory.forgetProcess(processId)
       throw noSuchTarget(processId)
     }
     if (exec.exited || !on || exec.run !== (record.mainState?.run ?? '')) {
@@ -135,7 +136,7 @@ export async function signalIn(b: Backend, processOrContainerId: ID, n: number):
     const failed = wrap(e, `signalling ${what}`, processOrContainerId)
     if (!isOutcomeUnknown(e)) throw failed
     // The answer was lost: the guest shows whether the kill ran (or the process is gone).
-    const sent = await reconciling(b.settings.reconcileTimeoutMs, async () => {
+    const sent = await reconciling(ctx.settings.reconcileTimeoutMs, async () => {
       const now = await guest.listProcesses(snap.ref)
       return (
         livenessOf(now, pid).kind !== 'running' ||
@@ -152,20 +153,20 @@ export async function signalIn(b: Backend, processOrContainerId: ID, n: number):
  * started: a process running the same command line that began since, and is no process recorded.
  */
 async function startProgram(
-  b: Backend,
+  ctx: VsphereContext,
   ref: MoRef,
   proc: EntryPoint,
   since: Date,
   record: ContainerRecord,
 ): Promise<number> {
-  const { guest } = b.c()
+  const { guest } = ctx
   try {
     return await guest.startProgram(ref, proc.execPath, proc.execArgs, proc.workDir)
   } catch (e) {
     if (!isOutcomeUnknown(e)) throw e
     const known = new Set([record.mainState?.pid ?? 0, ...record.execs.map((x) => x.pid)])
     const cmd = commandLine(proc.execPath, proc.execArgs)
-    const found = await reconciling(b.settings.reconcileTimeoutMs, async () =>
+    const found = await reconciling(ctx.settings.reconcileTimeoutMs, async () =>
       launchedSince(await guest.listProcesses(ref), cmd, since, known),
     ).catch(() => null)
     if (found === null) throw withOutcome(e, 'unknown')
@@ -175,12 +176,12 @@ async function startProgram(
 }
 
 /** Whether an ID names a container or one of its exec'd processes (and which container). */
-async function resolveTarget(b: Backend, target: ID): Promise<{ containerId: ID; processId?: ID }> {
+async function resolveTarget(ctx: VsphereContext, target: ID): Promise<{ containerId: ID; processId?: ID }> {
   // A process this backend started or saw is known without asking vSphere for a VM by that name.
-  const known = b.processOwners.get(target)
+  const known = ctx.directory.knownOwner(target)
   if (known) return { containerId: known, processId: target }
-  if ((await b.lookup(target, false)) !== undefined) return { containerId: target }
-  const owner = await b.ownerOf(target)
+  if ((await ctx.directory.lookup(target, false)) !== undefined) return { containerId: target }
+  const owner = await ctx.directory.ownerOf(target)
   if (!owner) throw noSuchTarget(target)
   return { containerId: owner, processId: target }
 }

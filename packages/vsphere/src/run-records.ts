@@ -1,5 +1,5 @@
 import type { GuestProcessInfo, OptionValue } from '@portlayer/contracts'
-import { GONE_MESSAGE, livenessOf, UNKNOWN_EXIT_CODE } from './derive.js'
+import { GONE_MESSAGE, livenessOf, UNKNOWN_EXIT_CODE } from './container-status.js'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
 import {
   type ContainerRecord,

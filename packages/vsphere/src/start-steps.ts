@@ -6,17 +6,18 @@ import {
   type OptionValue,
   type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
-import type { Backend } from './backend.js'
 import type { PlanStep } from './commit-plan.js'
+import { powerOff } from './container-actions.js'
+import type { VsphereContext } from './context.js'
+import { deleteStaged, materialise } from './datastore-staging.js'
 import { faultOf, isConflict } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { encodeMainState, Key, type MainStateRecord, option, type PendingFileRecord } from './extra-config.js'
 import { commandLine, launchedSince, programNotFound, toGuestFile } from './guest.js'
-import { lastCopyPerPath } from './pending-files.js'
+import { lastCopyPerPath } from './pending-file-rules.js'
 import { failedStartState, startedState } from './run-records.js'
-import { deleteStaged, materialise } from './staged-files.js'
-import { runTask } from './vim.js'
-import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm.js'
+import { runTask } from './vim-calls.js'
+import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm-snapshot.js'
 
 // The steps of a start, after the commit's guarded reconfiguration wrote `starting` with the run
 // token `run`. Power-on and guest operations are not versioned by vSphere, so a start proves
@@ -47,9 +48,9 @@ export interface StartInput {
   readonly powerOffFirst: boolean
 }
 
-export function startSteps(b: Backend, input: StartInput, progress: StartProgress): PlanStep[] {
+export function startSteps(ctx: VsphereContext, input: StartInput, progress: StartProgress): PlanStep[] {
   const { id, ref, main, run } = input
-  const { gateway, guest } = b.c()
+  const { gateway, guest } = ctx
   let seen: VmSnapshot | undefined
   let pid = 0
   let launchedAt: Date | undefined
@@ -59,10 +60,10 @@ export function startSteps(b: Backend, input: StartInput, progress: StartProgres
     steps.push({
       name: `powering off the ended run of container ${id}`,
       run: async () => {
-        await b.powerOff(id, ref)
+        await powerOff(ctx, id, ref)
         return undefined
       },
-      landed: async () => (await b.readRef(ref))?.powerState === 'poweredOff',
+      landed: async () => (await ctx.directory.readRef(ref))?.powerState === 'poweredOff',
     })
   }
   steps.push(
@@ -77,19 +78,19 @@ export function startSteps(b: Backend, input: StartInput, progress: StartProgres
         }
         return undefined
       },
-      landed: async () => (await b.readRef(ref))?.powerState === 'poweredOn',
+      landed: async () => (await ctx.directory.readRef(ref))?.powerState === 'poweredOn',
       undo: async () => {
         // Only a VM whose record is still this run is ours to power off.
-        const now = await b.readRef(ref)
+        const now = await ctx.directory.readRef(ref)
         if (!now || now.record?.mainState?.run !== run) return true
-        await b.powerOff(id, ref)
+        await powerOff(ctx, id, ref)
         return true
       },
     },
     {
       name: `waiting for the guest tools of container ${id}`,
       run: async () => {
-        const content = await guest.waitForTools(ref, b.settings.guestToolsTimeoutMs, id, VM_PROPERTIES)
+        const content = await guest.waitForTools(ref, ctx.settings.guestToolsTimeoutMs, id, VM_PROPERTIES)
         seen = content ? snapshotOf(content) : undefined
         if (seen?.record?.mainState?.run !== run) {
           progress.superseded = true
@@ -104,7 +105,7 @@ export function startSteps(b: Backend, input: StartInput, progress: StartProgres
       name: `copying files into container ${id}`,
       run: async () => {
         const files = lastCopyPerPath([
-          ...(await materialise(b, input.recordedFiles)),
+          ...(await materialise(ctx, input.recordedFiles)),
           ...input.handleFiles.map(toGuestFile),
         ])
         await guest.copyIn(ref, files, id)
@@ -126,7 +127,7 @@ export function startSteps(b: Backend, input: StartInput, progress: StartProgres
         return undefined
       },
       landed: async () => {
-        const found = await findLaunched(b, ref, main, launchedAt ?? new Date(0))
+        const found = await findLaunched(ctx, ref, main, launchedAt ?? new Date(0))
         if (found === undefined) return false
         pid = found
         return true
@@ -151,22 +152,22 @@ export function startSteps(b: Backend, input: StartInput, progress: StartProgres
               )
         const options: OptionValue[] = [option(Key.mainState, encodeMainState(state))]
         if (input.recordedFiles.length > 0) options.push(option(Key.files, ''))
-        const outcome = await recordOwnRun(b, ref, run, seen, options)
+        const outcome = await recordOwnRun(ctx, ref, run, seen, options)
         if (outcome === 'superseded') {
           // Another commit took the run over since the tools check: its start runs, not ours.
           progress.superseded = true
-          if (pid > 0) await guest.terminate(ref, pid).catch((e) => b.settings.onBackgroundError(e))
+          if (pid > 0) await guest.terminate(ref, pid).catch((e) => ctx.settings.onBackgroundError(e))
           return 'finish'
         }
         progress.state = state
         deleteStaged(
-          b,
+          ctx,
           input.recordedFiles.flatMap((f) => ('path' in f ? [f.path] : [])),
         )
         return undefined
       },
       landed: async () => {
-        const now = await b.readRef(ref)
+        const now = await ctx.directory.readRef(ref)
         const state = now?.record?.mainState
         return state?.run === run && state.phase !== 'starting'
       },
@@ -180,13 +181,13 @@ export function startSteps(b: Backend, input: StartInput, progress: StartProgres
  * reads again and retries when only facts moved the version (an exec recorded, an exit observed).
  */
 async function recordOwnRun(
-  b: Backend,
+  ctx: VsphereContext,
   ref: MoRef,
   run: string,
   seen: VmSnapshot | undefined,
   options: OptionValue[],
 ): Promise<'recorded' | 'superseded'> {
-  const { gateway } = b.c()
+  const { gateway } = ctx
   let snap = seen
   for (let attempt = 0; ; attempt++) {
     if (!snap || snap.record?.mainState?.run !== run) return 'superseded'
@@ -197,18 +198,18 @@ async function recordOwnRun(
       return 'recorded'
     } catch (e) {
       if (!isConflict(e) || attempt >= 5) throw e
-      snap = await b.readRef(ref)
+      snap = await ctx.directory.readRef(ref)
     }
   }
 }
 
 /** The guest pid of a main process whose start's answer was lost (see `launchedSince`). */
 async function findLaunched(
-  b: Backend,
+  ctx: VsphereContext,
   ref: MoRef,
   main: { execPath: string; execArgs: string },
   since: Date,
 ): Promise<number | undefined> {
-  const procs = await b.c().guest.listProcesses(ref)
+  const procs = await ctx.guest.listProcesses(ref)
   return launchedSince(procs, commandLine(main.execPath, main.execArgs), since)
 }

@@ -69,3 +69,13 @@ export function valueAt(snapshot: VmSnapshot, key: string): string {
 export function withEntries(snapshot: VmSnapshot, entries: ReadonlyMap<string, string>): VmSnapshot {
   return { ...snapshot, entries, record: decodeRecord(entries) }
 }
+
+/**
+ * The version a handle carries: the last commit's token. Only commits move it (as on every
+ * backend); facts the backend records (a process exec'd, an exit seen) move `config.changeVersion`
+ * but not the version, so they never make a handle stale. Commits are still exclusive: each
+ * reconfigures guarded by the `changeVersion` it read and, when only facts moved it, reads again.
+ */
+export function versionOf(snap: VmSnapshot): string {
+  return snap.record?.rev ?? 'none'
+}

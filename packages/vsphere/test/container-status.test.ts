@@ -1,10 +1,10 @@
 import type { GuestProcessInfo } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
-import { configOf, stateOf, statusOf, UNKNOWN_EXIT_CODE } from '../src/derive.js'
+import { configOf, stateOf, statusOf, UNKNOWN_EXIT_CODE } from '../src/container-status.js'
 import type { ContainerRecord, ExecRecord, MainStateRecord, RunPhase } from '../src/extra-config.js'
 import { applyOptions, decodeRecord } from '../src/extra-config.js'
 import { endOfRun, startedState, startingState } from '../src/run-records.js'
-import type { PowerState, VmSnapshot } from '../src/vm.js'
+import type { PowerState, VmSnapshot } from '../src/vm-snapshot.js'
 
 const ID = '0b7c1e4a-4f4e-4c8e-9d3b-2f1a6c5d7e8f'
 const MAIN = '1c8d2f5b-5a5f-4d9f-8e4c-3a2b7d6e8f90'

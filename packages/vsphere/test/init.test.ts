@@ -10,7 +10,7 @@ import type {
 import { PortLayerError } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { describe, expect, it } from 'vitest'
-import { PortLayerVsphere, resolveSettings, type VsphereSettings } from '../src/index.js'
+import { createVsphere, PortLayerVsphere, resolveSettings, type VsphereSettings } from '../src/index.js'
 import { guestPassword } from '../src/settings.js'
 
 // init only resolves inventory paths, so a tiny fake answering FindByInventoryPath (and the guest
@@ -191,5 +191,65 @@ describe('PortLayerVsphere.init', () => {
       expect(shown).not.toContain(secret)
     }
     await pl.close()
+  })
+})
+
+describe('createVsphere', () => {
+  it('returns a connected backend, as init does, with BasicHandleFactory when none is given', async () => {
+    const { gateway, calls } = fakeGateway()
+    const pl = await createVsphere({ gateway, ...settings })
+    expect(pl).toBeInstanceOf(PortLayerVsphere)
+    expect(calls.filter((m) => m === 'FindByInventoryPath')).toHaveLength(4)
+    const h = await pl.createContainer('web')
+    expect(h.baseVersion).toBeNull()
+    expect((await refusal(pl.init(gateway))).code).toBe('INVALID_STATE')
+    await pl.close()
+  })
+
+  it('uses the handle factory it is given', async () => {
+    const { gateway } = fakeGateway()
+    const factory = new BasicHandleFactory()
+    const pl = await createVsphere({ gateway, handleFactory: factory, ...settings })
+    const h = await pl.createContainer('web')
+    expect(() => factory.assertHandle(h)).not.toThrow()
+    await pl.close()
+  })
+
+  it('checks the settings before anything reaches vSphere', async () => {
+    const { gateway, calls } = fakeGateway()
+    const e = await refusal(createVsphere({ gateway, ...settings, vmFolder: 'elsewhere/vm' }))
+    expect(e.code).toBe('INVALID_ARGUMENT')
+    expect(e.backend).toBe('vsphere')
+    expect(e.message).toContain('vmFolder')
+    expect(calls).toEqual([])
+  })
+
+  it('refuses a missing gateway or a bad factory as INVALID_ARGUMENT, before any call', async () => {
+    const { gateway, calls } = fakeGateway()
+    const noGateway = await refusal(createVsphere({ ...settings } as never))
+    expect(noGateway.code).toBe('INVALID_ARGUMENT')
+    expect(noGateway.message).toContain('VmomiGateway')
+    const badFactory = await refusal(
+      createVsphere({ gateway, handleFactory: {} as HandleFactory, ...settings }),
+    )
+    expect(badFactory.code).toBe('INVALID_ARGUMENT')
+    expect(badFactory.message).toContain('HandleFactory')
+    expect(calls).toEqual([])
+  })
+
+  it('turns any JavaScript value given as options into INVALID_ARGUMENT, never a TypeError', async () => {
+    const hostile = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new TypeError('trap')
+        },
+      },
+    )
+    for (const options of [undefined, null, 42, 'settings', [], hostile]) {
+      const e = await refusal(createVsphere(options as never))
+      expect(e.code, String(options)).toBe('INVALID_ARGUMENT')
+      expect(e.backend).toBe('vsphere')
+    }
   })
 })

@@ -11,7 +11,7 @@ import {
   placeFiles,
   stagingPath,
   toBase64,
-} from '../src/pending-files.js'
+} from '../src/pending-file-rules.js'
 
 const file = (dir: string, fname: string, size: number): FileCopy => ({
   targetDir: dir,

@@ -1,0 +1,59 @@
+import { type HandleFactory, InvalidArgumentError, type VmomiGateway } from '@portlayer/contracts'
+import { scopedGateway } from './call-scope.js'
+import { ContainerDirectory } from './container-directory.js'
+import type { VsphereContext } from './context.js'
+import { CreateGuard } from './create-guard.js'
+import { BACKEND } from './errors.js'
+import { ExitWatcher } from './exit-watcher.js'
+import type { ExtensionRegistry } from './extension-registry.js'
+import { Guest } from './guest.js'
+import { resolveInventory } from './inventory.js'
+import { pollRound } from './observe-exits.js'
+import type { ResolvedSettings } from './settings.js'
+
+/**
+ * Checks the gateway and factory, resolves the settings' inventory paths once and builds the
+ * context every operation works with; starts the background exit poll when configured.
+ * @throws InvalidArgumentError for something that is not a gateway or factory; NotFoundError
+ * naming the setting whose inventory path does not resolve; errors of the gateway.
+ */
+export async function connect(
+  settings: ResolvedSettings,
+  extensions: ExtensionRegistry,
+  gateway: VmomiGateway,
+  factory: HandleFactory,
+): Promise<VsphereContext> {
+  if (
+    typeof gateway?.call !== 'function' ||
+    typeof gateway.waitForTask !== 'function' ||
+    !gateway.serviceContent
+  )
+    throw new InvalidArgumentError('init needs a VmomiGateway', { backend: BACKEND })
+  if (typeof factory?.create !== 'function' || typeof factory.assertHandle !== 'function')
+    throw new InvalidArgumentError('init needs a HandleFactory', { backend: BACKEND })
+  const inventory = await resolveInventory(gateway, settings)
+  // Every call the backend makes carries the signal of the PortLayer call it serves.
+  const scoped = scopedGateway(gateway)
+  // The watcher's round needs the context it belongs to: it is read when a round runs, later.
+  let ctx: VsphereContext | undefined
+  const exits = new ExitWatcher(() => pollRound(ctx as VsphereContext), settings.onBackgroundError)
+  ctx = Object.freeze({
+    settings,
+    gateway: scoped,
+    factory,
+    inventory,
+    guest: new Guest(scoped, inventory, settings.guest),
+    directory: new ContainerDirectory(scoped, inventory, settings, (id) => exits.unwatch(id)),
+    exits,
+    creates: new CreateGuard(),
+    extensions,
+  })
+  exits.start(settings.exitPollIntervalMs)
+  return ctx
+}
+
+/** Stops the exit poll (waiting for a round under way) and destroys the container view. */
+export async function disconnect(ctx: VsphereContext): Promise<void> {
+  await ctx.exits.stop()
+  await ctx.directory.destroyView()
+}

@@ -1,0 +1,56 @@
+import type { GuestProcessInfo, ID, MoRef, OptionValue } from '@portlayer/contracts'
+import type { VsphereContext } from './context.js'
+import { BACKEND, faultOf, isOutcomeUnknown, wrap } from './errors.js'
+import type { ContainerRecord } from './extra-config.js'
+import { Guest } from './guest.js'
+import { runTask } from './vim-calls.js'
+
+// The small actions on one container that stops, starts, destroys and reads share.
+
+export async function powerOff(ctx: VsphereContext, id: ID, ref: MoRef): Promise<void> {
+  try {
+    await runTask(ctx.gateway, 'PowerOffVM_Task', { _this: ref })
+  } catch (e) {
+    if (faultOf(e) === 'InvalidPowerState') return
+    throw wrap(e, `powering off the VM of container ${id}`, id)
+  }
+}
+
+/** Records facts (process starts and ends) that do not depend on the version; retried once when the answer is lost. */
+export async function recordFacts(ctx: VsphereContext, ref: MoRef, options: OptionValue[]): Promise<void> {
+  const spec = { extraConfig: options }
+  try {
+    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
+  } catch (e) {
+    if (!isOutcomeUnknown(e)) throw e
+    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
+  }
+  ctx.directory.forgetDeleted(options)
+}
+
+/** The guest's processes, or `undefined` when the guest cannot answer now. */
+export async function listProcessesQuietly(
+  ctx: VsphereContext,
+  ref: MoRef,
+  id: ID,
+): Promise<readonly GuestProcessInfo[] | undefined> {
+  try {
+    return await ctx.guest.listProcesses(ref)
+  } catch (e) {
+    if (Guest.notReady(e)) return undefined
+    throw wrap(e, `listing the processes of container ${id}`, id)
+  }
+}
+
+/** Tells each extension that applied something to a destroyed container; their errors are background errors. */
+export async function releaseExtensions(ctx: VsphereContext, id: ID, record: ContainerRecord): Promise<void> {
+  for (const [namespace, applied] of record.extensions) {
+    const extension = ctx.extensions.get(namespace)
+    if (!extension?.release || applied === undefined) continue
+    try {
+      await extension.release({ containerId: id, backend: BACKEND, applied })
+    } catch (e) {
+      ctx.settings.onBackgroundError(e)
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import type { HandleFactory, VmomiGateway } from '@portlayer/contracts'
+import type { ContainerDirectory } from './container-directory.js'
+import type { CreateGuard } from './create-guard.js'
+import type { ExitWatcher } from './exit-watcher.js'
+import type { ExtensionRegistry } from './extension-registry.js'
+import type { Guest } from './guest.js'
+import type { Inventory } from './inventory.js'
+import type { ResolvedSettings } from './settings.js'
+
+/**
+ * What every operation of one connected backend works with, made once by `connect` and never
+ * changed. The state that does change is owned by the objects it holds, one each: where the
+ * containers are (`directory`), which are watched for exits (`exits`), the creates under way
+ * (`creates`), who is registered (`extensions`).
+ */
+export interface VsphereContext {
+  readonly settings: ResolvedSettings
+  /** Every call through it carries the signal of the PortLayer call it serves (call-scope.ts). */
+  readonly gateway: VmomiGateway
+  readonly factory: HandleFactory
+  readonly inventory: Inventory
+  readonly guest: Guest
+  readonly directory: ContainerDirectory
+  readonly exits: ExitWatcher
+  readonly creates: CreateGuard
+  readonly extensions: ExtensionRegistry
+}

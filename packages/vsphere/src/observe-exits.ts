@@ -1,0 +1,125 @@
+import {
+  type GuestProcessInfo,
+  type ID,
+  type MoRef,
+  RunState,
+  type VirtualMachineConfigSpec,
+} from '@portlayer/contracts'
+import { listProcessesQuietly, powerOff } from './container-actions.js'
+import { statusOf } from './container-status.js'
+import type { VsphereContext } from './context.js'
+import { isCode, isConflict, wrap } from './errors.js'
+import { applyOptions, type ContainerRecord } from './extra-config.js'
+import { endOfRun } from './run-records.js'
+import { retrieve, runTask } from './vim-calls.js'
+import { type PowerState, snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm-snapshot.js'
+
+/** What a read learnt from the guest. */
+export interface Observed {
+  readonly snap: VmSnapshot
+  /** The guest's process list, when it was asked. */
+  readonly procs?: readonly GuestProcessInfo[]
+  /** True when the observation recorded something or powered the VM off. */
+  readonly changed: boolean
+}
+
+/**
+ * The lazy exit check every read of a running container makes: asks the guest about its
+ * processes, records the ends it reports (guarded by the version read, so an observer never
+ * overwrites a newer change), and powers the VM off when the main process has exited. The
+ * power-off is housekeeping: the recorded end already reads as stopped, so a power-off that fails
+ * is reported to `onBackgroundError` and left to the next read instead of failing this one.
+ */
+export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, attempt = 0): Promise<Observed> {
+  const record = snap.record as ContainerRecord
+  const state = record.mainState
+  if (snap.powerState !== 'poweredOn' || !state) return { snap, changed: false }
+  if (state.phase === 'exited') {
+    // The end is recorded but the power-off did not happen (or was interrupted): finish it.
+    return { snap: { ...snap, powerState: await finishRun(ctx, id, snap.ref) }, changed: true }
+  }
+  // `stopping` too: a stop that was interrupted (its client gone, its record and power-off failed)
+  // is finished here; a stop still under way copes with an observer finishing it first.
+  if (state.phase !== 'started' && state.phase !== 'stopping') return { snap, changed: false }
+  const procs = await listProcessesQuietly(ctx, snap.ref, id)
+  if (!procs) return { snap, changed: false }
+  const ending = endOfRun(record, procs, new Date(), false, ctx.settings.maxExitedExecs)
+  if (ending.options.length === 0) {
+    ctx.exits.watch(id)
+    return { snap, procs, changed: false }
+  }
+  try {
+    const spec: VirtualMachineConfigSpec = { extraConfig: ending.options }
+    if (snap.version !== '') spec.changeVersion = snap.version
+    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+  } catch (e) {
+    if (isConflict(e)) {
+      // Someone changed the container meanwhile (maybe recorded this very exit): look again.
+      if (attempt < 2) return observe(ctx, id, await ctx.directory.read(id), attempt + 1)
+      return { snap, procs, changed: false }
+    }
+    ctx.settings.onBackgroundError(wrap(e, `recording process exits of container ${id}`, id))
+    return { snap, procs, changed: false }
+  }
+  ctx.directory.forgetDeleted(ending.options)
+  const powerState = ending.ended ? await finishRun(ctx, id, snap.ref) : snap.powerState
+  const after = withEntries({ ...snap, powerState }, applyOptions(snap.entries, ending.options))
+  return { snap: after, procs, changed: true }
+}
+
+/** Powers off the VM of a run whose end is recorded; the power state it is left in. */
+async function finishRun(ctx: VsphereContext, id: ID, ref: MoRef): Promise<PowerState> {
+  try {
+    await powerOff(ctx, id, ref)
+  } catch (e) {
+    ctx.settings.onBackgroundError(e)
+    return 'poweredOn'
+  }
+  ctx.exits.unwatch(id)
+  return 'poweredOff'
+}
+
+/**
+ * One round of the background exit poll (the {@link ExitWatcher} runs one at a time): one
+ * property read for all watched containers, then each is observed on its own (a container whose
+ * guest fails is reported and does not hold up the rest).
+ */
+export async function pollRound(ctx: VsphereContext): Promise<void> {
+  const { directory, exits } = ctx
+  const ids = exits.watchedIds().filter((id) => directory.refOf(id) !== undefined)
+  for (const id of exits.watchedIds()) if (directory.refOf(id) === undefined) exits.unwatch(id)
+  if (ids.length === 0) return
+  const contents = await retrieve(
+    ctx.gateway,
+    'VirtualMachine',
+    ids.map((id) => directory.refOf(id) as MoRef),
+    VM_PROPERTIES,
+    true,
+  )
+  const seen = new Set<ID>()
+  for (const content of contents) {
+    if (exits.stopped) return
+    let snap = snapshotOf(content)
+    const id = snap.record?.id
+    if (!id || !exits.isWatched(id)) continue
+    seen.add(id)
+    try {
+      // The round's read ages while earlier containers are observed. Powering off a finished
+      // run is the one step no version guards, so it acts only on a fresh read: a run started
+      // since must not be powered off. (Recording an exit is guarded by the version read.)
+      if (snap.powerState === 'poweredOn' && snap.record?.mainState?.phase === 'exited') {
+        snap = await directory.read(id)
+      }
+      const observed = await observe(ctx, id, snap)
+      const record = observed.snap.record as ContainerRecord
+      if (statusOf(record, observed.snap.powerState, observed.procs) !== RunState.Running) {
+        exits.unwatch(id)
+      }
+    } catch (e) {
+      // A container destroyed since the round's read is simply no longer watched.
+      if (isCode(e, 'NOT_FOUND')) exits.unwatch(id)
+      else ctx.settings.onBackgroundError(e)
+    }
+  }
+  for (const id of ids) if (!seen.has(id)) exits.unwatch(id)
+}
