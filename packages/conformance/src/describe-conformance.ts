@@ -6,6 +6,7 @@ import { badInputTests } from './suites/bad-input.js'
 import { cancellationTests } from './suites/cancellation.js'
 import { concurrencyTests } from './suites/concurrency.js'
 import type { SuiteContext } from './suites/context.js'
+import { extensionProtocolTests } from './suites/extension-protocol.js'
 import { extensionTests } from './suites/extensions.js'
 import { failureTests } from './suites/failures.js'
 import { filesTests } from './suites/files.js'
@@ -18,8 +19,8 @@ import { programTests } from './suites/programs.js'
 
 /**
  * Declares the portlayer conformance suite for vitest: every behaviour of the design, the
- * program semantics, bad input, failure atomicity, concurrency, extensions, cancellation and the
- * outcome rule.
+ * program semantics, bad input, failure atomicity, concurrency, extensions (the commit-extension
+ * protocol rule by rule), cancellation and the outcome rule.
  *
  * After every test the suite also checks the outcome rule on every call the test made: each
  * `PortLayerError` must say `outcome: 'not-applied'` (in `toJSON()` too), since the backend is
@@ -81,6 +82,7 @@ export function describeConformance(
     failureTests(context)
     badInputTests(context)
     extensionTests(context)
+    extensionProtocolTests(context)
     outcomeTests(context)
     cancellationTests(context)
   })
