@@ -1,3 +1,4 @@
+import { exitedToDrop, messageOf } from '@portlayer/backend-kit'
 import {
   type ContainerConfig,
   type ContainerEventType,
@@ -18,7 +19,7 @@ import {
 import { runBuiltin } from './builtins.js'
 import type { Call } from './call.js'
 import type { InternalClock } from './clock.js'
-import { conflict, containerNotFound, invalidState, messageOf } from './errors.js'
+import { conflict, containerNotFound, invalidState } from './errors.js'
 import type { EventHub } from './events.js'
 import { checkCopies, fsOf, landCopies, ownCopies } from './fs-tree.js'
 import { type ProcessHost, ProcessRun, type ProgramDefinition } from './program-context.js'
@@ -353,18 +354,17 @@ export class Engine implements ProcessHost {
    */
   private dropOldExited(c: Container): void {
     const execd = c.execd as Proc[]
-    let exited = execd.length - (c.runningExecd === null ? 0 : c.runningExecd.length)
-    while (exited > this.maxExitedExecs) {
-      let oldest = -1
-      for (let i = 0; i < execd.length; i++) {
-        const q = execd[i] as Proc
-        // Strictly earlier, so of processes that finished at the same moment the earliest started goes.
-        if (q.status === EXITED && (oldest < 0 || q.finishedAt < (execd[oldest] as Proc).finishedAt))
-          oldest = i
-      }
-      const [gone] = execd.splice(oldest, 1)
-      this.procs.delete((gone as Proc).id)
-      exited--
+    const exited = execd.length - (c.runningExecd === null ? 0 : c.runningExecd.length)
+    // Counting first keeps the common exit (under the bound) free of the shared rule's sorting.
+    if (exited <= this.maxExitedExecs) return
+    const gone = exitedToDrop(execd, this.maxExitedExecs, (q) => ({
+      exited: q.status === EXITED,
+      finishedAt: q.finishedAt,
+      startedAt: q.startedAt,
+    }))
+    for (const q of gone) {
+      execd.splice(execd.indexOf(q), 1)
+      this.procs.delete(q.id)
     }
   }
 

@@ -2,35 +2,16 @@ import {
   CancelledError,
   ConcurrentModificationError,
   createError,
-  describeValue,
   type ErrorCode,
   InvalidArgumentError,
   InvalidStateError,
   NotFoundError,
-  PortLayerError,
+  type PortLayerError,
   TimeoutError,
   UnavailableError,
 } from '@portlayer/contracts'
 
 export const BACKEND = 'simulator'
-
-const ERROR_MESSAGE_LIMIT = 500
-
-/**
- * The message of anything thrown by code the simulator calls (a program, an extension): an
- * Error's message, else a short description. Never throws, whatever was thrown.
- */
-export function messageOf(thrown: unknown): string {
-  try {
-    if (thrown instanceof Error) {
-      const m: unknown = thrown.message
-      if (typeof m === 'string') return m.length <= ERROR_MESSAGE_LIMIT ? m : describeValue(m)
-    }
-  } catch {
-    // a hostile proxy or getter: describe the value instead
-  }
-  return describeValue(thrown)
-}
 
 export function notFound(message: string, target?: string, detail?: Record<string, unknown>): NotFoundError {
   return new NotFoundError(`simulator: ${message}`, { backend: BACKEND, target, detail })
@@ -50,21 +31,6 @@ export function invalidArgument(message: string, target?: string, cause?: unknow
 
 export function containerNotFound(id: string): NotFoundError {
   return notFound(`container ${id} does not exist`, id)
-}
-
-/**
- * Gives an error raised outside the simulator (a handle factory, an extension) the simulator's
- * backend name and the target, keeping its code and class; other errors pass through unchanged.
- */
-export function adopt(error: unknown, target: string | undefined): unknown {
-  if (!PortLayerError.isInstance(error) || error.backend !== undefined) return error
-  const message = error.message.startsWith('simulator: ') ? error.message : `simulator: ${error.message}`
-  return createError(error.code, message, {
-    backend: BACKEND,
-    target: error.target ?? target,
-    detail: error.detail,
-    cause: error,
-  })
 }
 
 export function injected(code: ErrorCode, operation: string, target: string | undefined): PortLayerError {

@@ -46,6 +46,11 @@ export interface SimulatorOptions {
   callTimeoutMs?: number
   /** Programs to register at once, by absolute path. */
   programs?: Readonly<Record<string, SimProgram>>
+  /**
+   * Told of failures that must not fail the call they happen in: an extension's `release` that
+   * threw on destroy, a plan's `commit` or `rollback` hook that threw. Default: ignored.
+   */
+  onBackgroundError?: (error: PortLayerError) => void
   /** Commit extensions to register at once. */
   // biome-ignore lint/suspicious/noExplicitAny: extensions of any slot type are accepted
   extensions?: readonly CommitExtension<any>[]
@@ -100,6 +105,7 @@ function copyOptions(options: unknown): SimulatorOptions {
     callTimeoutMs: o.callTimeoutMs,
     programs: isPlainRecord(programs) ? Object.fromEntries(Object.entries(programs)) : programs,
     extensions: Array.isArray(extensions) ? Array.from(extensions) : extensions,
+    onBackgroundError: o.onBackgroundError,
   }
 }
 
@@ -112,6 +118,9 @@ function checkShape(o: SimulatorOptions): SimulatorOptions {
   }
   if (o.extensions !== undefined && !Array.isArray(o.extensions)) {
     throw invalidArgument('extensions must be an array of commit extensions')
+  }
+  if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') {
+    throw invalidArgument(`onBackgroundError must be a function, got ${describeValue(o.onBackgroundError)}`)
   }
   if (o.defaultLimits !== undefined && !isPlainRecord(o.defaultLimits)) {
     throw invalidArgument('defaultLimits must be an object with memoryMb and/or cpuMhz')

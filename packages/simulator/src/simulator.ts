@@ -1,3 +1,4 @@
+import { argumentError, ExtensionRegistry, type PreparedCommit } from '@portlayer/backend-kit'
 import {
   type CallOptions,
   type CommitExtension,
@@ -33,7 +34,6 @@ import { Call } from './call.js'
 import { type InternalClock, RealClock, type SimClock, VirtualClock } from './clock.js'
 import { Engine } from './engine.js'
 import {
-  adopt,
   BACKEND,
   closed,
   conflict,
@@ -43,7 +43,6 @@ import {
   notFound,
 } from './errors.js'
 import { EventHub, type SimEvents } from './events.js'
-import { commitPrepared, Extensions, type PreparedSlot, rollback, slotsOf } from './extensions.js'
 import { Faults, type SimFaults, type SimOperation } from './faults.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { fsOf, joinPath } from './fs-tree.js'
@@ -114,6 +113,12 @@ function idTarget(id: unknown): string | undefined {
   return typeof id === 'string' && id.length <= 64 ? id : undefined
 }
 
+/** The slots of a handle that carry values, or `null` (the common case: no extension involved). */
+function slotsOf(extensions: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> | null {
+  for (const _ in extensions) return extensions
+  return null
+}
+
 function targetOf(handle: unknown): string | undefined {
   if (typeof handle !== 'object' || handle === null) return undefined
   try {
@@ -149,7 +154,7 @@ class SimulatorImpl implements Simulator {
    * shared validators) everything a setter gives it; the setters then skip checking twice.
    */
   private readonly factoryValidates: boolean
-  private readonly extensions = new Extensions()
+  private readonly extensions: ExtensionRegistry
 
   constructor(given: SimulatorOptions) {
     const options = checkOptions(given)
@@ -162,6 +167,10 @@ class SimulatorImpl implements Simulator {
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
     this.maxExitedExecs = resolveMaxExitedExecs(options.maxExitedExecs)
     this.callTimeoutMs = resolveCallTimeout(options.callTimeoutMs)
+    this.extensions = new ExtensionRegistry({
+      backend: BACKEND,
+      onBackgroundError: options.onBackgroundError,
+    })
     this.engine = new Engine(
       this.clock,
       this.events,
@@ -198,7 +207,7 @@ class SimulatorImpl implements Simulator {
     try {
       return this.handleFactory.assertHandle(h)
     } catch (e) {
-      throw adopt(e, targetOf(h))
+      throw argumentError(BACKEND, e, targetOf(h))
     }
   }
 
@@ -219,7 +228,7 @@ class SimulatorImpl implements Simulator {
     try {
       return this.handleFactory.withChange(handle, change)
     } catch (e) {
-      throw adopt(e, handle.containerId)
+      throw argumentError(BACKEND, e, handle.containerId)
     }
   }
 
@@ -244,7 +253,7 @@ class SimulatorImpl implements Simulator {
     try {
       h = this.handleFactory.create(id, name)
     } catch (e) {
-      throw adopt(e, id)
+      throw argumentError(BACKEND, e, id)
     }
     this.engine.issued.add(id)
     return h
@@ -257,7 +266,7 @@ class SimulatorImpl implements Simulator {
     try {
       return this.handleFactory.forVersion(id, String(c.version))
     } catch (e) {
-      throw adopt(e, id)
+      throw argumentError(BACKEND, e, id)
     }
   }
 
@@ -283,7 +292,7 @@ class SimulatorImpl implements Simulator {
     try {
       next = this.handleFactory.withFile(handle, { targetDir: dir, fname, perms, data })
     } catch (e) {
-      throw adopt(e, handle.containerId)
+      throw argumentError(BACKEND, e, handle.containerId)
     }
     // Files that could never land together are refused now, while the caller's handle is as it
     // was (the new one is dropped), not at a commit.
@@ -348,37 +357,49 @@ class SimulatorImpl implements Simulator {
     // hand-made) may carry files that cannot all land, and such a commit must change nothing.
     if (handle.pending.files.length > 0) this.checkPendingFiles(handle.pending.files, id)
     const slots = slotsOf(handle.pending.extensions)
-    let c = this.checkCommit(handle, slots)
+    // A slot no extension owns makes the handle unusable here however stale, so it is refused
+    // before the version is compared (the same rule on every backend).
+    if (slots !== null) this.extensions.checkSlots(id, slots)
+    let c = this.engine.check(handle)
     // A stop sequence in progress finishes before anything else is applied to the container.
     while (c !== null && c.stopping !== null) {
       await this.engine.waitStop(c, call)
       this.faults.checkOpen('commit', id)
-      c = this.checkCommit(handle, slots)
+      c = this.engine.check(handle)
     }
-    let prepared: PreparedSlot[] | null = null
+    let prepared: PreparedCommit | null = null
     if (slots !== null) {
-      prepared = await this.extensions.prepare(id, c, slots, call)
+      const base = c
+      prepared = await this.extensions.prepare({
+        containerId: id,
+        slots,
+        creating: base === null,
+        runState: base === null ? 'created' : (RUN_STATE_NAMES[base.status] as RunState),
+        applied: (namespace) => base?.ext?.[namespace],
+        interrupt: call === undefined ? undefined : (stop) => call.watch(stop),
+      })
       try {
         this.faults.checkOpen('commit', id)
         // An extension's own code may have aborted the signal, even a synchronous prepare.
         if (call !== undefined) call.check()
-        c = this.checkCommit(handle, slots)
+        // The commit keeps the extensions it prepared: one unregistered meanwhile does not fail it.
+        c = this.engine.check(handle)
         if (c !== null && c.stopping !== null)
           throw conflict(`container ${id} began stopping during the commit`, id)
       } catch (e) {
-        rollback(prepared)
+        prepared.rollback()
         throw e
       }
     }
     let stopping: boolean
     try {
-      stopping = this.engine.apply(handle, c, prepared)
+      stopping = this.engine.apply(handle, c, prepared === null ? null : prepared.plans)
     } catch (e) {
       // apply checks nothing and so should never throw; if it does, free what was reserved.
-      if (prepared !== null) rollback(prepared)
+      prepared?.rollback()
       throw e
     }
-    if (prepared !== null) commitPrepared(prepared)
+    prepared?.commit()
     if (stopping) {
       await this.engine.waitStop(c as Container, call, true)
       // Closed during the grace period: the stop was applied but never finished.
@@ -387,19 +408,30 @@ class SimulatorImpl implements Simulator {
     return id
   }
 
-  private checkCommit(handle: Handle, slots: Readonly<Record<string, unknown>> | null): Container | null {
-    const c = this.engine.check(handle)
-    if (slots !== null) this.extensions.checkRegistered(handle.containerId, slots)
-    return c
-  }
-
   async destroyContainer(id: ID, options?: CallOptions): Promise<void> {
     const call = this.begin('destroyContainer', id, options)
     if (this.faults.armed) await this.faults.enter('destroyContainer', idTarget(id), call)
     const c = this.container(id)
     this.engine.destroy(c)
     // The container is gone from here on: an abort only stops the waiting for releases.
-    if (c.ext !== null) await this.extensions.release(id, c.ext, call)
+    if (c.ext !== null) await this.release(id, c.ext, call)
+  }
+
+  /**
+   * Calls `release` of every registered extension that recorded a value with the destroyed
+   * container (failures go to `onBackgroundError`). With a `call`, an abort or deadline stops the
+   * waiting (the releases go on): the destroy has landed, so the call then resolves.
+   */
+  private release(id: ID, applied: Readonly<Record<string, unknown>>, call: Call | undefined): Promise<void> {
+    const all = this.extensions.release(id, Object.entries(applied))
+    if (call === undefined) return all
+    return new Promise((resolve) => {
+      const unwatch = call.watch(() => resolve())
+      all.then(() => {
+        unwatch()
+        resolve()
+      })
+    })
   }
 
   // ---- ContainerQuery ----------------------------------------------------------------------
