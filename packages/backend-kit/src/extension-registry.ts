@@ -95,6 +95,20 @@ function isInterruption(value: unknown): value is Interrupted {
   }
 }
 
+/** A prepare that answered with a promise (a plan itself may be a thenable-free object only). */
+class Pending {
+  constructor(readonly promise: Promise<unknown>) {}
+}
+
+/** `instanceof` on a plan that is a proxy runs its getPrototypeOf trap, which may throw. */
+function isPending(value: unknown): value is Pending {
+  try {
+    return value instanceof Pending
+  } catch {
+    return false
+  }
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     (typeof value === 'object' || typeof value === 'function') &&
@@ -208,7 +222,9 @@ export class ExtensionRegistry {
     const held: Held[] = []
     try {
       for (const entry of chosen) {
-        const raw = await this.prepareOne(entry, request)
+        let raw = this.prepareOne(entry, request)
+        // Only a promise costs an await: synchronous prepares keep the commit on one tick.
+        if (isPending(raw)) raw = await raw.promise
         const item = this.accept(entry.namespace, raw, containerId)
         held.push(item)
         if (request.inspect !== undefined) {
@@ -226,32 +242,41 @@ export class ExtensionRegistry {
     return new PreparedCommit(held, (item, outcome) => this.settle(item, outcome, containerId))
   }
 
-  private async prepareOne(entry: Entry, request: PrepareRequest): Promise<unknown> {
+  /** Calls one `prepare`: its answer, or a {@link Pending} when it answered with a promise. */
+  private prepareOne(entry: Entry, request: PrepareRequest): unknown {
     const { containerId, interrupt } = request
-    const context: ExtensionContext<unknown> = Object.freeze({
+    const context: ExtensionContext<unknown> = {
       containerId,
       backend: this.backend,
       creating: request.creating,
       runState: request.runState,
       pending: request.slots[entry.namespace],
       applied: request.applied(entry.namespace),
-    })
-    try {
-      const result = Reflect.apply(entry.prepare, entry.extension, [context])
-      if (!isThenable(result)) return result
-      return await (interrupt === undefined
-        ? result
-        : this.interruptible(entry, result, interrupt, containerId))
-    } catch (e) {
-      if (isInterruption(e)) throw e.error
-      throw adoptError(e, {
+    }
+    const refuse = (e: unknown): PortLayerError =>
+      adoptError(e, {
         backend: this.backend,
         target: containerId,
         doing: `extension '${entry.namespace}' rejected the commit of container ${containerId}`,
         // Nothing of the commit was applied, whatever the extension's error says.
         outcome: 'not-applied',
       })
+    let result: unknown
+    try {
+      result = Reflect.apply(entry.prepare, entry.extension, [context])
+      if (!isThenable(result)) return result
+    } catch (e) {
+      throw refuse(e)
     }
+    const waited =
+      interrupt === undefined
+        ? Promise.resolve(result)
+        : this.interruptible(entry, result, interrupt, containerId)
+    return new Pending(
+      waited.then(undefined, (e: unknown) => {
+        throw isInterruption(e) ? e.error : refuse(e)
+      }),
+    )
   }
 
   /**

@@ -17,7 +17,7 @@ const MAX_NODES = 100_000
  * A deep-frozen copy of `value` if it is plain JSON data that round-trips exactly; otherwise
  * `INVALID_ARGUMENT` on `backend`, naming `what`. Refused: `undefined` anywhere (also inside
  * arrays and objects), functions, symbols, bigints, non-finite numbers, `Date`, `Map` and other
- * class instances, sparse arrays, symbol keys, cycles, and objects whose getters or proxy traps
+ * class instances, sparse arrays, symbol keys, cycles (found as nesting deeper than 64 levels), and objects whose getters or proxy traps
  * throw. Each property is read once, so a getter cannot answer the check and the copy differently.
  * Backends store the copy, never the extension's object, which it may change later.
  */
@@ -30,7 +30,6 @@ export function toPlainJson(value: unknown, what: string, backend: string, targe
     throw own
   }
   let nodes = 0
-  const seen = new Set<object>()
   const copy = (v: unknown, path: string, depth: number): PlainJson => {
     if (++nodes > MAX_NODES) fail(`${what} is too large (more than ${MAX_NODES} JSON values)`)
     switch (typeof v) {
@@ -47,9 +46,8 @@ export function toPlainJson(value: unknown, what: string, backend: string, targe
     }
     if (v === null) return null
     const o = v as object
-    if (seen.has(o)) fail(`${path} refers back to itself (a cycle), which JSON cannot represent`)
-    if (depth >= MAX_DEPTH) fail(`${path} is nested deeper than ${MAX_DEPTH} levels`)
-    seen.add(o)
+    // A cycle shows as endless depth; counting depth costs nothing on the common, shallow value.
+    if (depth >= MAX_DEPTH) fail(`${path} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`)
     let out: PlainJson
     if (Array.isArray(o)) {
       const list: PlainJson[] = new Array(o.length)
@@ -73,8 +71,6 @@ export function toPlainJson(value: unknown, what: string, backend: string, targe
       }
       out = Object.freeze(record)
     }
-    // A DAG (one object reached twice, not through itself) is JSON; only a path back is a cycle.
-    seen.delete(o)
     return out
   }
   try {
