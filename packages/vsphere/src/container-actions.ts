@@ -1,7 +1,6 @@
 import type { GuestProcessInfo, ID, MoRef, OptionValue } from '@portlayer/contracts'
 import type { VsphereContext } from './context.js'
-import { BACKEND, faultOf, isOutcomeUnknown, wrap } from './errors.js'
-import type { ContainerRecord } from './extra-config.js'
+import { faultOf, isOutcomeUnknown, wrap } from './errors.js'
 import { Guest } from './guest.js'
 import { runTask } from './vim-calls.js'
 
@@ -39,18 +38,5 @@ export async function listProcessesQuietly(
   } catch (e) {
     if (Guest.notReady(e)) return undefined
     throw wrap(e, `listing the processes of container ${id}`, id)
-  }
-}
-
-/** Tells each extension that applied something to a destroyed container; their errors are background errors. */
-export async function releaseExtensions(ctx: VsphereContext, id: ID, record: ContainerRecord): Promise<void> {
-  for (const [namespace, applied] of record.extensions) {
-    const extension = ctx.extensions.get(namespace)
-    if (!extension?.release || applied === undefined) continue
-    try {
-      await extension.release({ containerId: id, backend: BACKEND, applied })
-    } catch (e) {
-      ctx.settings.onBackgroundError(e)
-    }
   }
 }

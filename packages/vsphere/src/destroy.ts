@@ -1,7 +1,7 @@
 import { type ID, type MoRef, RunState, type VirtualMachineConfigSpec } from '@portlayer/contracts'
 import { pause, reconciling } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
-import { powerOff, releaseExtensions } from './container-actions.js'
+import { powerOff } from './container-actions.js'
 import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged } from './datastore-staging.js'
@@ -126,7 +126,7 @@ async function destroyClaimed(
     ctx,
     record.files.flatMap((f) => ('path' in f ? [f.path] : [])),
   )
-  await releaseExtensions(ctx, id, record)
+  await ctx.extensions.release(id, record.extensions)
 }
 
 /** Takes the claim back after a destroy that did not happen (a failure tells the caller unknown). */

@@ -11,7 +11,7 @@ import {
   InvalidStateError,
   type PortLayer,
   PortLayerError,
-  RunState,
+  type RunState,
   type VmomiGateway,
   validateAbsolutePath,
   validateData,
@@ -32,18 +32,13 @@ import { arg } from './argument-checks.js'
 import { callSignal, inScope } from './call-scope.js'
 import { commitCreate, commitExisting } from './commit.js'
 import { connect, disconnect } from './connect.js'
-import { configOf, stateOf, statusOf } from './container-status.js'
+import { configFor, copyOut, currentVersion, extensionStateOf, listIds, stateFor } from './container-reads.js'
 import type { VsphereContext } from './context.js'
 import { destroyContainer } from './destroy.js'
-import { BACKEND, closed, invalidState, notInitialised, wrap } from './errors.js'
+import { BACKEND, closed, notInitialised, wrap } from './errors.js'
 import { ExtensionRegistry } from './extension-registry.js'
-import { unregistered } from './extensions.js'
-import type { ContainerRecord } from './extra-config.js'
-import { guestPath } from './guest.js'
-import { observe } from './observe-exits.js'
 import { execIn, signalIn } from './processes.js'
 import { type ResolvedSettings, resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
-import { versionOf } from './vm-snapshot.js'
 
 /**
  * The vSphere backend: every container is a VM in the configured folder, its identity and
@@ -54,7 +49,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   /** The backend name on errors and extension contexts. */
   readonly backend = BACKEND
   readonly #settings: ResolvedSettings
-  readonly #extensions = new ExtensionRegistry()
+  readonly #extensions: ExtensionRegistry
   #ctx: VsphereContext | undefined
   #closed = false
 
@@ -63,6 +58,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
    */
   constructor(settings: VsphereSettings) {
     this.#settings = resolveSettings(settings)
+    this.#extensions = new ExtensionRegistry(this.#settings.onBackgroundError)
   }
 
   /**
@@ -125,10 +121,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     return this.#op(options, async () => {
       const ctx = this.#context()
       arg(() => validateId(id, 'id', BACKEND))
-      const snap = await ctx.directory.read(id)
-      // Exits it records are facts, not commits: the version read stays current.
-      await observe(ctx, id, snap)
-      return ctx.factory.forVersion(id, versionOf(snap))
+      return ctx.factory.forVersion(id, await currentVersion(ctx, id))
     })
   }
 
@@ -210,10 +203,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         validatePendingFiles(checked.pending.files, BACKEND)
         return checked
       })
-      // A slot nobody owns is a malformed handle: refused before anything is looked up.
-      for (const namespace of Object.keys(handle.pending.extensions)) {
-        if (!this.#extensions.has(namespace)) throw unregistered(handle.containerId, namespace)
-      }
+      this.#extensions.checkSlots(handle.containerId, handle.pending.extensions)
       const ctx = this.#context()
       return handle.baseVersion === null ? commitCreate(ctx, handle) : commitExisting(ctx, handle)
     })
@@ -222,32 +212,21 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async listContainers(forState?: RunState, options?: CallOptions): Promise<ID[]> {
     return this.#op(options, async () => {
       const state = arg(() => validateRunStateFilter(forState, BACKEND))
-      const ids: ID[] = []
-      const ctx = this.#context()
-      for (const snap of await ctx.directory.list()) {
-        const record = snap.record as ContainerRecord
-        const status = statusOf(record, snap.powerState)
-        if (status === RunState.Running) ctx.exits.watch(record.id)
-        if (state === undefined || status === state) ids.push(record.id)
-      }
-      return ids
+      return listIds(this.#context(), state)
     })
   }
 
   async getContainerConfig(id: ID, options?: CallOptions): Promise<ContainerConfig> {
     return this.#op(options, async () => {
       arg(() => validateId(id, 'id', BACKEND))
-      const snap = await this.#context().directory.read(id)
-      return configOf(snap, snap.record as ContainerRecord, this.#settings.defaultLimits)
+      return configFor(this.#context(), id)
     })
   }
 
   async getContainerState(id: ID, options?: CallOptions): Promise<ContainerState> {
     return this.#op(options, async () => {
       arg(() => validateId(id, 'id', BACKEND))
-      const ctx = this.#context()
-      const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
-      return stateOf(snap.record as ContainerRecord, snap.powerState, procs)
+      return stateFor(this.#context(), id)
     })
   }
 
@@ -260,12 +239,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
           name: validateFileName(fname, BACKEND),
         }
       })
-      const ctx = this.#context()
-      const snap = await ctx.directory.read(id)
-      if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
-        throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
-      }
-      return ctx.guest.copyOut(snap.ref, guestPath(dir, name), id)
+      return copyOut(this.#context(), id, dir, name)
     })
   }
 
@@ -318,8 +292,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
         validateId(containerId, 'containerId', BACKEND)
         validateNamespace(namespace, BACKEND)
       })
-      const snap = await this.#context().directory.read(containerId)
-      return (snap.record as ContainerRecord).extensions.get(namespace) as T | undefined
+      return (await extensionStateOf(this.#context(), containerId, namespace)) as T | undefined
     })
   }
 }
