@@ -1,6 +1,7 @@
 import { type Outcome, PortLayerError } from '@portlayer/contracts'
 import { reconciling } from './call-scope.js'
 import { isOutcomeUnknown, withOutcome, wrap } from './errors.js'
+import type { PreparedExtensions } from './extensions.js'
 
 // A commit is a plan: an ordered list of steps, each saying how it is done, how to find out
 // whether it landed when its answer was lost, and how it is undone when a later step fails.
@@ -125,4 +126,19 @@ async function undoAll(
     if (!clean) break
   }
   return withOutcome(error, clean ? 'not-applied' : 'unknown')
+}
+
+/** Runs a plan and tells the extensions its outcome: commit unless it certainly changed nothing. */
+export async function settleExtensions(
+  prepared: PreparedExtensions,
+  plan: () => Promise<void>,
+): Promise<void> {
+  try {
+    await plan()
+  } catch (e) {
+    if (PortLayerError.isInstance(e) && e.outcome === 'not-applied') prepared.rollback()
+    else prepared.commit()
+    throw e
+  }
+  prepared.commit()
 }

@@ -47,7 +47,7 @@ export async function stopRun(
     }
   }
   // Powered off first, then recorded: once the end is recorded the stop touches nothing more, so
-  // a commit that waited for it (see commit.ts) can never be hit by its power-off.
+  // a commit that waited for it (see commit-existing.ts) can never be hit by its power-off.
   try {
     const now = await ctx.directory.readRef(ref)
     if (!now?.record || now.record.mainState?.run !== state?.run) return

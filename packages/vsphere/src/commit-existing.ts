@@ -4,9 +4,7 @@ import {
   type Handle,
   type ID,
   InvalidArgumentError,
-  InvalidStateError,
   type MoRef,
-  NotFoundError,
   type OptionValue,
   PortLayerError,
   RunState,
@@ -15,6 +13,7 @@ import {
 } from '@portlayer/contracts'
 import { pause, reconciling, scopeSignal } from './call-scope.js'
 import { type PlanStep, runPlan } from './commit-plan.js'
+import { afterStart, startOrSuperseded } from './commit-start.js'
 import { appendRev, commitLanded, newToken } from './commit-tokens.js'
 import { restore, undoOf } from './commit-undo.js'
 import { listProcessesQuietly, powerOff } from './container-actions.js'
@@ -22,7 +21,7 @@ import { resolveLimits, statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged, persistFiles } from './datastore-staging.js'
 import { afterDestroyUnderWay } from './destroy.js'
-import { BACKEND, faultOf, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
+import { BACKEND, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import {
   applyOptions,
@@ -35,11 +34,9 @@ import {
   option,
 } from './extra-config.js'
 import { toGuestFile } from './guest.js'
-import type { Inventory } from './inventory.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
 import { abandonedStart, endOfRun, startingState, stoppingState } from './run-records.js'
-import { vmNameFor } from './settings.js'
-import { type StartInput, type StartProgress, startSteps } from './start-steps.js'
+import type { StartProgress } from './start-steps.js'
 import { stopRun } from './stop.js'
 import { runTask } from './vim-calls.js'
 import { type VmSnapshot, versionOf, withEntries } from './vm-snapshot.js'
@@ -47,114 +44,7 @@ import { type VmSnapshot, versionOf, withEntries } from './vm-snapshot.js'
 // A commit is checked completely before anything changes (shape, files, entry point, extensions'
 // prepare), then carried out as a plan (see commit-plan.ts): the guarded reconfiguration that
 // makes it exclusive comes first, every unversioned side effect (power, guest) after it.
-
-/**
- * Commits a create-handle. Commits of one create-handle in this process run one after another, so
- * the second finds the first's VM; across processes, vSphere's refusal of a second VM of the same
- * name in the folder (`DuplicateName`) does the same.
- */
-export function commitCreate(ctx: VsphereContext, handle: Handle): Promise<ID> {
-  return ctx.creates.oneAtATime(handle.containerId, () => createOnce(ctx, handle))
-}
-
-async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
-  const { factory, inventory } = ctx
-  const id = handle.containerId
-  const p = handle.pending
-  const vmName = vmNameFor(ctx.settings, id)
-  if (typeof p.name !== 'string') {
-    throw new InvalidArgumentError(`container ${id}: a create-handle needs a name`, {
-      backend: BACKEND,
-      target: id,
-    })
-  }
-  const main = p.mainProcess ? { processId: factory.newId(), ...p.mainProcess } : null
-  const wantStart = p.runState === RunState.Running
-  if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
-  // An earlier commit of this create-handle (also one whose answer was lost) is found here, so
-  // a retry never makes a second VM (vSphere's DuplicateName guards the race across clients).
-  if ((await ctx.directory.lookup(id, true)) !== undefined) throw alreadyCreated(id)
-
-  const prepared = await PreparedExtensions.prepare(ctx.extensions.registered, handle, null, RunState.Created)
-  const token = newToken()
-  const files = lastCopyPerPath(p.files)
-  const options: OptionValue[] = [
-    option(Key.id, id),
-    option(Key.name, p.name),
-    option(Key.created, new Date().toISOString()),
-    option(Key.rev, appendRev([], token)),
-  ]
-  if (p.limits) options.push(option(Key.limits, encodeLimits(p.limits)))
-  if (main) options.push(option(Key.main, encodeMain(main)))
-  if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(null, token))))
-
-  let staged: string[] = []
-  let ref: MoRef | undefined
-  const progress: StartProgress = { superseded: false }
-  const steps: PlanStep[] = []
-  // Files of a container that starts in this commit go straight into the guest; otherwise they
-  // wait in the record (or on the datastore) for the first start.
-  if (!wantStart && files.length > 0) {
-    steps.push({
-      name: `staging the files of container ${id}`,
-      run: async () => {
-        const persisted = await persistFiles(ctx, id, [], files)
-        staged = persisted.staged
-        options.push(option(Key.files, encodeFiles(persisted.records)))
-        return undefined
-      },
-      undo: async () => {
-        deleteStaged(ctx, staged)
-        return true
-      },
-    })
-  }
-  steps.push({
-    name: `creating the VM of container ${id}`,
-    run: async () => {
-      const contribution = prepared.contribution()
-      const limits = resolveLimits(p.limits, ctx.settings.defaultLimits)
-      const config: VirtualMachineConfigSpec = {
-        memoryMB: limits.memoryMb,
-        cpuAllocation: { limit: limits.cpuMhz },
-        extraConfig: [...options, ...contribution.options],
-        ...(contribution.deviceChange.length > 0 ? { deviceChange: contribution.deviceChange } : {}),
-      }
-      ref = await createVm(ctx, id, vmName, config, inventory)
-      ctx.directory.remember(id, ref)
-      return undefined
-    },
-    landed: async () => {
-      ref = await createdByThisCommit(ctx, id, token)
-      if (ref) ctx.directory.remember(id, ref)
-      return ref !== undefined
-    },
-    undo: async () => (ref ? destroyQuietly(ctx, id, ref) : true),
-  })
-  if (main && wantStart) {
-    steps.push({
-      name: `starting container ${id}`,
-      run: async () => {
-        if (!ref)
-          throw new NotFoundError(`the VM of container ${id} is gone`, { backend: BACKEND, target: id })
-        const input = {
-          id,
-          ref,
-          main,
-          run: token,
-          recordedFiles: [],
-          handleFiles: files,
-          powerOffFirst: false,
-        }
-        await startOrSuperseded(ctx, input, progress)
-        return undefined
-      },
-    })
-  }
-  await settleExtensions(prepared, () => runPlan(steps, ctx.settings.reconcileTimeoutMs, id))
-  if (ref) await afterStart(ctx, id, ref, progress)
-  return id
-}
+// This file: commits of a handle got from an existing container (create-handles: commit-create.ts).
 
 /** How often a commit is planned again because recorded facts moved `changeVersion` meanwhile. */
 const FACT_RETRIES = 10
@@ -427,49 +317,6 @@ async function afterStopUnderWay(ctx: VsphereContext, id: ID, first: VmSnapshot)
   return snap
 }
 
-/** Runs a plan and tells the extensions its outcome: commit unless it certainly changed nothing. */
-async function settleExtensions(prepared: PreparedExtensions, plan: () => Promise<void>): Promise<void> {
-  try {
-    await plan()
-  } catch (e) {
-    if (PortLayerError.isInstance(e) && e.outcome === 'not-applied') prepared.rollback()
-    else prepared.commit()
-    throw e
-  }
-  prepared.commit()
-}
-
-/**
- * Runs a start's steps. The VM gone meanwhile means this commit's start was stopped and the
- * container destroyed by others (a running container is never destroyed): the commit had landed
- * and was superseded.
- */
-async function startOrSuperseded(
-  ctx: VsphereContext,
-  input: StartInput,
-  progress: StartProgress,
-): Promise<void> {
-  try {
-    await runPlan(startSteps(ctx, input, progress), ctx.settings.reconcileTimeoutMs, input.id)
-  } catch (e) {
-    if (!isCode(e, 'NOT_FOUND')) throw e
-    const now = await reconciling(ctx.settings.reconcileTimeoutMs, () =>
-      ctx.directory.readRef(input.ref),
-    ).catch(() => null)
-    if (now !== undefined) throw e
-    ctx.directory.forget(input.id)
-    progress.superseded = true
-  }
-}
-
-/** After a start: a program that could not even start leaves the VM to go off; a live one is watched. */
-async function afterStart(ctx: VsphereContext, id: ID, ref: MoRef, progress: StartProgress): Promise<void> {
-  if (progress.superseded || !progress.state) return
-  if (progress.state.phase === 'exited') {
-    await powerOff(ctx, id, ref).catch((e) => ctx.settings.onBackgroundError(e))
-  } else ctx.exits.watch(id)
-}
-
 /**
  * The one guarded reconfiguration of a commit: lands only if the VM is at the `changeVersion`
  * read. Refused because something moved it: `CONFLICT` when a commit did; when only facts did,
@@ -514,122 +361,9 @@ async function guardedReconfigure(
   }
 }
 
-/** Creates (or clones) the VM. */
-async function createVm(
-  ctx: VsphereContext,
-  id: ID,
-  vmName: string,
-  config: VirtualMachineConfigSpec,
-  inventory: Inventory,
-): Promise<MoRef> {
-  const { gateway } = ctx
-  let info: Awaited<ReturnType<typeof runTask>>
-  try {
-    info = inventory.template
-      ? await runTask(gateway, 'CloneVM_Task', {
-          _this: inventory.template,
-          folder: inventory.folder,
-          name: vmName,
-          spec: {
-            location: { pool: inventory.pool, datastore: inventory.datastore },
-            template: false,
-            powerOn: false,
-            config,
-          },
-        })
-      : await runTask(gateway, 'CreateVM_Task', {
-          _this: inventory.folder,
-          config: {
-            ...config,
-            name: vmName,
-            guestId: ctx.settings.guestId,
-            numCPUs: 1,
-            files: { vmPathName: `[${ctx.settings.datastore}]` },
-          },
-          pool: inventory.pool,
-        })
-  } catch (e) {
-    if (faultOf(e) === 'DuplicateName') throw await duplicateName(ctx, id, e)
-    throw e
-  }
-  const ref = isMoRef(info.result) ? info.result : await ctx.directory.lookup(id, true)
-  if (!ref)
-    throw new NotFoundError(`the VM of container ${id} was created but cannot be found`, { backend: BACKEND })
-  return ref
-}
-
-/**
- * vSphere refused a second VM of this name. It is this container's (committed by another client
- * or an earlier commit of this handle): `CONFLICT`; a VM of that name that is not this container
- * is in the way: `INVALID_STATE`.
- */
-async function duplicateName(ctx: VsphereContext, id: ID, cause: unknown): Promise<PortLayerError> {
-  const ref = await ctx.directory.lookup(id, true).catch(() => undefined)
-  const snap = ref ? await ctx.directory.readRef(ref).catch(() => undefined) : undefined
-  if (!ref || snap?.record?.id === id) return alreadyCreated(id, cause)
-  return new InvalidStateError(
-    `container ${id}: the folder holds a VM of its name that is not this container`,
-    { backend: BACKEND, target: id, detail: { fault: 'DuplicateName' }, cause },
-  )
-}
-
-/** The VM this commit created, after its answer was lost; `undefined` when it made none. */
-async function createdByThisCommit(ctx: VsphereContext, id: ID, token: string): Promise<MoRef | undefined> {
-  const ref = await ctx.directory.lookup(id, true)
-  if (!ref) return undefined
-  const snap = await ctx.directory.readRef(ref)
-  if (snap?.record?.id !== id) return undefined
-  // Another commit of the same create-handle made it: this one did not land.
-  if (!snap.record.revs.includes(token)) throw alreadyCreatedLanded(id)
-  return ref
-}
-
-/** Destroys a VM this commit created, as the undo of a failed create+start. */
-async function destroyQuietly(ctx: VsphereContext, id: ID, ref: MoRef): Promise<boolean> {
-  const { gateway } = ctx
-  try {
-    await powerOff(ctx, id, ref)
-    await runTask(gateway, 'Destroy_Task', { _this: ref })
-  } catch (e) {
-    if (!isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
-      ctx.settings.onBackgroundError(e)
-      return false
-    }
-  }
-  ctx.directory.forget(id)
-  return true
-}
-
 function changedSince(id: ID, base: string | null, now: string): ConcurrentModificationError {
   return new ConcurrentModificationError(
     `container ${id} changed since the handle was made (version ${base}, now ${now})`,
     { backend: BACKEND, target: id, detail: { baseVersion: base, version: now } },
-  )
-}
-
-/** A second commit of a create-handle (its VM exists already). */
-function alreadyCreated(id: ID, cause?: unknown): ConcurrentModificationError {
-  return new ConcurrentModificationError(
-    `container ${id} was already created: a create-handle commits once`,
-    {
-      backend: BACKEND,
-      target: id,
-      detail: PortLayerError.isInstance(cause) ? cause.detail : undefined,
-      cause,
-    },
-  )
-}
-
-/** Thrown from a lookup that found the create-handle committed by someone else. */
-function alreadyCreatedLanded(id: ID): PortLayerError {
-  return withOutcome(alreadyCreated(id), 'not-applied')
-}
-
-function isMoRef(value: unknown): value is MoRef {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as MoRef).type === 'string' &&
-    typeof (value as MoRef).value === 'string'
   )
 }
