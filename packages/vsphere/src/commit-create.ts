@@ -59,7 +59,7 @@ async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
   // a retry never makes a second VM (vSphere's DuplicateName guards the race across clients).
   if ((await ctx.directory.lookup(id, true)) !== undefined) throw alreadyCreated(id)
 
-  const prepared = await PreparedExtensions.prepare(ctx.extensions.registered, handle, null, RunState.Created)
+  const prepared = await PreparedExtensions.prepare(ctx.extensions, handle, null, RunState.Created)
   const token = newToken()
   const files = lastCopyPerPath(p.files)
   const options: OptionValue[] = [

@@ -122,7 +122,7 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
       throw new InvalidArgumentError(`container ${id}: ${conflict}`, { backend: BACKEND, target: id })
     }
   }
-  const prepared = await PreparedExtensions.prepare(ctx.extensions.registered, handle, record, status)
+  const prepared = await PreparedExtensions.prepare(ctx.extensions, handle, record, status)
   const token = newToken()
   const options: OptionValue[] = [option(Key.rev, appendRev(record.revs, token))]
   const spec: VirtualMachineConfigSpec = {}

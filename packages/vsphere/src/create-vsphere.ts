@@ -1,5 +1,5 @@
+import { checkArgument } from '@portlayer/backend-kit'
 import { type HandleFactory, InvalidArgumentError, type VmomiGateway } from '@portlayer/contracts'
-import { arg } from './argument-checks.js'
 import { BACKEND } from './errors.js'
 import { PortLayerVsphere } from './port-layer-vsphere.js'
 import type { VsphereSettings } from './settings.js'
@@ -24,7 +24,7 @@ export async function createVsphere(options: CreateVsphereOptions): Promise<Port
     throw new InvalidArgumentError('createVsphere needs an options object', { backend: BACKEND })
   }
   // A hostile object (a proxy, a throwing getter) is refused as an argument, never a TypeError.
-  const { gateway, handleFactory, settings } = arg(() => {
+  const { gateway, handleFactory, settings } = checkArgument(BACKEND, () => {
     const { gateway, handleFactory, ...settings } = options
     return { gateway, handleFactory, settings }
   })

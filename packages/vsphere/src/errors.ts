@@ -1,3 +1,4 @@
+import { messageOf } from '@portlayer/backend-kit'
 import {
   createError,
   type ErrorCode,
@@ -94,7 +95,7 @@ export function wrap(
       outcome: error.outcome,
     })
   }
-  const message = safeMessage(error)
+  const message = messageOf(error)
   return createError(code ?? 'UNAVAILABLE', `${doing}: ${message}`, {
     backend: BACKEND,
     target,
@@ -118,15 +119,4 @@ export function notInitialised(): InvalidStateError {
 
 export function closed(): UnavailableError {
   return new UnavailableError('PortLayerVsphere was closed', { backend: BACKEND })
-}
-
-/** A short message from any thrown value, never throwing itself. */
-function safeMessage(error: unknown): string {
-  try {
-    if (error instanceof Error && typeof error.message === 'string') return error.message.slice(0, 500)
-    if (typeof error === 'string') return error.slice(0, 500)
-  } catch {
-    // a hostile value: fall through
-  }
-  return 'unexpected failure'
 }

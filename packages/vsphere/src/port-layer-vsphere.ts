@@ -1,3 +1,4 @@
+import { checkArgument, ExtensionRegistry } from '@portlayer/backend-kit'
 import {
   type CallOptions,
   type CommitExtension,
@@ -28,7 +29,6 @@ import {
   validateTargetRunState,
 } from '@portlayer/contracts'
 import { BasicHandleFactory } from '@portlayer/handles'
-import { arg } from './argument-checks.js'
 import { callSignal, inScope } from './call-scope.js'
 import { commitCreate } from './commit-create.js'
 import { commitExisting } from './commit-existing.js'
@@ -37,7 +37,6 @@ import { configFor, copyOut, currentVersion, extensionStateOf, listIds, stateFor
 import type { VsphereContext } from './context.js'
 import { destroyContainer } from './destroy.js'
 import { BACKEND, closed, notInitialised, wrap } from './errors.js'
-import { ExtensionRegistry } from './extension-registry.js'
 import { execIn, signalIn } from './processes.js'
 import { type ResolvedSettings, resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
 
@@ -59,7 +58,10 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
    */
   constructor(settings: VsphereSettings) {
     this.#settings = resolveSettings(settings)
-    this.#extensions = new ExtensionRegistry(this.#settings.onBackgroundError)
+    this.#extensions = new ExtensionRegistry({
+      backend: BACKEND,
+      onBackgroundError: this.#settings.onBackgroundError,
+    })
   }
 
   /**
@@ -111,17 +113,17 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async createContainer(name: string, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
       const { factory } = this.#context()
-      const checked = arg(() => validateName(name, BACKEND))
+      const checked = checkArgument(BACKEND, () => validateName(name, BACKEND))
       const id = factory.newId()
       vmNameFor(this.#settings, id)
-      return arg(() => factory.create(id, checked))
+      return checkArgument(BACKEND, () => factory.create(id, checked))
     })
   }
 
   async getHandle(id: ID, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
       const ctx = this.#context()
-      arg(() => validateId(id, 'id', BACKEND))
+      checkArgument(BACKEND, () => validateId(id, 'id', BACKEND))
       return ctx.factory.forVersion(id, await currentVersion(ctx, id))
     })
   }
@@ -139,7 +141,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   #copyTo(h: Handle, targetDir: string, fname: string, perms: number, data: Uint8Array): Handle {
     const { factory } = this.#context()
-    return arg(() => {
+    return checkArgument(BACKEND, () => {
       const handle = factory.assertHandle(h)
       const file: FileCopy = {
         targetDir: validateAbsolutePath(targetDir, 'targetDir', BACKEND),
@@ -161,7 +163,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   ): Promise<Handle> {
     return this.#op(options, async () => {
       const { factory } = this.#context()
-      return arg(() => {
+      return checkArgument(BACKEND, () => {
         const handle = factory.assertHandle(h)
         return factory.withChange(handle, {
           mainProcess: validateProcess(workDir, execPath, execArgs, BACKEND),
@@ -173,7 +175,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async setLimits(h: Handle, memoryMb: number, cpuMhz: number, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
       const { factory } = this.#context()
-      return arg(() => {
+      return checkArgument(BACKEND, () => {
         const handle = factory.assertHandle(h)
         const limits = {
           memoryMb: validateLimit(memoryMb, 'memoryMb', BACKEND),
@@ -187,7 +189,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async setRunState(h: Handle, runState: RunState, options?: CallOptions): Promise<Handle> {
     return this.#op(options, async () => {
       const { factory } = this.#context()
-      return arg(() => {
+      return checkArgument(BACKEND, () => {
         const handle = factory.assertHandle(h)
         return factory.withChange(handle, { runState: validateTargetRunState(runState, BACKEND) })
       })
@@ -197,7 +199,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   async commit(h: Handle, options?: CallOptions): Promise<ID> {
     return this.#op(options, async () => {
       const { factory } = this.#context()
-      const handle = arg(() => {
+      const handle = checkArgument(BACKEND, () => {
         const checked = factory.assertHandle(h)
         // Everything that needs no server is checked before the first change, so a commit
         // refused for its content never moves the container's version.
@@ -212,28 +214,28 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async listContainers(forState?: RunState, options?: CallOptions): Promise<ID[]> {
     return this.#op(options, async () => {
-      const state = arg(() => validateRunStateFilter(forState, BACKEND))
+      const state = checkArgument(BACKEND, () => validateRunStateFilter(forState, BACKEND))
       return listIds(this.#context(), state)
     })
   }
 
   async getContainerConfig(id: ID, options?: CallOptions): Promise<ContainerConfig> {
     return this.#op(options, async () => {
-      arg(() => validateId(id, 'id', BACKEND))
+      checkArgument(BACKEND, () => validateId(id, 'id', BACKEND))
       return configFor(this.#context(), id)
     })
   }
 
   async getContainerState(id: ID, options?: CallOptions): Promise<ContainerState> {
     return this.#op(options, async () => {
-      arg(() => validateId(id, 'id', BACKEND))
+      checkArgument(BACKEND, () => validateId(id, 'id', BACKEND))
       return stateFor(this.#context(), id)
     })
   }
 
   async copyFrom(id: ID, sourceDir: string, fname: string, options?: CallOptions): Promise<Uint8Array> {
     return this.#op(options, async () => {
-      const { dir, name } = arg(() => {
+      const { dir, name } = checkArgument(BACKEND, () => {
         validateId(id, 'id', BACKEND)
         return {
           dir: validateAbsolutePath(sourceDir, 'sourceDir', BACKEND),
@@ -252,7 +254,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     options?: CallOptions,
   ): Promise<ID> {
     return this.#op(options, async () => {
-      const proc = arg(() => {
+      const proc = checkArgument(BACKEND, () => {
         validateId(id, 'id', BACKEND)
         return validateProcess(workDir, execPath, execArgs, BACKEND)
       })
@@ -262,7 +264,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
 
   async signal(processOrContainerId: ID, signal: number, options?: CallOptions): Promise<void> {
     return this.#op(options, async () => {
-      const n = arg(() => {
+      const n = checkArgument(BACKEND, () => {
         validateId(processOrContainerId, 'processOrContainerId', BACKEND)
         return validateSignal(signal, BACKEND)
       })
@@ -275,7 +277,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   }
 
   async #destroy(id: ID): Promise<void> {
-    arg(() => validateId(id, 'id', BACKEND))
+    checkArgument(BACKEND, () => validateId(id, 'id', BACKEND))
     return destroyContainer(this.#context(), id)
   }
 
@@ -289,7 +291,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     options?: CallOptions,
   ): Promise<T | undefined> {
     return this.#op(options, async () => {
-      arg(() => {
+      checkArgument(BACKEND, () => {
         validateId(containerId, 'containerId', BACKEND)
         validateNamespace(namespace, BACKEND)
       })

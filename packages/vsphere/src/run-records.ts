@@ -1,3 +1,4 @@
+import { exitedToDrop } from '@portlayer/backend-kit'
 import type { GuestProcessInfo, OptionValue } from '@portlayer/contracts'
 import { GONE_MESSAGE, livenessOf, UNKNOWN_EXIT_CODE } from './container-status.js'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
@@ -162,33 +163,19 @@ export function endOfRun(
   return mainState ? { options, ended, mainState } : { options, ended }
 }
 
-/** Whether an exec'd process is over: its end is recorded, or it belonged to an earlier run. */
-function isOver(exec: ExecRecord, run: string): boolean {
-  return exec.exited || exec.run !== run
-}
-
-/** When an exec'd process that is over ended; an earlier run's unrecorded end counts as its start. */
-function endOf(exec: ExecRecord): string {
-  return exec.finishedAt ?? exec.startedAt
-}
-
 /**
  * The deletions (empty values) that leave at most `max` exec'd processes that are over among
- * `execs` (a container's exec records as they will be, `run` its current run): those that finished
- * first go, and of ends at the same moment the earliest started (then the earliest in `execs`). Running processes always stay.
+ * `execs` (a container's exec records as they will be, `run` its current run), by the shared
+ * retention rule of `@portlayer/backend-kit`: those that finished first go; one of an earlier run
+ * whose end was never recorded counts as ended when it started. Running processes always stay.
  * extraConfig holds every record and every listing reads them all, so without this a container
  * exec'd into by a health check would grow until vSphere refused its configuration.
  */
 export function dropOldExited(execs: readonly ExecRecord[], run: string, max: number): OptionValue[] {
-  const over = execs.filter((e) => isOver(e, run))
-  if (over.length <= max) return []
-  over.sort((a, b) => {
-    const ea = endOf(a)
-    const eb = endOf(b)
-    if (ea !== eb) return ea < eb ? -1 : 1
-    if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? -1 : 1
-    // Stable: otherwise `execs` order decides, so a process just exec'd (last) is never the one dropped.
-    return 0
+  const facts = (e: ExecRecord) => ({
+    exited: e.exited || e.run !== run,
+    finishedAt: e.finishedAt,
+    startedAt: e.startedAt,
   })
-  return over.slice(0, over.length - max).map((e) => option(execKey(e.processId), ''))
+  return exitedToDrop(execs, max, facts).map((e) => option(execKey(e.processId), ''))
 }
