@@ -3,6 +3,7 @@ import {
   type ExtensionContext,
   InvalidArgumentError,
   InvalidStateError,
+  type PortLayerError,
 } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { expectCode, virtualSim } from './helpers.js'
@@ -204,6 +205,34 @@ describe('commit extensions', () => {
     await sim.destroyContainer(id)
     expect(j.released).toEqual(['net="ip"'])
     await expectCode(sim.getExtensionState(id, 'net'), 'NOT_FOUND')
+  })
+
+  it('report failing releases and plan hooks to onBackgroundError, without failing the call', async () => {
+    const reported: PortLayerError[] = []
+    const sim = virtualSim({ onBackgroundError: (e) => reported.push(e) })
+    sim.registerExtension({
+      namespace: 'lease',
+      prepare: () => ({
+        applied: 1,
+        commit: () => {
+          throw new Error('bookkeeping failed')
+        },
+      }),
+      release: async () => {
+        throw 'lease server down'
+      },
+    })
+    const f = sim.handleFactory
+    const id = await sim.commit(f.withExtension(await sim.createContainer('x'), 'lease', 1))
+    await sim.destroyContainer(id)
+    expect(reported.map((e) => [e.code, e.backend, e.target])).toEqual([
+      ['INVALID_ARGUMENT', 'simulator', id],
+      ['INVALID_ARGUMENT', 'simulator', id],
+    ])
+    expect(reported[0]?.message).toContain("extension 'lease': commit failed")
+    expect(reported[1]?.message).toContain("extension 'lease' failed to release")
+    expect(reported[1]?.message).toContain('"lease server down"')
+    await expectCode(() => virtualSim({ onBackgroundError: 'log' as never }), 'INVALID_ARGUMENT')
   })
 
   it('validate registrations', async () => {
