@@ -79,8 +79,10 @@ function settlements(
   for (const line of log) {
     const [what, label] = line.split(' ') as [string, string]
     if (what === 'release') continue
-    const counts = (out[label] ??= { prepare: 0, commit: 0, rollback: 0 }) as Record<string, number>
-    counts[what] = (counts[what] ?? 0) + 1
+    const counts = out[label] ?? { prepare: 0, commit: 0, rollback: 0 }
+    out[label] = counts
+    const tally = counts as Record<string, number>
+    tally[what] = (tally[what] ?? 0) + 1
   }
   return out
 }
