@@ -1,4 +1,5 @@
-import { ErrorCode, type MoRef, type PortLayerError, type TaskInfo } from '@portlayer/contracts'
+import { ErrorCode, type PortLayerError } from '@portlayer/contracts'
+import type { MoRef, TaskInfo } from '@portlayer/contracts/vmomi'
 import { GatewayCause, gatewayError } from './errors.js'
 import { normalizeValue, xsiTypeOf } from './normalize.js'
 import { type Redactor, scrub } from './redact.js'

@@ -3,13 +3,12 @@ import { readFile } from 'node:fs/promises'
 import {
   createError,
   type ErrorCode,
-  type HttpTransferRequest,
   isErrorCode,
-  type MoRef,
   type Outcome,
   PortLayerError,
   type PortLayerError as PortLayerErrorType,
 } from '@portlayer/contracts'
+import type { HttpTransferRequest, MoRef } from '@portlayer/contracts/vmomi'
 import { BACKEND, describe, gatewayError } from './errors.js'
 import { collectSecrets, type Redactor, scrub } from './redact.js'
 import { isRecord } from './values.js'

@@ -1,16 +1,16 @@
-import {
-  ErrorCode,
-  type HttpTransferRequest,
-  type HttpTransferResponse,
-  type MoRef,
-  type ServiceContent,
-  type TaskInfo,
-  type VimArgs,
-  type VimMethodName,
-  type VimResult,
-  type VmomiCallOptions,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { ErrorCode } from '@portlayer/contracts'
+import type {
+  HttpTransferRequest,
+  HttpTransferResponse,
+  MoRef,
+  ServiceContent,
+  TaskInfo,
+  VimArgs,
+  VimMethodName,
+  VimResult,
+  VmomiCallOptions,
+  VmomiGateway,
+} from '@portlayer/contracts/vmomi'
 import { gatewayError } from './errors.js'
 
 const METHODS = ['call', 'waitForTask', 'transfer', 'close'] as const

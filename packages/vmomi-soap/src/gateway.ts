@@ -1,17 +1,16 @@
-import {
-  ErrorCode,
-  type HttpTransferRequest,
-  type HttpTransferResponse,
-  type MoRef,
-  PortLayerError,
-  type ServiceContent,
-  type TaskInfo,
-  type VimArgs,
-  type VimMethodName,
-  type VimResult,
-  type VmomiCallOptions,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type {
+  HttpTransferRequest,
+  HttpTransferResponse,
+  MoRef,
+  ServiceContent,
+  TaskInfo,
+  VimArgs,
+  VimMethodName,
+  VimResult,
+  VmomiCallOptions,
+  VmomiGateway,
+} from '@portlayer/contracts/vmomi'
 import { GatewayCause, gatewayError } from './errors.js'
 import { Invoker, newTrace, readOptions } from './invocation.js'
 import { PagedReads } from './paging.js'

@@ -1,13 +1,11 @@
 import { setMaxListeners } from 'node:events'
-import {
-  ErrorCode,
-  type HttpTransferRequest,
-  type HttpTransferResponse,
-  type MoRef,
-  type Outcome,
-  PortLayerError,
-  type VmomiCallOptions,
-} from '@portlayer/contracts'
+import { ErrorCode, type Outcome, PortLayerError } from '@portlayer/contracts'
+import type {
+  HttpTransferRequest,
+  HttpTransferResponse,
+  MoRef,
+  VmomiCallOptions,
+} from '@portlayer/contracts/vmomi'
 import { GatewayCause, gatewayError, invalidArgument, withOutcome } from './errors.js'
 import { type FaultContext, faultError, faultFromSoapError } from './faults.js'
 import { normalizeField } from './normalize.js'

@@ -1,4 +1,5 @@
-import { ErrorCode, PortLayerError, type RetrieveResult } from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type { RetrieveResult } from '@portlayer/contracts/vmomi'
 import { gatewayError } from './errors.js'
 import { type Invoker, moRefOf, newTrace, type Trace } from './invocation.js'
 import { objectKey, type Retrieval, Retrievals } from './retrievals.js'

@@ -1,18 +1,17 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import {
-  ErrorCode,
-  type HttpTransferRequest,
-  type HttpTransferResponse,
-  type MoRef,
-  PortLayerError,
-  type TaskInfo,
-  type VimArgs,
-  type VimMethodName,
-  type VimResult,
-  type VmomiCallOptions,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type {
+  HttpTransferRequest,
+  HttpTransferResponse,
+  MoRef,
+  TaskInfo,
+  VimArgs,
+  VimMethodName,
+  VimResult,
+  VmomiCallOptions,
+  VmomiGateway,
+} from '@portlayer/contracts/vmomi'
 import { gatewayError } from './errors.js'
 import {
   encode,

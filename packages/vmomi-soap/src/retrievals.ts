@@ -1,4 +1,4 @@
-import type { MoRef, ObjectContent } from '@portlayer/contracts'
+import type { MoRef, ObjectContent } from '@portlayer/contracts/vmomi'
 
 const TOKEN_PREFIX = 'portlayer-retrieval-'
 /** Most retrievals kept open at once; opening another forgets the one idle longest. */

@@ -1,4 +1,5 @@
-import { ErrorCode, type MoRef, PortLayerError, type RetrieveResult } from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type { MoRef, RetrieveResult } from '@portlayer/contracts/vmomi'
 import { gatewayError } from './errors.js'
 import { isSubtypeOf, type Operation } from './schema/registry.js'
 

@@ -1,4 +1,5 @@
-import { ErrorCode, type MoRef, PortLayerError } from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { gatewayError } from './errors.js'
 import { type Invoker, newTrace, type Trace } from './invocation.js'
 import { isCredentialFault, LoginBackoff } from './login-backoff.js'

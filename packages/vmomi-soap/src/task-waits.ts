@@ -1,10 +1,5 @@
-import {
-  ErrorCode,
-  type MoRef,
-  PortLayerError,
-  type TaskInfo,
-  type VmomiCallOptions,
-} from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type { MoRef, TaskInfo, VmomiCallOptions } from '@portlayer/contracts/vmomi'
 import { gatewayError, withOutcome } from './errors.js'
 import { type Invoker, newTrace, reading, readOptions, type Trace } from './invocation.js'
 import type { Redactor } from './redact.js'

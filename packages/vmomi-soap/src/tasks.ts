@@ -1,4 +1,5 @@
-import { ErrorCode, type MoRef, type PortLayerError, type TaskInfo } from '@portlayer/contracts'
+import { ErrorCode, type PortLayerError } from '@portlayer/contracts'
+import type { MoRef, TaskInfo } from '@portlayer/contracts/vmomi'
 import { gatewayError } from './errors.js'
 import { type FaultContext, faultError, faultFromTask } from './faults.js'
 import type { Redactor } from './redact.js'

@@ -1,10 +1,5 @@
-import {
-  ErrorCode,
-  type HttpTransferRequest,
-  type HttpTransferResponse,
-  type Outcome,
-  PortLayerError,
-} from '@portlayer/contracts'
+import { ErrorCode, type Outcome, PortLayerError } from '@portlayer/contracts'
+import type { HttpTransferRequest, HttpTransferResponse } from '@portlayer/contracts/vmomi'
 import { GatewayCause, gatewayError, invalidArgument } from './errors.js'
 import type { Redactor } from './redact.js'
 import { type CallScope, sleep } from './scope.js'

@@ -1,4 +1,4 @@
-import type { MoRef } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 
 /** The root object of every vSphere endpoint. */
 export const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' }

@@ -1,4 +1,5 @@
-import { ErrorCode, PortLayerError, type TaskInfo } from '@portlayer/contracts'
+import { ErrorCode, PortLayerError } from '@portlayer/contracts'
+import type { TaskInfo } from '@portlayer/contracts/vmomi'
 import { describe, expect, it } from 'vitest'
 import { codeForFault, faultError, faultFromSoapError, faultFromTask } from '../src/faults.js'
 import { Redactor } from '../src/redact.js'

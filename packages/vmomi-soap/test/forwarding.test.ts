@@ -1,14 +1,13 @@
-import {
-  type HttpTransferRequest,
-  type MoRef,
-  NotFoundError,
-  PortLayerError,
-  type ServiceContent,
-  type VimArgs,
-  type VimMethodName,
-  type VmomiCallOptions,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { NotFoundError, PortLayerError } from '@portlayer/contracts'
+import type {
+  HttpTransferRequest,
+  MoRef,
+  ServiceContent,
+  VimArgs,
+  VimMethodName,
+  VmomiCallOptions,
+  VmomiGateway,
+} from '@portlayer/contracts/vmomi'
 import { describe, expect, it } from 'vitest'
 import { createRecordingGateway, createReplayGateway, ForwardingGateway } from '../src/index.js'
 

@@ -1,15 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  InvalidArgumentError,
-  NotFoundError,
-  PortLayerError,
-  type ServiceContent,
-  type VimArgs,
-  type VimMethodName,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { InvalidArgumentError, NotFoundError, PortLayerError } from '@portlayer/contracts'
+import type { ServiceContent, VimArgs, VimMethodName, VmomiGateway } from '@portlayer/contracts/vmomi'
 import { describe, expect, it } from 'vitest'
 import { createRecordingGateway, createReplayGateway, loadFixture } from '../src/index.js'
 import { REDACTED, Redactor, scrub } from '../src/redact.js'

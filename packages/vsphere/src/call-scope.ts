@@ -1,12 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import {
-  CancelledError,
-  PortLayerError,
-  TimeoutError,
-  type VmomiCallOptions,
-  type VmomiGateway,
-  validateCallOptions,
-} from '@portlayer/contracts'
+import { CancelledError, PortLayerError, TimeoutError, validateCallOptions } from '@portlayer/contracts'
+import type { VmomiCallOptions, VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BACKEND } from './errors.js'
 
 // Every PortLayer call runs in a scope that carries its abort signal (the caller's, combined with

@@ -4,13 +4,11 @@ import {
   type ID,
   InvalidArgumentError,
   InvalidStateError,
-  type MoRef,
   NotFoundError,
-  type OptionValue,
   PortLayerError,
   RunState,
-  type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
+import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import { type PlanStep, runPlan, settleExtensions } from './commit-plan.js'
 import { afterStart, startOrSuperseded } from './commit-start.js'
 import { appendRev, newToken } from './commit-tokens.js'

@@ -4,13 +4,11 @@ import {
   type Handle,
   type ID,
   InvalidArgumentError,
-  type MoRef,
-  type OptionValue,
   PortLayerError,
   RunState,
   UnavailableError,
-  type VirtualMachineConfigSpec,
 } from '@portlayer/contracts'
+import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import { pause, reconciling, scopeSignal } from './call-scope.js'
 import { type PlanStep, runPlan } from './commit-plan.js'
 import { afterStart, startOrSuperseded } from './commit-start.js'

@@ -1,4 +1,5 @@
-import type { ID, MoRef } from '@portlayer/contracts'
+import type { ID } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { reconciling } from './call-scope.js'
 import { runPlan } from './commit-plan.js'
 import { powerOff } from './container-actions.js'

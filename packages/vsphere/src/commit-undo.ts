@@ -1,4 +1,5 @@
-import type { ID, MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts'
+import type { ID } from '@portlayer/contracts'
+import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import type { VsphereContext } from './context.js'
 import { isConflict, isOutcomeUnknown, wrap } from './errors.js'
 import { Key, option } from './extra-config.js'

@@ -1,5 +1,6 @@
 import type { ExtensionRegistry } from '@portlayer/backend-kit'
-import { type HandleFactory, InvalidArgumentError, type VmomiGateway } from '@portlayer/contracts'
+import { type HandleFactory, InvalidArgumentError } from '@portlayer/contracts'
+import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import { scopedGateway } from './call-scope.js'
 import { ContainerDirectory } from './container-directory.js'
 import type { VsphereContext } from './context.js'

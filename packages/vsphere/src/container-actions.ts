@@ -1,4 +1,5 @@
-import type { GuestProcessInfo, ID, MoRef, OptionValue } from '@portlayer/contracts'
+import type { ID } from '@portlayer/contracts'
+import type { GuestProcessInfo, MoRef, OptionValue } from '@portlayer/contracts/vmomi'
 import type { VsphereContext } from './context.js'
 import { faultOf, isOutcomeUnknown, wrap } from './errors.js'
 import { Guest } from './guest.js'

@@ -1,11 +1,11 @@
+import type { ID } from '@portlayer/contracts'
 import type {
-  ID,
   MoRef,
   OptionValue,
   PropertyFilterSpec,
   TraversalSpec,
   VmomiGateway,
-} from '@portlayer/contracts'
+} from '@portlayer/contracts/vmomi'
 import { isCode, notFound, wrap } from './errors.js'
 import { type ContainerRecord, deletedExecs, execKey } from './extra-config.js'
 import type { Inventory } from './inventory.js'

@@ -1,13 +1,13 @@
 import {
   type ContainerConfig,
   type ContainerState,
-  type GuestProcessInfo,
   type ProcessConfig,
   type ProcessState,
   ProcessStatus,
   type ResourceLimits,
   RunState,
 } from '@portlayer/contracts'
+import type { GuestProcessInfo } from '@portlayer/contracts/vmomi'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
 import type { ContainerRecord, ExecRecord, MainStateRecord } from './extra-config.js'
 import type { PowerState, VmSnapshot } from './vm-snapshot.js'

@@ -1,5 +1,6 @@
 import type { ExtensionRegistry } from '@portlayer/backend-kit'
-import type { HandleFactory, VmomiGateway } from '@portlayer/contracts'
+import type { HandleFactory } from '@portlayer/contracts'
+import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import type { ContainerDirectory } from './container-directory.js'
 import type { CreateGuard } from './create-guard.js'
 import type { ExitWatcher } from './exit-watcher.js'

@@ -1,5 +1,6 @@
 import { checkArgument } from '@portlayer/backend-kit'
-import { type HandleFactory, InvalidArgumentError, type VmomiGateway } from '@portlayer/contracts'
+import { type HandleFactory, InvalidArgumentError } from '@portlayer/contracts'
+import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BACKEND } from './errors.js'
 import { PortLayerVsphere } from './port-layer-vsphere.js'
 import type { VsphereSettings } from './settings.js'

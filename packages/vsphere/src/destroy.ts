@@ -1,4 +1,5 @@
-import { type ID, type MoRef, RunState, type VirtualMachineConfigSpec } from '@portlayer/contracts'
+import { type ID, RunState } from '@portlayer/contracts'
+import type { MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import { pause, reconciling } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
 import { powerOff } from './container-actions.js'

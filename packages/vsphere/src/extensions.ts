@@ -1,5 +1,6 @@
 import type { ExtensionRegistry, PreparedCommit, PreparedPlan } from '@portlayer/backend-kit'
-import { type Handle, InvalidArgumentError, type OptionValue, type RunState } from '@portlayer/contracts'
+import { type Handle, InvalidArgumentError, type RunState } from '@portlayer/contracts'
+import type { OptionValue } from '@portlayer/contracts/vmomi'
 import { BACKEND } from './errors.js'
 import { type ContainerRecord, extensionKey, KEY_PREFIX, option } from './extra-config.js'
 

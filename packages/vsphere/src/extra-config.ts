@@ -1,11 +1,5 @@
-import {
-  type ID,
-  isId,
-  type OptionValue,
-  type ProcessConfig,
-  type RequestedLimits,
-  validateLimit,
-} from '@portlayer/contracts'
+import { type ID, isId, type ProcessConfig, type RequestedLimits, validateLimit } from '@portlayer/contracts'
+import type { OptionValue } from '@portlayer/contracts/vmomi'
 import { parseRevs } from './commit-tokens.js'
 
 // What a container keeps in its VM's extraConfig, and how it is read back. Every key lives under

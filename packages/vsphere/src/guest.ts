@@ -1,14 +1,12 @@
-import {
-  DEFAULT_DIRECTORIES,
-  type FileCopy,
-  type GuestAuthentication,
-  type GuestPosixFileAttributes,
-  type GuestProcessInfo,
-  type MoRef,
-  type ObjectContent,
-  TimeoutError,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { DEFAULT_DIRECTORIES, type FileCopy, TimeoutError } from '@portlayer/contracts'
+import type {
+  GuestAuthentication,
+  GuestPosixFileAttributes,
+  GuestProcessInfo,
+  MoRef,
+  ObjectContent,
+  VmomiGateway,
+} from '@portlayer/contracts/vmomi'
 import { BACKEND, faultOf, isCode, wrap } from './errors.js'
 import type { Inventory } from './inventory.js'
 import { guestPassword, type ResolvedGuestCredentials } from './settings.js'

@@ -1,4 +1,5 @@
-import { type MoRef, NotFoundError, UnsupportedError, type VmomiGateway } from '@portlayer/contracts'
+import { NotFoundError, UnsupportedError } from '@portlayer/contracts'
+import type { MoRef, VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BACKEND, wrap } from './errors.js'
 import type { ResolvedSettings } from './settings.js'
 import { retrieve } from './vim-calls.js'

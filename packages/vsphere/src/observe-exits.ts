@@ -1,10 +1,5 @@
-import {
-  type GuestProcessInfo,
-  type ID,
-  type MoRef,
-  RunState,
-  type VirtualMachineConfigSpec,
-} from '@portlayer/contracts'
+import { type ID, RunState } from '@portlayer/contracts'
+import type { GuestProcessInfo, MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import { listProcessesQuietly, powerOff } from './container-actions.js'
 import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'

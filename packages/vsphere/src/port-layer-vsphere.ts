@@ -13,7 +13,6 @@ import {
   type PortLayer,
   PortLayerError,
   type RunState,
-  type VmomiGateway,
   validateAbsolutePath,
   validateData,
   validateFileName,
@@ -28,6 +27,7 @@ import {
   validateSignal,
   validateTargetRunState,
 } from '@portlayer/contracts'
+import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { callSignal, inScope } from './call-scope.js'
 import { commitCreate } from './commit-create.js'

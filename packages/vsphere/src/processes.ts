@@ -2,11 +2,11 @@ import {
   type EntryPoint,
   EXIT_NOT_FOUND,
   type ID,
-  type MoRef,
   NotFoundError,
   Program,
   RunState,
 } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { reconciling } from './call-scope.js'
 import { recordFacts } from './container-actions.js'
 import { livenessOf, statusOf } from './container-status.js'

@@ -1,5 +1,5 @@
 import { exitedToDrop } from '@portlayer/backend-kit'
-import type { GuestProcessInfo, OptionValue } from '@portlayer/contracts'
+import type { GuestProcessInfo, OptionValue } from '@portlayer/contracts/vmomi'
 import { GONE_MESSAGE, livenessOf, UNKNOWN_EXIT_CODE } from './container-status.js'
 import { exitMessage, POWER_OFF_EXIT_CODE } from './exit-message.js'
 import {

@@ -1,11 +1,5 @@
-import {
-  EXIT_NOT_FOUND,
-  type FileCopy,
-  type ID,
-  type MoRef,
-  type OptionValue,
-  type VirtualMachineConfigSpec,
-} from '@portlayer/contracts'
+import { EXIT_NOT_FOUND, type FileCopy, type ID } from '@portlayer/contracts'
+import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import type { PlanStep } from './commit-plan.js'
 import { powerOff } from './container-actions.js'
 import type { VsphereContext } from './context.js'

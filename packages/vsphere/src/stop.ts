@@ -1,10 +1,5 @@
-import {
-  type GuestProcessInfo,
-  type ID,
-  type MoRef,
-  Program,
-  type VirtualMachineConfigSpec,
-} from '@portlayer/contracts'
+import { type ID, Program } from '@portlayer/contracts'
+import type { GuestProcessInfo, MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
 import { powerOff } from './container-actions.js'
 import { livenessOf } from './container-status.js'
 import type { VsphereContext } from './context.js'

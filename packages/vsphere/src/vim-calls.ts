@@ -6,7 +6,7 @@ import type {
   VimArgs,
   VimMethodName,
   VmomiGateway,
-} from '@portlayer/contracts'
+} from '@portlayer/contracts/vmomi'
 
 // Small helpers over the gateway: task methods that block until applied, and property reads.
 

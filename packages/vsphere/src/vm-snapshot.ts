@@ -1,4 +1,4 @@
-import type { MoRef, ObjectContent, OptionValue } from '@portlayer/contracts'
+import type { MoRef, ObjectContent, OptionValue } from '@portlayer/contracts/vmomi'
 import { type ContainerRecord, decodeRecord, KEY_PREFIX, portlayerEntries } from './extra-config.js'
 
 /** What one read of a container's VM fetches: everything commit and the queries need, in one call. */

@@ -1,4 +1,4 @@
-import type { GuestProcessInfo } from '@portlayer/contracts'
+import type { GuestProcessInfo } from '@portlayer/contracts/vmomi'
 import { describe, expect, it } from 'vitest'
 import { configOf, stateOf, statusOf, UNKNOWN_EXIT_CODE } from '../src/container-status.js'
 import type { ContainerRecord, ExecRecord, MainStateRecord, RunPhase } from '../src/extra-config.js'

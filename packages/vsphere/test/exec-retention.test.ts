@@ -1,4 +1,4 @@
-import type { GuestProcessInfo } from '@portlayer/contracts'
+import type { GuestProcessInfo } from '@portlayer/contracts/vmomi'
 import { describe, expect, it } from 'vitest'
 import {
   applyOptions,

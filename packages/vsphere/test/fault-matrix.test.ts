@@ -1,11 +1,6 @@
 import { describeOutcome, outcomeOf, snapshotContainer } from '@portlayer/conformance'
-import {
-  type Handle,
-  type ID,
-  PortLayerError,
-  type VimMethodName,
-  type VmomiGateway,
-} from '@portlayer/contracts'
+import { type Handle, type ID, PortLayerError } from '@portlayer/contracts'
+import type { VimMethodName, VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { createSoapGateway, type SoapGateway } from '@portlayer/vmomi-soap'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

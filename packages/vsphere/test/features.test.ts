@@ -1,4 +1,5 @@
-import { type CommitExtension, type ID, PortLayerError, type VimArgs } from '@portlayer/contracts'
+import { type CommitExtension, type ID, PortLayerError } from '@portlayer/contracts'
+import type { VimArgs } from '@portlayer/contracts/vmomi'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { INLINE_FILE_MAX_BYTES, type PortLayerVsphere, type VsphereSettings } from '../src/index.js'
 import { CountingGateway } from './support/counting-gateway.js'

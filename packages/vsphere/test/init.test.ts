@@ -1,13 +1,7 @@
 import { format, inspect } from 'node:util'
-import type {
-  HandleFactory,
-  MoRef,
-  ServiceContent,
-  VimArgs,
-  VimMethodName,
-  VmomiGateway,
-} from '@portlayer/contracts'
+import type { HandleFactory } from '@portlayer/contracts'
 import { PortLayerError } from '@portlayer/contracts'
+import type { MoRef, ServiceContent, VimArgs, VimMethodName, VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { describe, expect, it } from 'vitest'
 import { createVsphere, PortLayerVsphere, resolveSettings, type VsphereSettings } from '../src/index.js'

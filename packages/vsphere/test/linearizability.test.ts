@@ -5,7 +5,8 @@ import {
   seededRandom,
   seedFromEnv,
 } from '@portlayer/conformance/reliability'
-import type { ID, VmomiGateway } from '@portlayer/contracts'
+import type { ID } from '@portlayer/contracts'
+import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
 import type { VcsimAdmin } from '@portlayer/vcsim'
 import { createSoapGateway, type SoapGateway } from '@portlayer/vmomi-soap'

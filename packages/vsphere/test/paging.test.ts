@@ -4,7 +4,7 @@ import type {
   VimArgs,
   VimMethodName,
   VmomiGateway,
-} from '@portlayer/contracts'
+} from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { describe, expect, it } from 'vitest'
 import { PortLayerVsphere } from '../src/index.js'

@@ -1,5 +1,6 @@
 import { format, inspect } from 'node:util'
-import { type Handle, type ID, type MoRef, PortLayerError } from '@portlayer/contracts'
+import { type Handle, type ID, PortLayerError } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
 import { createSoapGateway, type SoapGateway } from '@portlayer/vmomi-soap'
 import { afterEach, describe, expect, it } from 'vitest'

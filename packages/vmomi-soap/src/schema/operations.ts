@@ -1,4 +1,4 @@
-import type { VimMethodName } from '@portlayer/contracts'
+import type { VimMethodName } from '@portlayer/contracts/vmomi'
 
 /**
  * The vim25 operations the gateway speaks: parameters in vim25 order (same notation as the type

@@ -1,4 +1,4 @@
-import type { MoRef, VmomiGateway } from '@portlayer/contracts'
+import type { MoRef, VmomiGateway } from '@portlayer/contracts/vmomi'
 
 export const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' }
 

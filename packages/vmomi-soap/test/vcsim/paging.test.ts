@@ -1,4 +1,4 @@
-import type { MoRef, ObjectContent, PropertyFilterSpec } from '@portlayer/contracts'
+import type { MoRef, ObjectContent, PropertyFilterSpec } from '@portlayer/contracts/vmomi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SoapGateway } from '../../src/index.js'
 import { find } from '../support/inventory.js'

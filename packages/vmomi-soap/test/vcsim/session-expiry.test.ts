@@ -1,4 +1,4 @@
-import type { MoRef, ObjectContent, PropertyFilterSpec } from '@portlayer/contracts'
+import type { MoRef, ObjectContent, PropertyFilterSpec } from '@portlayer/contracts/vmomi'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SoapGateway } from '../../src/index.js'
 import { failure } from '../support/failure.js'

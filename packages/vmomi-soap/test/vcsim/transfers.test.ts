@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
-import type { MoRef, NamePasswordAuthentication } from '@portlayer/contracts'
+import type { MoRef, NamePasswordAuthentication } from '@portlayer/contracts/vmomi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SoapGateway } from '../../src/index.js'
 import { createVm, guestManagers, run } from '../support/inventory.js'

@@ -1,4 +1,4 @@
-import type { MoRef } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SoapGateway } from '../../src/index.js'
 import { createVm, property, run } from '../support/inventory.js'

@@ -9,7 +9,7 @@ import type {
   VimResult,
   VmomiCallOptions,
   VmomiGateway,
-} from '@portlayer/contracts'
+} from '@portlayer/contracts/vmomi'
 
 /**
  * Wraps a gateway and counts what goes through it: each vim25 method by name, `waitForTask`, and

@@ -9,7 +9,7 @@ import type {
   VimResult,
   VmomiCallOptions,
   VmomiGateway,
-} from '@portlayer/contracts'
+} from '@portlayer/contracts/vmomi'
 
 /** Decides what one call does: forward it (before or after other work), or fail it. */
 export type Interceptor<M extends VimMethodName> = (

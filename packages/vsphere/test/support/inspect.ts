@@ -1,4 +1,4 @@
-import type { MoRef, OptionValue, VmomiGateway } from '@portlayer/contracts'
+import type { MoRef, OptionValue, VmomiGateway } from '@portlayer/contracts/vmomi'
 
 // Looks at vSphere directly (not through the backend), so tests can check what the backend left.
 

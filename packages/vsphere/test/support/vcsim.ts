@@ -23,7 +23,7 @@ export interface VcsimFixture {
   /** A new, initialised backend on the shared gateway (or `gateway` when given). */
   backend(
     overrides?: Partial<VsphereSettings>,
-    gateway?: SoapGateway | import('@portlayer/contracts').VmomiGateway,
+    gateway?: SoapGateway | import('@portlayer/contracts/vmomi').VmomiGateway,
   ): Promise<PortLayerVsphere>
 }
 
