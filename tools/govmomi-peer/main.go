@@ -1,0 +1,523 @@
+// Command govmomi-peer is the measuring stick of issue 11: the vSphere work of one portlayer
+// container lifecycle, written by hand with govmomi the way a careful Go programmer would, so
+// `pnpm bench:vsphere` can run it beside PortLayerVsphere against one vcsim harness.
+//
+// Built like tools/vcsim: Debian's Go and govmomi 0.24 in GOPATH mode, no module downloads:
+//
+//	GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS=-buildvcs=false go build -o govmomi-peer .
+//
+// Connection (environment, so no password is on a command line): VC_URL, VC_USERNAME,
+// VC_PASSWORD, GUEST_USERNAME, GUEST_PASSWORD, and for https VC_THUMBPRINT (the SHA-256
+// thumbprint the harness prints, pinned) or VC_INSECURE=1, which is refused unless the host is
+// a loopback address.
+//
+// Once per run (not timed): log in, resolve the folder, the resource pool and the guest process
+// and file managers. Then per lifecycle (timed), each change as one call and every task awaited
+// with govmomi's own task.Wait (a property collector, a filter, WaitForUpdatesEx, destroying the
+// collector: four calls per task):
+//
+//  1. CreateVM_Task with the limits (memoryMB 256, CPU limit 500 MHz) and extraConfig: the
+//     container's identity (id, name, created), its limits and entry point as JSON, and a small
+//     file inline (base64 in JSON), as the backend records a create-handle's pending file.
+//  2. PowerOnVM_Task.
+//  3. One property read: guest.toolsRunningStatus and config.changeVersion (tools are up at once
+//     on the harness; otherwise it waits for them with property.Wait).
+//  4. The file into the guest: InitiateFileTransferToGuest, then an HTTP PUT.
+//  5. StartProgramInGuest of the entry point (/bin/sleep 3600 in /).
+//  6. ReconfigVM_Task guarded by that changeVersion: the run recorded (pid, start time), the
+//     pending file cleared.
+//  7. Read state: one property read (changeVersion, extraConfig, powerState) and
+//     ListProcessesInGuest of the main pid.
+//  8. Stop: StartProgramInGuest of /bin/kill -15 <pid>, ListProcessesInGuest until it has ended
+//     (every 20 ms, up to 10 s), PowerOffVM_Task, then ReconfigVM_Task guarded by the version of
+//     step 7 recording the exit code.
+//  9. Destroy_Task.
+//
+// What it leaves out, compared with the backend (so its counts are a floor, not the same
+// guarantees): no lookup by name before the create (it relies on DuplicateName only); no
+// `starting`/`stopping` records written before power-on and before the SIGTERM (it records a run
+// only once it has a pid, and its end only after power-off); no re-read that checks, after the
+// tools came up, that the run is still its own; no destroy claim (a guarded reconfigure that makes
+// destroys exclusive); no commit tokens; no retries or reconciliation of lost answers. It also
+// skips govmomi's guest.FileManager.TransferURL (which reads the VM and its host to find the ESX
+// address) and replaces the "*" host of the transfer URL with the host it connected to, as
+// vSphere documents for that placeholder, and it obtains the guest managers once rather than per
+// VM (guest.OperationsManager's getters are one property read each).
+//
+// With -handshake it prints {"ready":true} after logging in, waits for a line on stdin before
+// the first lifecycle, prints the result as one JSON line, then waits for stdin to close before
+// logging out, so the caller can read the server's counters around the lifecycles alone.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+const keyPrefix = "guestinfo.peer."
+
+// counter counts the SOAP requests that go through the vim25 client, by method.
+type counter struct {
+	rt    soap.RoundTripper
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *counter) RoundTrip(ctx context.Context, req, res soap.HasFault) error {
+	name := strings.TrimSuffix(reflect.TypeOf(req).Elem().Name(), "Body")
+	c.mu.Lock()
+	c.calls[name]++
+	c.mu.Unlock()
+	return c.rt.RoundTrip(ctx, req, res)
+}
+
+func (c *counter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.calls
+	c.calls = map[string]int{}
+	return old
+}
+
+type peer struct {
+	soap      *soap.Client
+	vc        *vim25.Client
+	count     *counter
+	folder    *object.Folder
+	pool      *object.ResourcePool
+	datastore string
+	procs     types.ManagedObjectReference
+	files     types.ManagedObjectReference
+	auth      types.BaseGuestAuthentication
+	transfers int64
+}
+
+type result struct {
+	Lifecycles            int            `json:"lifecycles"`
+	InFlight              int            `json:"inFlight"`
+	WallMs                float64        `json:"wallMs"`
+	PerLifecycleMs        float64        `json:"perLifecycleMs"`
+	CPUMs                 float64        `json:"cpuMs"`
+	CPUPerLifecycleMs     float64        `json:"cpuPerLifecycleMs"`
+	SoapCalls             int            `json:"soapCalls"`
+	SoapCallsPerLifecycle float64        `json:"soapCallsPerLifecycle"`
+	Calls                 map[string]int `json:"calls"`
+	Transfers             int64          `json:"transfers"`
+}
+
+func main() {
+	n := flag.Int("n", 10, "lifecycles to run")
+	inFlight := flag.Int("inflight", 1, "lifecycles in flight at once")
+	handshake := flag.Bool("handshake", false, "print ready, wait for a line on stdin before starting and for stdin's end before logging out")
+	folderPath := flag.String("folder", "DC0/vm", "inventory path of the VM folder")
+	poolPath := flag.String("pool", "DC0/host/DC0_C0/Resources", "inventory path of the resource pool")
+	datastore := flag.String("datastore", "LocalDS_0", "datastore name")
+	flag.Parse()
+	if *n < 1 || *inFlight < 1 {
+		fail(errors.New("-n and -inflight must be at least 1"))
+	}
+
+	ctx := context.Background()
+	p, err := connect(ctx, *folderPath, *poolPath, *datastore)
+	if err != nil {
+		fail(err)
+	}
+	stdin := bufio.NewReader(os.Stdin)
+	if *handshake {
+		fmt.Println(`{"ready":true}`)
+		if _, err := stdin.ReadString('\n'); err != nil {
+			fail(fmt.Errorf("waiting for the go-ahead: %w", err))
+		}
+	}
+
+	p.count.reset()
+	cpu0 := cpuTime()
+	began := time.Now()
+	var next int64
+	var wg sync.WaitGroup
+	errs := make(chan error, *inFlight)
+	for w := 0; w < *inFlight; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for atomic.AddInt64(&next, 1) <= int64(*n) {
+				if err := p.lifecycle(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(began)
+	cpu := cpuTime() - cpu0
+	calls := p.count.reset()
+	close(errs)
+	if err := <-errs; err != nil {
+		fail(err)
+	}
+
+	total := 0
+	for _, v := range calls {
+		total += v
+	}
+	r := result{
+		Lifecycles:            *n,
+		InFlight:              *inFlight,
+		WallMs:                ms(wall),
+		PerLifecycleMs:        ms(wall) / float64(*n),
+		CPUMs:                 ms(cpu),
+		CPUPerLifecycleMs:     ms(cpu) / float64(*n),
+		SoapCalls:             total,
+		SoapCallsPerLifecycle: float64(total) / float64(*n),
+		Calls:                 calls,
+		Transfers:             atomic.LoadInt64(&p.transfers),
+	}
+	out, _ := json.Marshal(r)
+	fmt.Println(string(out))
+	if *handshake {
+		_, _ = io.Copy(io.Discard, stdin)
+	}
+	_ = session.NewManager(p.vc).Logout(ctx)
+}
+
+func connect(ctx context.Context, folderPath, poolPath, datastore string) (*peer, error) {
+	u, err := soap.ParseURL(os.Getenv("VC_URL"))
+	if err != nil || u == nil {
+		return nil, fmt.Errorf("VC_URL: not a URL")
+	}
+	u.User = nil
+	thumbprint := normaliseThumbprint(os.Getenv("VC_THUMBPRINT"))
+	insecure := os.Getenv("VC_INSECURE") == "1"
+	if u.Scheme == "https" && thumbprint == "" && !(insecure && isLoopback(u.Hostname())) {
+		return nil, errors.New("https needs VC_THUMBPRINT (SHA-256), or VC_INSECURE=1 for a loopback host")
+	}
+	// Skipping Go's chain check is safe here only because the pin below replaces it.
+	sc := soap.NewClient(u, u.Scheme == "https")
+	if thumbprint != "" {
+		sc.DefaultTransport().TLSClientConfig.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("no server certificate")
+			}
+			sum := sha256.Sum256(raw[0])
+			if hex.EncodeToString(sum[:]) != thumbprint {
+				return errors.New("server certificate does not match VC_THUMBPRINT")
+			}
+			return nil
+		}
+	}
+	vc, err := vim25.NewClient(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("service content: %w", err)
+	}
+	count := &counter{rt: sc, calls: map[string]int{}}
+	vc.RoundTripper = count
+	if err := session.NewManager(vc).Login(ctx, url.UserPassword(os.Getenv("VC_USERNAME"), os.Getenv("VC_PASSWORD"))); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+
+	index := object.NewSearchIndex(vc)
+	folderRef, err := index.FindByInventoryPath(ctx, folderPath)
+	if err != nil || folderRef == nil {
+		return nil, fmt.Errorf("folder %s not found", folderPath)
+	}
+	poolRef, err := index.FindByInventoryPath(ctx, poolPath)
+	if err != nil || poolRef == nil {
+		return nil, fmt.Errorf("resource pool %s not found", poolPath)
+	}
+	folder, ok := folderRef.(*object.Folder)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a folder", folderPath)
+	}
+	pool, ok := poolRef.(*object.ResourcePool)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a resource pool", poolPath)
+	}
+	if vc.ServiceContent.GuestOperationsManager == nil {
+		return nil, errors.New("the server has no guest operations manager")
+	}
+	var gom mo.GuestOperationsManager
+	err = property.DefaultCollector(vc).RetrieveOne(ctx, *vc.ServiceContent.GuestOperationsManager,
+		[]string{"processManager", "fileManager"}, &gom)
+	if err != nil || gom.ProcessManager == nil || gom.FileManager == nil {
+		return nil, fmt.Errorf("guest operations managers: %v", err)
+	}
+	return &peer{
+		soap:      sc,
+		vc:        vc,
+		count:     count,
+		folder:    folder,
+		pool:      pool,
+		datastore: datastore,
+		procs:     *gom.ProcessManager,
+		files:     *gom.FileManager,
+		auth: &types.NamePasswordAuthentication{
+			Username: os.Getenv("GUEST_USERNAME"),
+			Password: os.Getenv("GUEST_PASSWORD"),
+		},
+	}, nil
+}
+
+// lifecycle is one container from create to destroy; see the file comment for the steps.
+func (p *peer) lifecycle(ctx context.Context) error {
+	id := newID()
+	seed := []byte("seed")
+	files, _ := json.Marshal([]map[string]interface{}{
+		{"dir": "/tmp", "name": "seed.txt", "perms": 0o644, "size": len(seed), "data": base64.StdEncoding.EncodeToString(seed)},
+	})
+	main, _ := json.Marshal(map[string]string{"processId": newID(), "workDir": "/", "execPath": "/bin/sleep", "execArgs": "3600"})
+	limit := int64(500)
+	spec := types.VirtualMachineConfigSpec{
+		Name:          "peer-" + id,
+		GuestId:       "otherLinux64Guest",
+		NumCPUs:       1,
+		MemoryMB:      256,
+		CpuAllocation: &types.ResourceAllocationInfo{Limit: &limit},
+		Files:         &types.VirtualMachineFileInfo{VmPathName: "[" + p.datastore + "]"},
+		ExtraConfig: options(
+			"id", id,
+			"name", "bench",
+			"created", time.Now().UTC().Format(time.RFC3339Nano),
+			"limits", `{"memoryMb":256,"cpuMhz":500}`,
+			"main", string(main),
+			"files", string(files),
+		),
+	}
+	task, err := p.folder.CreateVM(ctx, spec, p.pool, nil)
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	info, err := task.WaitForResult(ctx)
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	ref, ok := info.Result.(types.ManagedObjectReference)
+	if !ok {
+		return errors.New("create task: no VM in its result")
+	}
+	vm := object.NewVirtualMachine(p.vc, ref)
+
+	// Start.
+	if err := wait(ctx, vm.PowerOn); err != nil {
+		return fmt.Errorf("power on: %w", err)
+	}
+	pc := property.DefaultCollector(p.vc)
+	var seen mo.VirtualMachine
+	if err := pc.RetrieveOne(ctx, ref, []string{"guest.toolsRunningStatus", "config.changeVersion"}, &seen); err != nil {
+		return fmt.Errorf("tools: %w", err)
+	}
+	if seen.Guest == nil || seen.Guest.ToolsRunningStatus != string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
+		err := property.Wait(ctx, pc, ref, []string{"guest.toolsRunningStatus"}, func(changes []types.PropertyChange) bool {
+			for _, c := range changes {
+				if c.Val == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
+					return true
+				}
+			}
+			return false
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for tools: %w", err)
+		}
+		if err := pc.RetrieveOne(ctx, ref, []string{"config.changeVersion"}, &seen); err != nil {
+			return fmt.Errorf("version: %w", err)
+		}
+	}
+	if err := p.upload(ctx, ref, "/tmp/seed.txt", 0o644, seed); err != nil {
+		return err
+	}
+	started := time.Now().UTC()
+	pid, err := p.start(ctx, ref, "/bin/sleep", "3600", "/")
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	run, _ := json.Marshal(map[string]interface{}{"phase": "started", "pid": pid, "startedAt": started.Format(time.RFC3339Nano)})
+	if err := p.reconfigure(ctx, vm, seen.Config.ChangeVersion, "main.state", string(run), "files", ""); err != nil {
+		return fmt.Errorf("recording the start: %w", err)
+	}
+
+	// Read state.
+	var now mo.VirtualMachine
+	if err := pc.RetrieveOne(ctx, ref, []string{"config.changeVersion", "config.extraConfig", "runtime.powerState"}, &now); err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	procs, err := p.list(ctx, ref, pid)
+	if err != nil {
+		return fmt.Errorf("read processes: %w", err)
+	}
+	if now.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn || len(procs) != 1 || procs[0].EndTime != nil {
+		return fmt.Errorf("read: the container is not running (%s, %d processes)", now.Runtime.PowerState, len(procs))
+	}
+
+	// Stop.
+	if _, err := p.start(ctx, ref, "/bin/kill", fmt.Sprintf("-15 %d", pid), ""); err != nil {
+		return fmt.Errorf("SIGTERM: %w", err)
+	}
+	exitCode := int32(137)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		procs, err := p.list(ctx, ref, pid)
+		if err != nil {
+			return fmt.Errorf("waiting for the exit: %w", err)
+		}
+		if len(procs) == 1 && procs[0].EndTime != nil {
+			exitCode = procs[0].ExitCode
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	if err := wait(ctx, vm.PowerOff); err != nil {
+		return fmt.Errorf("power off: %w", err)
+	}
+	end, _ := json.Marshal(map[string]interface{}{"phase": "exited", "pid": pid, "exitCode": exitCode, "finishedAt": time.Now().UTC().Format(time.RFC3339Nano)})
+	if err := p.reconfigure(ctx, vm, now.Config.ChangeVersion, "main.state", string(end)); err != nil {
+		return fmt.Errorf("recording the stop: %w", err)
+	}
+
+	// Destroy.
+	if err := wait(ctx, vm.Destroy); err != nil {
+		return fmt.Errorf("destroy: %w", err)
+	}
+	return nil
+}
+
+func wait(ctx context.Context, call func(context.Context) (*object.Task, error)) error {
+	task, err := call(ctx)
+	if err != nil {
+		return err
+	}
+	return task.Wait(ctx)
+}
+
+func (p *peer) reconfigure(ctx context.Context, vm *object.VirtualMachine, version string, kv ...string) error {
+	task, err := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ChangeVersion: version, ExtraConfig: options(kv...)})
+	if err != nil {
+		return err
+	}
+	return task.Wait(ctx)
+}
+
+func (p *peer) start(ctx context.Context, vm types.ManagedObjectReference, path, args, dir string) (int64, error) {
+	res, err := methods.StartProgramInGuest(ctx, p.vc, &types.StartProgramInGuest{
+		This: p.procs,
+		Vm:   vm,
+		Auth: p.auth,
+		Spec: &types.GuestProgramSpec{ProgramPath: path, Arguments: args, WorkingDirectory: dir},
+	})
+	if err != nil {
+		return 0, err
+	}
+	return res.Returnval, nil
+}
+
+func (p *peer) list(ctx context.Context, vm types.ManagedObjectReference, pid int64) ([]types.GuestProcessInfo, error) {
+	res, err := methods.ListProcessesInGuest(ctx, p.vc, &types.ListProcessesInGuest{This: p.procs, Vm: vm, Auth: p.auth, Pids: []int64{pid}})
+	if err != nil {
+		return nil, err
+	}
+	return res.Returnval, nil
+}
+
+func (p *peer) upload(ctx context.Context, vm types.ManagedObjectReference, path string, perms int64, data []byte) error {
+	res, err := methods.InitiateFileTransferToGuest(ctx, p.vc, &types.InitiateFileTransferToGuest{
+		This:           p.files,
+		Vm:             vm,
+		Auth:           p.auth,
+		GuestFilePath:  path,
+		FileAttributes: &types.GuestPosixFileAttributes{Permissions: perms},
+		FileSize:       int64(len(data)),
+		Overwrite:      true,
+	})
+	if err != nil {
+		return fmt.Errorf("file transfer: %w", err)
+	}
+	target, err := url.Parse(res.Returnval)
+	if err != nil {
+		return fmt.Errorf("file transfer URL: %w", err)
+	}
+	if target.Hostname() == "*" {
+		target.Host = net.JoinHostPort(p.soap.URL().Hostname(), target.Port())
+	}
+	param := soap.DefaultUpload
+	param.ContentLength = int64(len(data))
+	atomic.AddInt64(&p.transfers, 1)
+	if err := p.soap.Upload(ctx, strings.NewReader(string(data)), target, &param); err != nil {
+		return fmt.Errorf("file upload: %w", err)
+	}
+	return nil
+}
+
+// options builds extraConfig entries from key/value pairs, keys under keyPrefix.
+func options(kv ...string) []types.BaseOptionValue {
+	out := make([]types.BaseOptionValue, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, &types.OptionValue{Key: keyPrefix + kv[i], Value: kv[i+1]})
+	}
+	return out
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func normaliseThumbprint(s string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), ":", ""))
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "govmomi-peer: %v\n", err)
+	os.Exit(1)
+}
