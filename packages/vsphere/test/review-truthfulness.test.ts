@@ -1,0 +1,229 @@
+import { type ID, PortLayerError } from '@portlayer/contracts'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { PortLayerVsphere, VsphereSettings } from '../src/index.js'
+import { HookedGateway, signal } from './support/hooked-gateway.js'
+import { useVcsim } from './support/vcsim.js'
+
+// Adversarial review of the outcome promise: sequences of two clients, pinned with hooks on one
+// client's gateway so the interleaving happens every time. Each test states what a truthful
+// backend must show; an `it.fails` title names what is wrong today.
+
+const vcsim = useVcsim()
+const backends: PortLayerVsphere[] = []
+const created: ID[] = []
+const base: Partial<VsphereSettings> = { exitPollIntervalMs: 0, stopGracePeriodMs: 1_000 }
+
+async function client(
+  overrides: Partial<VsphereSettings> = {},
+): Promise<{ pl: PortLayerVsphere; hooks: HookedGateway }> {
+  const hooks = new HookedGateway(vcsim.gateway)
+  const pl = await vcsim.backend({ ...base, ...overrides }, hooks)
+  backends.push(pl)
+  return { pl, hooks }
+}
+
+afterEach(async () => {
+  await vcsim.vc.admin.reset()
+  const cleaner = await vcsim.backend(base)
+  for (const id of created.splice(0)) {
+    try {
+      await cleaner.commit(await cleaner.setRunState(await cleaner.getHandle(id), 'stopped'))
+      await cleaner.destroyContainer(id)
+    } catch {
+      // already gone
+    }
+  }
+  await cleaner.close()
+  for (const pl of backends.splice(0)) await pl.close()
+})
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (PortLayerError.isInstance(e) ? `${e.code}/${e.outcome}` : `non-PortLayerError: ${e}`),
+  )
+
+async function stoppedContainer(pl: PortLayerVsphere, name: string): Promise<ID> {
+  const id = await pl.commit(
+    await pl.setEntryPoint(await pl.createContainer(name), '/', '/bin/sleep', '3600'),
+  )
+  created.push(id)
+  return id
+}
+
+describe('review: destroy against a start', () => {
+  it.fails('BUG: a commit gives up waiting for a live destroy after reconcileTimeoutMs, starts the container, and both the start and the destroy resolve (a running container destroyed)', async () => {
+    const { pl: a } = await client()
+    const id = await stoppedContainer(a, 'review-destroy-start')
+    // D destroys; its Destroy_Task is held until C's start has landed (a slow vSphere task).
+    const d = await client()
+    const c = await client({ reconcileTimeoutMs: 300 })
+    const claimed = signal()
+    const startLanded = signal()
+    d.hooks.intercept('Destroy_Task', async (_args, forward) => {
+      claimed.resolve()
+      await startLanded.promise
+      return forward()
+    })
+    let destroyDone: Promise<string> = Promise.resolve('not begun')
+    c.hooks.intercept('ReconfigVM_Task', async (_args, forward) => {
+      const r = await forward()
+      // The start's guarded reconfiguration is the commit's only reconfigure before power-on.
+      startLanded.resolve()
+      return r
+    })
+    c.hooks.intercept('PowerOnVM_Task', async (_args, forward) => {
+      await destroyDone
+      return forward()
+    })
+    destroyDone = outcome(d.pl.destroyContainer(id))
+    await claimed.promise
+    const start = outcome(c.pl.commit(await c.pl.setRunState(await c.pl.getHandle(id), 'running')))
+    const results = { destroy: await destroyDone, start: await start }
+    // Linearizable outcomes: destroy first (start NOT_FOUND) or start first (destroy INVALID_STATE).
+    expect(results).not.toEqual({ destroy: 'ok', start: 'ok' })
+  }, 30_000)
+})
+
+describe('review: a not-applied create+start undone under another client’s commit', () => {
+  it.fails('BUG: the undo of a failed create+start destroys the VM although another client committed on it meanwhile; that commit resolved, the container is gone', async () => {
+    const a = await client()
+    const { pl: b } = await client()
+    let bResult = 'not run'
+    let id: ID | undefined
+    a.hooks.intercept('PowerOnVM_Task', async (_args, forward) => {
+      // The container exists (its commit took effect when the VM was created): B commits on it.
+      bResult = await outcome(
+        (async () => b.commit(await b.setLimits(await b.getHandle(id as ID), 512, 1500)))(),
+      )
+      await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
+      return forward()
+    })
+    let h = await a.pl.createContainer('review-create-undo')
+    id = h.containerId
+    created.push(id)
+    h = await a.pl.setRunState(await a.pl.setEntryPoint(h, '/', '/bin/sleep', '3600'), 'running')
+    const aResult = await outcome(a.pl.commit(h))
+    expect(bResult).toBe('ok')
+    // B's commit resolved, so the container must still exist whatever A says.
+    expect(aResult).toBe('ok')
+    expect(await outcome(b.getContainerConfig(id))).toBe('ok')
+  }, 30_000)
+})
+
+describe('review: an undone start seen by another client', () => {
+  it.fails('BUG: a reader takes a handle while a start is between its reconfiguration and a refused power-on; the start then says not-applied, the version the reader saw vanishes and its handle is CONFLICT', async () => {
+    const a = await client()
+    const { pl: b } = await client()
+    const id = await stoppedContainer(a.pl, 'review-undo-visible')
+    const before = await b.getHandle(id)
+    let seen: { status: string; version: string | null } | undefined
+    a.hooks.intercept('PowerOnVM_Task', async (_args, forward) => {
+      const h = await b.getHandle(id)
+      seen = { status: (await b.getContainerState(id)).status, version: h.baseVersion }
+      await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
+      return forward()
+    })
+    const e = await outcome(a.pl.commit(await a.pl.setRunState(await a.pl.getHandle(id), 'running')))
+    expect(e).toBe('INVALID_STATE/not-applied')
+    // Nothing changed, so a reader during the commit saw the container as it was before.
+    expect(seen).toEqual({ status: 'created', version: before.baseVersion })
+  }, 30_000)
+})
+
+describe('review: a change still queued at vSphere when the client stopped waiting', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  it.fails('BUG: an aborted limits commit whose ReconfigVM_Task vSphere serves late is reported CANCELLED not-applied, then lands (one read is no proof a sent request will not land)', async () => {
+    const { pl } = await client()
+    const id = await stoppedContainer(pl, 'review-late-reconfig')
+    const before = await pl.getContainerConfig(id)
+    // vSphere holds the request 1.2 s before serving it; the caller gives up after 300 ms.
+    await vcsim.vc.admin.delay('ReconfigVM_Task', 1_200)
+    const h = await pl.setLimits(await pl.getHandle(id), 777, 1777)
+    const result = await outcome(pl.commit(h, { signal: AbortSignal.timeout(300) }))
+    await sleep(1_500)
+    await vcsim.vc.admin.reset()
+    const after = (await pl.getContainerConfig(id)).limits
+    // not-applied must mean the limits never change because of this commit.
+    if (result.endsWith('/not-applied')) expect(after, `commit: ${result}`).toEqual(before.limits)
+    else expect(result).toBe('CANCELLED/unknown')
+  }, 30_000)
+
+  it.fails('BUG: an aborted create whose CreateVM_Task vSphere serves late is reported CANCELLED not-applied, then the container exists (and a retry of the handle is CONFLICT)', async () => {
+    const { pl } = await client()
+    const h = await pl.setEntryPoint(
+      await pl.createContainer('review-late-create'),
+      '/',
+      '/bin/sleep',
+      '3600',
+    )
+    created.push(h.containerId)
+    await vcsim.vc.admin.delay('CreateVM_Task', 1_200)
+    const result = await outcome(pl.commit(h, { signal: AbortSignal.timeout(300) }))
+    await sleep(1_500)
+    await vcsim.vc.admin.reset()
+    const exists = await outcome(pl.getContainerConfig(h.containerId))
+    if (result.endsWith('/not-applied')) expect(exists, `commit: ${result}`).toBe('NOT_FOUND/not-applied')
+    else expect(result).toBe('CANCELLED/unknown')
+  }, 30_000)
+})
+
+describe('review: destroy against a start, no timeout involved', () => {
+  it.fails('BUG: a commit waiting for destroy D1 goes on when D1 gives up and D2 claims (afterDestroyUnderWay only waits for the first claim to change); start and D2 both resolve', async () => {
+    const { pl: a } = await client()
+    const id = await stoppedContainer(a, 'review-two-destroys')
+    const d1 = await client()
+    const d2 = await client()
+    const c = await client()
+    const d1Claimed = signal()
+    const releaseD1 = signal()
+    d1.hooks.intercept('Destroy_Task', async (_args, forward) => {
+      d1Claimed.resolve()
+      await releaseD1.promise
+      // vSphere refuses D1's destroy: D1 takes its claim back.
+      await vcsim.vc.admin.failNext('Destroy_Task', 'InvalidState')
+      return forward()
+    })
+    const d2Claimed = signal()
+    const startLanded = signal()
+    d2.hooks.intercept('ReconfigVM_Task', async (args, forward) => {
+      const r = await forward()
+      const claim = (args.spec.extraConfig ?? []).find((o) => o.key === 'guestinfo.portlayer.destroying')
+      if (claim && claim.value !== '') d2Claimed.resolve()
+      return r
+    })
+    d2.hooks.intercept('Destroy_Task', async (_args, forward) => {
+      await startLanded.promise
+      return forward()
+    })
+    const d1Done = outcome(d1.pl.destroyContainer(id))
+    await d1Claimed.promise
+    const h = await c.pl.setRunState(await c.pl.getHandle(id), 'running')
+    // C's commit reads the container (D1's claim), then its next reads wait until D2 claimed.
+    let reads = 0
+    c.hooks.intercept('RetrievePropertiesEx', async (_args, forward) => {
+      reads++
+      if (reads === 2) {
+        releaseD1.resolve()
+        await d2Claimed.promise
+      }
+      return forward()
+    })
+    let d2Done: Promise<string> = Promise.resolve('not begun')
+    c.hooks.intercept('ReconfigVM_Task', async (_args, forward) => {
+      const r = await forward()
+      startLanded.resolve()
+      return r
+    })
+    c.hooks.intercept('PowerOnVM_Task', async (_args, forward) => {
+      await d2Done
+      return forward()
+    })
+    const start = outcome(c.pl.commit(h))
+    d2Done = outcome(d2.pl.destroyContainer(id))
+    const results = { d1: await d1Done, start: await start, d2: await d2Done }
+    expect(results.d1).toBe('INVALID_STATE/not-applied')
+    expect({ start: results.start, d2: results.d2 }).not.toEqual({ start: 'ok', d2: 'ok' })
+  }, 30_000)
+})
