@@ -222,6 +222,9 @@ func connect(ctx context.Context, folderPath, poolPath, datastore string) (*peer
 	}
 	// Skipping Go's chain check is safe here only because the pin below replaces it.
 	sc := soap.NewClient(u, u.Scheme == "https")
+	// net/http keeps 2 idle connections per host by default; lifecycles in flight would otherwise
+	// open (and TLS-handshake) a new connection for most calls.
+	sc.DefaultTransport().MaxIdleConnsPerHost = 16
 	if thumbprint != "" {
 		sc.DefaultTransport().TLSClientConfig.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
