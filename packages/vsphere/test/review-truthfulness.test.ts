@@ -1,7 +1,9 @@
 import { type ID, PortLayerError } from '@portlayer/contracts'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PortLayerVsphere, VsphereSettings } from '../src/index.js'
 import { HookedGateway, signal } from './support/hooked-gateway.js'
+import { vmOf } from './support/inspect.js'
 import { useVcsim } from './support/vcsim.js'
 
 // Adversarial review of the outcome promise: sequences of two clients, pinned with hooks on one
@@ -42,6 +44,28 @@ const outcome = (p: Promise<unknown>) =>
     () => 'ok',
     (e: unknown) => (PortLayerError.isInstance(e) ? `${e.code}/${e.outcome}` : `non-PortLayerError: ${e}`),
   )
+
+/** The guest's processes of container `id`, asked directly (not through the backend). */
+async function guestProcesses(id: ID) {
+  const gw = vcsim.gateway
+  const props = await gw.call('RetrievePropertiesEx', {
+    _this: gw.serviceContent.propertyCollector,
+    specSet: [
+      {
+        propSet: [{ type: 'GuestOperationsManager', pathSet: ['processManager'] }],
+        objectSet: [{ obj: gw.serviceContent.guestOperationsManager as MoRef, skip: false }],
+      },
+    ],
+    options: {},
+  })
+  const processManager = props?.objects[0]?.propSet[0]?.val as MoRef
+  const list = await gw.call('ListProcessesInGuest', {
+    _this: processManager,
+    vm: await vmOf(gw, id),
+    auth: { _type: 'NamePasswordAuthentication', interactiveSession: false, ...vcsim.vc.guest },
+  })
+  return list ?? []
+}
 
 async function stoppedContainer(pl: PortLayerVsphere, name: string): Promise<ID> {
   const id = await pl.commit(
@@ -167,6 +191,32 @@ describe('review: a change still queued at vSphere when the client stopped waiti
     if (result.endsWith('/not-applied')) expect(exists, `commit: ${result}`).toBe('NOT_FOUND/not-applied')
     else expect(result).toBe('CANCELLED/unknown')
   }, 30_000)
+  it.fails('BUG: an aborted destroy whose Destroy_Task vSphere serves late is reported CANCELLED not-applied, then the container is gone', async () => {
+    const { pl } = await client()
+    const id = await stoppedContainer(pl, 'review-late-destroy')
+    await vcsim.vc.admin.delay('Destroy_Task', 1_200)
+    const result = await outcome(pl.destroyContainer(id, { signal: AbortSignal.timeout(300) }))
+    await sleep(1_500)
+    await vcsim.vc.admin.reset()
+    const exists = await outcome(pl.getContainerConfig(id))
+    if (result.endsWith('/not-applied')) expect(exists, `destroy: ${result}`).toBe('ok')
+    else expect(result).toBe('CANCELLED/unknown')
+  }, 30_000)
+
+  it.fails('BUG: an aborted exec whose StartProgramInGuest vSphere serves late is reported CANCELLED not-applied, then an unrecorded process runs in the guest', async () => {
+    const { pl } = await client()
+    const id = await stoppedContainer(pl, 'review-late-exec')
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    await vcsim.vc.admin.delay('StartProgramInGuest', 1_200)
+    const result = await outcome(
+      pl.execProcess(id, '/', '/bin/sleep', '4343', { signal: AbortSignal.timeout(300) }),
+    )
+    await sleep(1_500)
+    await vcsim.vc.admin.reset()
+    const strays = (await guestProcesses(id)).filter((p) => p.cmdLine.includes('sleep 4343') && !p.endTime)
+    if (result.endsWith('/not-applied')) expect(strays.length, `exec: ${result}`).toBe(0)
+    else expect(result).toBe('CANCELLED/unknown')
+  }, 30_000)
 })
 
 describe('review: destroy against a start, no timeout involved', () => {
@@ -225,5 +275,39 @@ describe('review: destroy against a start, no timeout involved', () => {
     const results = { d1: await d1Done, start: await start, d2: await d2Done }
     expect(results.d1).toBe('INVALID_STATE/not-applied')
     expect({ start: results.start, d2: results.d2 }).not.toEqual({ start: 'ok', d2: 'ok' })
+  }, 30_000)
+})
+
+describe('review: a read that finishes an ended run', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  it.fails('BUG: a read that saw the main process exit powers the VM off unguarded after another client restarted the container; the restart resolved, and the container reads stopped', async () => {
+    const reader = await client()
+    const { pl: starter } = await client()
+    const id = await starter.commit(
+      await starter.setRunState(
+        await starter.setEntryPoint(await starter.createContainer('review-observer'), '/', '/bin/true', ''),
+        'running',
+      ),
+    )
+    created.push(id)
+    await sleep(300)
+    let restart = 'not run'
+    reader.hooks.intercept('PowerOffVM_Task', async (_args, forward) => {
+      // The reader recorded the exit and is about to power the VM off: another client restarts it.
+      reader.hooks.intercept('PowerOffVM_Task', (_a, f) => f())
+      await starter.setEntryPoint(await starter.getHandle(id), '/', '/bin/sleep', '3600').then(async (h) => {
+        restart = await outcome(starter.commit(await starter.setRunState(h, 'running')))
+      })
+      return forward()
+    })
+    await reader.pl.getContainerState(id)
+    expect(restart).toBe('ok')
+    // Nobody stopped it since the restart resolved.
+    const state = await starter.getContainerState(id)
+    expect({ status: state.status, main: state.mainProcess?.status }).toEqual({
+      status: 'running',
+      main: 'started',
+    })
   }, 30_000)
 })
