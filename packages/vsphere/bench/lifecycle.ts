@@ -5,6 +5,7 @@
 //   pnpm bench:vsphere                                  5 rounds of 20 lifecycles each
 //   pnpm bench:vsphere -- --rounds 3 --lifecycles 10    shorter
 //   ... -- --json                                       also print every measurement as JSON
+// Typecheck: npx tsc -p packages/vsphere/bench (the package's own tsconfig leaves bench/ out).
 //
 // Per round, each side runs its lifecycles one after another (the order of the two sides
 // alternates between rounds); wall time is measured around them, CPU time is each process's own
@@ -14,7 +15,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -98,6 +99,11 @@ async function buildPeer(): Promise<string> {
     throw new Error(`building tools/govmomi-peer failed:\n${built.out.trim()}`)
   }
   await rename(temp, binary)
+  // Binaries of older sources are never run again.
+  for (const file of await readdir(cacheDir)) {
+    const path = join(cacheDir, file)
+    if (path !== binary && /^govmomi-peer-[0-9a-f]{16}$/.test(file)) await rm(path, { force: true })
+  }
   return binary
 }
 
