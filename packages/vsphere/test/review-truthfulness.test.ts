@@ -311,3 +311,60 @@ describe('review: a read that finishes an ended run', () => {
     })
   }, 30_000)
 })
+
+describe('review: the undo of a power-on', () => {
+  it.fails('BUG: a failed start powers the VM off unguarded after another client restarted the container (between its read of the run and its PowerOffVM_Task); the restart resolved, the failed start resolved too, and the container reads stopped', async () => {
+    const a = await client()
+    const { pl: b } = await client()
+    const id = await stoppedContainer(a.pl, 'review-poweron-undo')
+    let restart = 'not run'
+    a.hooks.intercept('StartProgramInGuest', async (_args, forward) => {
+      // A's main process fails to start: A undoes its power-on.
+      await vcsim.vc.admin.failNext('StartProgramInGuest', 'GuestOperationsUnavailable')
+      return forward()
+    })
+    a.hooks.intercept('PowerOffVM_Task', async (_args, forward) => {
+      a.hooks.intercept('PowerOffVM_Task', (_a, f) => f())
+      // A has read that the run is still its own; B commits running meanwhile (a client that
+      // sees `starting` starts again, as it would for a start whose client died).
+      restart = await outcome((async () => b.commit(await b.setRunState(await b.getHandle(id), 'running')))())
+      return forward()
+    })
+    const first = await outcome(a.pl.commit(await a.pl.setRunState(await a.pl.getHandle(id), 'running')))
+    expect(restart).toBe('ok')
+    const state = await b.getContainerState(id)
+    expect({ first, status: state.status, main: state.mainProcess?.status }).toEqual({
+      first: expect.any(String),
+      status: 'running',
+      main: 'started',
+    })
+  }, 30_000)
+})
+
+describe('review: cancelling a commit queued behind another commit of the same create-handle', () => {
+  it.fails('BUG: an aborted second commit of a create-handle does not reject until the first commit ends (CreateGuard waits without the signal)', async () => {
+    const a = await client()
+    const release = signal()
+    const poweringOn = signal()
+    a.hooks.intercept('PowerOnVM_Task', async (_args, forward) => {
+      poweringOn.resolve()
+      await release.promise
+      return forward()
+    })
+    let h = await a.pl.createContainer('review-guard-abort')
+    created.push(h.containerId)
+    h = await a.pl.setRunState(await a.pl.setEntryPoint(h, '/', '/bin/sleep', '3600'), 'running')
+    const first = outcome(a.pl.commit(h))
+    await poweringOn.promise
+    const started = Date.now()
+    const second = outcome(a.pl.commit(h, { signal: AbortSignal.timeout(200) }))
+    const settledIn = await Promise.race([
+      second.then(() => Date.now() - started),
+      new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), 2_000)),
+    ])
+    release.resolve()
+    await first
+    expect(await second).toBe('CANCELLED/not-applied')
+    expect(settledIn).toBeLessThan(2_000)
+  }, 30_000)
+})
