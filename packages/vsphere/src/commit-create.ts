@@ -16,9 +16,10 @@ import { powerOff } from './container-actions.js'
 import { resolveLimits } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged, persistFiles } from './datastore-staging.js'
-import { BACKEND, faultOf, invalidState, isCode, withOutcome } from './errors.js'
+import { BACKEND, faultOf, invalidState, isCode, isConflict, withOutcome } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import { encodeFiles, encodeLimits, encodeMain, encodeMainState, Key, option } from './extra-config.js'
+import { Undecided } from './fence.js'
 import type { Inventory } from './inventory.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
 import { startingState } from './run-records.js'
@@ -111,7 +112,7 @@ async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
       if (ref) ctx.directory.remember(id, ref)
       return ref !== undefined
     },
-    undo: async () => (ref ? destroyQuietly(ctx, id, ref) : true),
+    undo: async () => (ref ? destroyQuietly(ctx, id, ref, token) : true),
   })
   if (main && wantStart) {
     steps.push({
@@ -199,21 +200,43 @@ async function duplicateName(ctx: VsphereContext, id: ID, cause: unknown): Promi
 
 /** The VM this commit created, after its answer was lost; `undefined` when it made none. */
 async function createdByThisCommit(ctx: VsphereContext, id: ID, token: string): Promise<MoRef | undefined> {
+  // Not there yet is no proof: the create may still be queued at vSphere.
   const ref = await ctx.directory.lookup(id, true)
-  if (!ref) return undefined
+  if (!ref) throw new Undecided('a create')
   const snap = await ctx.directory.readRef(ref)
-  if (snap?.record?.id !== id) return undefined
+  if (snap?.record?.id !== id) throw new Undecided('a create')
   // Another commit of the same create-handle made it: this one did not land.
   if (!snap.record.revs.includes(token)) throw alreadyCreatedLanded(id)
   return ref
 }
 
 /** Destroys a VM this commit created, as the undo of a failed create+start. */
-async function destroyQuietly(ctx: VsphereContext, id: ID, ref: MoRef): Promise<boolean> {
+async function destroyQuietly(
+  ctx: VsphereContext,
+  id: ID,
+  ref: MoRef,
+  token: string,
+): Promise<boolean | 'superseded'> {
   const { gateway } = ctx
   try {
-    await powerOff(ctx, id, ref)
-    await runTask(gateway, 'Destroy_Task', { _this: ref })
+    // Only a container no other commit built on is this commit's to take back; the claim makes
+    // commits that read it before wait (see destroy.ts) instead of landing on a VM about to go.
+    for (let attempt = 0; ; attempt++) {
+      const now = await ctx.directory.readRef(ref)
+      if (!now || now.record?.id !== id) break
+      if (now.record.rev !== token) return 'superseded'
+      const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, token)] }
+      if (now.version !== '') spec.changeVersion = now.version
+      try {
+        await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      } catch (e) {
+        if (isConflict(e) && attempt < 5) continue
+        throw e
+      }
+      await powerOff(ctx, id, ref)
+      await runTask(gateway, 'Destroy_Task', { _this: ref })
+      break
+    }
   } catch (e) {
     if (!isCode(e, 'NOT_FOUND', ['ManagedObjectNotFound'])) {
       ctx.settings.onBackgroundError(e)

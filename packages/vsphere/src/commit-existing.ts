@@ -31,6 +31,7 @@ import {
   Key,
   option,
 } from './extra-config.js'
+import { landedOrFenced } from './fence.js'
 import { toGuestFile } from './guest.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
 import { abandonedStart, endOfRun, startingState, stoppingState } from './run-records.js'
@@ -192,13 +193,13 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
       await guardedReconfigure(ctx, id, snap.ref, spec, handle.baseVersion)
       return undefined
     },
-    landed: async () => {
-      const now = await ctx.directory.readRef(snap.ref)
-      if (!now || now.record?.id !== id) return false
-      const verdict = commitLanded(now.record.revs, record.rev, token)
-      if (verdict === 'unknown') throw new Error('too many commits since to tell')
-      return verdict === 'landed'
-    },
+    landed: () =>
+      landedOrFenced(ctx, snap.ref, (now) => {
+        if (now.record?.id !== id) return false
+        const verdict = commitLanded(now.record.revs, record.rev, token)
+        if (verdict === 'unknown') throw new Error('too many commits since to tell')
+        return verdict === 'landed'
+      }),
     undo: async () => {
       const undo = undoOf(snap, undoKeys, applyLimits, overrides)
       const outcome = await restore(ctx, id, snap.ref, token, undo)

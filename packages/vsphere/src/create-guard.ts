@@ -1,4 +1,28 @@
 import type { ID } from '@portlayer/contracts'
+import { scopeSignal, throwIfAborted } from './call-scope.js'
+
+function untilSettledOrAborted(earlier: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  const settled = earlier.then(
+    () => undefined,
+    () => undefined,
+  )
+  if (!signal) return settled
+  throwIfAborted()
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      try {
+        throwIfAborted()
+      } catch (e) {
+        reject(e)
+      }
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    settled.then(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    })
+  })
+}
 
 /**
  * Commits of one create-handle in this process run one after another, so the second finds the
@@ -9,8 +33,10 @@ export class CreateGuard {
 
   async oneAtATime(id: ID, create: () => Promise<ID>): Promise<ID> {
     const before = this.#underWay.get(id)
+    const signal = scopeSignal()
     const mine = (async () => {
-      if (before) await before.catch(() => {})
+      // Waiting for the earlier commit follows this call's signal: an aborted wait applied nothing.
+      if (before) await untilSettledOrAborted(before, signal)
       return create()
     })()
     this.#underWay.set(id, mine)

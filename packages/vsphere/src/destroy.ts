@@ -108,8 +108,9 @@ async function destroyClaimed(
       ).catch(() => null)
       if (now === null) throw withOutcome(failed, 'unknown')
       if (now !== undefined && now.record?.id === id) {
-        await giveUp(ctx, id, snap.ref, token, failed)
-        throw withOutcome(failed, 'not-applied')
+        // Still there is no proof: the destroy may still be queued at vSphere.
+        await giveUp(ctx, id, snap.ref, token, failed).catch(() => {})
+        throw withOutcome(failed, 'unknown')
       }
     } else {
       await giveUp(ctx, id, snap.ref, token, failed)
@@ -146,22 +147,32 @@ async function giveUp(ctx: VsphereContext, _id: ID, ref: MoRef, token: string, f
 }
 
 /**
- * Waits for a destroy under way (another's claim in `first`) to end: `NOT_FOUND` when the
- * container went; the container as it is when the claim was taken back, or when its client is
- * taken to have died (after the time a destroy may take).
+ * Waits until no destroy claims the container: `NOT_FOUND` when it went; the container as it is
+ * once no claim is left. A claim that stays longer than a destroy may take (its client died) is
+ * cleared with a guarded reconfiguration, so a destroy still under way cannot go on after it.
  */
 export async function afterDestroyUnderWay(
   ctx: VsphereContext,
   id: ID,
   first: VmSnapshot,
 ): Promise<VmSnapshot> {
-  const other = first.record?.destroying
-  const until = Date.now() + ctx.settings.reconcileTimeoutMs
-  let delay = 20
   let snap: VmSnapshot | undefined = first
-  while (snap?.record?.destroying === other && Date.now() < until) {
-    await pause(delay)
-    delay = Math.min(delay * 2, 250)
+  let claim = first.record?.destroying ?? null
+  let until = Date.now() + ctx.settings.reconcileTimeoutMs
+  let delay = 20
+  while (snap?.record?.id === id && snap.record.destroying) {
+    if (snap.record.destroying !== claim) {
+      // Another destroy took over: it gets its own time.
+      claim = snap.record.destroying
+      until = Date.now() + ctx.settings.reconcileTimeoutMs
+    }
+    if (Date.now() >= until) {
+      await clearStaleClaim(ctx, snap)
+      until = Date.now() + ctx.settings.reconcileTimeoutMs
+    } else {
+      await pause(delay)
+      delay = Math.min(delay * 2, 250)
+    }
     snap = await ctx.directory.readRef(first.ref)
   }
   if (!snap || snap.record?.id !== id) {
@@ -169,4 +180,15 @@ export async function afterDestroyUnderWay(
     throw notFound(id)
   }
   return snap
+}
+
+async function clearStaleClaim(ctx: VsphereContext, snap: VmSnapshot): Promise<void> {
+  const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, '')] }
+  if (snap.version !== '') spec.changeVersion = snap.version
+  try {
+    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+  } catch (e) {
+    // The claim moved meanwhile (its destroy is alive after all): look again.
+    if (!isConflict(e)) throw e
+  }
 }

@@ -144,7 +144,8 @@ export async function signalIn(ctx: VsphereContext, processOrContainerId: ID, n:
       )
     }).catch(() => undefined)
     if (sent === undefined) throw withOutcome(failed, 'unknown')
-    if (!sent) throw withOutcome(failed, 'not-applied')
+    // Not seen is no proof: the kill may still be queued in the guest.
+    if (!sent) throw withOutcome(failed, 'unknown')
   }
 }
 
@@ -170,7 +171,8 @@ async function startProgram(
       launchedSince(await guest.listProcesses(ref), cmd, since, known),
     ).catch(() => null)
     if (found === null) throw withOutcome(e, 'unknown')
-    if (found === undefined) throw withOutcome(e, 'not-applied')
+    // Not seen is no proof: the start may still be queued in the guest.
+    if (found === undefined) throw withOutcome(e, 'unknown')
     return found
   }
 }

@@ -7,6 +7,7 @@ import { deleteStaged, materialise } from './datastore-staging.js'
 import { faultOf, isConflict } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { encodeMainState, Key, type MainStateRecord, option, type PendingFileRecord } from './extra-config.js'
+import { landedOrFenced, Undecided } from './fence.js'
 import { commandLine, launchedSince, programNotFound, toGuestFile } from './guest.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
 import { failedStartState, startedState } from './run-records.js'
@@ -72,7 +73,10 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
         }
         return undefined
       },
-      landed: async () => (await ctx.directory.readRef(ref))?.powerState === 'poweredOn',
+      landed: async () => {
+        if ((await ctx.directory.readRef(ref))?.powerState === 'poweredOn') return true
+        throw new Undecided('a power-on')
+      },
       undo: async () => {
         // Only a VM whose record is still this run is ours to power off.
         const now = await ctx.directory.readRef(ref)
@@ -122,7 +126,7 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
       },
       landed: async () => {
         const found = await findLaunched(ctx, ref, main, launchedAt ?? new Date(0))
-        if (found === undefined) return false
+        if (found === undefined) throw new Undecided('a program start')
         pid = found
         return true
       },
@@ -160,11 +164,11 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
         )
         return undefined
       },
-      landed: async () => {
-        const now = await ctx.directory.readRef(ref)
-        const state = now?.record?.mainState
-        return state?.run === run && state.phase !== 'starting'
-      },
+      landed: () =>
+        landedOrFenced(ctx, ref, (now) => {
+          const state = now.record?.mainState
+          return state?.run === run && state.phase !== 'starting'
+        }),
     },
   )
   return steps

@@ -261,11 +261,19 @@ describe('problem 5: changes that land after the deadline', () => {
     const pl = await backend(await gatewayWithDeadline(800))
     const id = await createdContainer(pl)
     await vcsim.vc.admin.delay('PowerOnVM_Task', 1_600)
-    const first = await codeOf(pl.commit(await pl.setRunState(await pl.getHandle(id), 'running')))
+    const failed = await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running')).then(
+      () => undefined,
+      (e: unknown) => e as PortLayerError,
+    )
+    const first = failed ? `${failed.code} (${failed.outcome})` : 'ok'
     await sleep(2_000) // the power-on has landed by now
     await vcsim.vc.admin.reset()
     const seen = await pl.getContainerState(id)
-    if (seen.status === 'running') expect(seen.mainProcess?.status, `first start: ${first}`).toBe('started')
+    // A start that could not find out whether its power-on will land says so (outcome unknown);
+    // its run then reads as cut off: running, main process not started, until a start redoes it.
+    if (seen.status === 'running' && seen.mainProcess?.status !== 'started') {
+      expect(failed?.outcome, `first start: ${first}`).toBe('unknown')
+    }
     await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
     const state = await pl.getContainerState(id)
     expect(state.status).toBe('running')

@@ -76,7 +76,7 @@ async function stoppedContainer(pl: PortLayerVsphere, name: string): Promise<ID>
 }
 
 describe('review: destroy against a start', () => {
-  it.fails('BUG: a commit gives up waiting for a live destroy after reconcileTimeoutMs, starts the container, and both the start and the destroy resolve (a running container destroyed)', async () => {
+  it('(found in review, fixed) no longer: a commit gives up waiting for a live destroy after reconcileTimeoutMs, starts the container, and both the start and the destroy resolve (a running container destroyed)', async () => {
     const { pl: a } = await client()
     const id = await stoppedContainer(a, 'review-destroy-start')
     // D destroys; its Destroy_Task is held until C's start has landed (a slow vSphere task).
@@ -110,7 +110,7 @@ describe('review: destroy against a start', () => {
 })
 
 describe('review: a not-applied create+start undone under another client’s commit', () => {
-  it.fails('BUG: the undo of a failed create+start destroys the VM although another client committed on it meanwhile; that commit resolved, the container is gone', async () => {
+  it('(found in review, fixed) no longer: the undo of a failed create+start destroys the VM although another client committed on it meanwhile; that commit resolved, the container is gone', async () => {
     const a = await client()
     const { pl: b } = await client()
     let bResult = 'not run'
@@ -174,7 +174,7 @@ describe('review: a change still queued at vSphere when the client stopped waiti
     else expect(result).toBe('CANCELLED/unknown')
   }, 30_000)
 
-  it.fails('BUG: an aborted create whose CreateVM_Task vSphere serves late is reported CANCELLED not-applied, then the container exists (and a retry of the handle is CONFLICT)', async () => {
+  it('(found in review, fixed) no longer: an aborted create whose CreateVM_Task vSphere serves late is reported CANCELLED not-applied, then the container exists (and a retry of the handle is CONFLICT)', async () => {
     const { pl } = await client()
     const h = await pl.setEntryPoint(
       await pl.createContainer('review-late-create'),
@@ -191,7 +191,7 @@ describe('review: a change still queued at vSphere when the client stopped waiti
     if (result.endsWith('/not-applied')) expect(exists, `commit: ${result}`).toBe('NOT_FOUND/not-applied')
     else expect(result).toBe('CANCELLED/unknown')
   }, 30_000)
-  it.fails('BUG: an aborted destroy whose Destroy_Task vSphere serves late is reported CANCELLED not-applied, then the container is gone', async () => {
+  it('(found in review, fixed) no longer: an aborted destroy whose Destroy_Task vSphere serves late is reported CANCELLED not-applied, then the container is gone', async () => {
     const { pl } = await client()
     const id = await stoppedContainer(pl, 'review-late-destroy')
     await vcsim.vc.admin.delay('Destroy_Task', 1_200)
@@ -203,7 +203,7 @@ describe('review: a change still queued at vSphere when the client stopped waiti
     else expect(result).toBe('CANCELLED/unknown')
   }, 30_000)
 
-  it.fails('BUG: an aborted exec whose StartProgramInGuest vSphere serves late is reported CANCELLED not-applied, then an unrecorded process runs in the guest', async () => {
+  it('(found in review, fixed) no longer: an aborted exec whose StartProgramInGuest vSphere serves late is reported CANCELLED not-applied, then an unrecorded process runs in the guest', async () => {
     const { pl } = await client()
     const id = await stoppedContainer(pl, 'review-late-exec')
     await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))

@@ -1,0 +1,47 @@
+import type { MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
+import type { VsphereContext } from './context.js'
+import { isConflict } from './errors.js'
+import { runTask } from './vim-calls.js'
+import type { VmSnapshot } from './vm-snapshot.js'
+
+// A read that does not show a change whose answer was lost is no proof it will never land: the
+// request may still be queued at the server. A guarded reconfiguration can be fenced: one more
+// reconfiguration, guarded by the version just read and changing nothing, moves the version, so
+// the lost one (guarded by an older version) can no longer land. Changes vSphere does not version
+// (power, guest operations, creating and destroying VMs) cannot be fenced: for those "not seen"
+// means the outcome is unknown.
+
+/** Thrown by a step's `landed` when a read cannot tell (the outcome is then unknown). */
+export class Undecided extends Error {
+  constructor(what: string) {
+    super(`cannot tell whether ${what} landed: it may still be queued at vSphere`)
+    this.name = 'Undecided'
+  }
+}
+
+/**
+ * Whether a guarded reconfiguration of `ref` whose answer was lost landed, told by `isMine`; when
+ * it did not, it is fenced so it never will.
+ */
+export async function landedOrFenced(
+  ctx: VsphereContext,
+  ref: MoRef,
+  isMine: (snap: VmSnapshot) => boolean,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const now = await ctx.directory.readRef(ref)
+    if (!now) return false
+    if (isMine(now)) return true
+    const spec: VirtualMachineConfigSpec = { extraConfig: [] }
+    if (now.version === '') return false
+    spec.changeVersion = now.version
+    try {
+      await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      return false
+    } catch (e) {
+      // Something landed since the read, maybe the lost change itself: look again.
+      if (!isConflict(e)) throw e
+    }
+  }
+  throw new Undecided('a reconfiguration')
+}
