@@ -205,6 +205,11 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
       const outcome = await restore(ctx, id, snap.ref, token, undo)
       if (outcome === 'kept') return false
       if (outcome === 'superseded') return 'superseded'
+      // Put back, so the container is this commit's no more to start: a VM its start powered on
+      // goes off again (the run it began reads as never begun).
+      if (outcome === 'restored' && progress.poweredOn) {
+        await powerOff(ctx, id, snap.ref).catch((e) => ctx.settings.onBackgroundError(e))
+      }
       revoked = outcome === 'restored' ? revocable.namespaces : undefined
       return true
     },

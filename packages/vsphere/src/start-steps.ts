@@ -27,6 +27,8 @@ export interface StartProgress {
   state?: MainStateRecord
   /** True when another commit took over the run (this commit's part had landed before). */
   superseded: boolean
+  /** True once the start powered the VM on (for the commit's undo). */
+  poweredOn?: boolean
 }
 
 export interface StartInput {
@@ -71,19 +73,17 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
           // On already: by whom is not known yet; the next step checks the run is still ours.
           if (faultOf(e) !== 'InvalidPowerState') throw e
         }
+        progress.poweredOn = true
         return undefined
       },
       landed: async () => {
-        if ((await ctx.directory.readRef(ref))?.powerState === 'poweredOn') return true
-        throw new Undecided('a power-on')
-      },
-      undo: async () => {
-        // Only a VM whose record is still this run is ours to power off.
-        const now = await ctx.directory.readRef(ref)
-        if (!now || now.record?.mainState?.run !== run) return true
-        await powerOff(ctx, id, ref)
+        if ((await ctx.directory.readRef(ref))?.powerState !== 'poweredOn') throw new Undecided('a power-on')
+        progress.poweredOn = true
         return true
       },
+      // No undo here: powering off is not versioned, so it waits until the commit's configuration
+      // is put back by a guarded reconfiguration (which steps back when another commit took the
+      // container over); the commit's undo then powers the VM off.
     },
     {
       name: `waiting for the guest tools of container ${id}`,
