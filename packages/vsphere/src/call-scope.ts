@@ -20,6 +20,11 @@ export function scopeSignal(): AbortSignal | undefined {
   return storage.getStore()?.signal
 }
 
+/** The error an abort of `signal` gives a call that applied nothing. */
+export function abortedError(signal: AbortSignal): PortLayerError {
+  return cancelled(signal.reason, 'not-applied')
+}
+
 /** Throws `CANCELLED` (outcome not-applied) when the current call was aborted. */
 export function throwIfAborted(): void {
   const signal = scopeSignal()

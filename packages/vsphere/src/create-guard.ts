@@ -1,5 +1,5 @@
 import type { ID } from '@portlayer/contracts'
-import { scopeSignal, throwIfAborted } from './call-scope.js'
+import { abortedError, scopeSignal, throwIfAborted } from './call-scope.js'
 
 function untilSettledOrAborted(earlier: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
   const settled = earlier.then(
@@ -9,13 +9,8 @@ function untilSettledOrAborted(earlier: Promise<unknown>, signal: AbortSignal | 
   if (!signal) return settled
   throwIfAborted()
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      try {
-        throwIfAborted()
-      } catch (e) {
-        reject(e)
-      }
-    }
+    // Listeners run outside the call's async context: the signal itself says why.
+    const onAbort = () => reject(abortedError(signal))
     signal.addEventListener('abort', onAbort, { once: true })
     settled.then(() => {
       signal.removeEventListener('abort', onAbort)
