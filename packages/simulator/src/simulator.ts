@@ -100,6 +100,12 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   /** Replaces the whole world with a copy of `snapshot`; the snapshot stays reusable. */
   restore(snapshot: SimulatorSnapshot): void
   /**
+   * Another client of the same simulated world, as a second process would connect to one
+   * backend: its own object and calls, the same containers, clock, faults, programs and
+   * extensions. For tests of several clients racing. Closing any client closes the world.
+   */
+  connect(): Simulator
+  /**
    * For teardown: cancels every timer (sleeps, grace periods, latencies) so a process can exit,
    * ends event streams, and fails every call from then on — also calls already waiting (on latency,
    * a stop sequence or an extension's prepare) — with `UNAVAILABLE`. The world stays readable
@@ -148,7 +154,11 @@ class SimulatorImpl implements Simulator {
   readonly stopGracePeriodMs: number
   readonly maxExitedExecs: number
   readonly callTimeoutMs: number
-  private engine: Engine
+  /** The world's engine, shared with every client of it (`restore` replaces it for all). */
+  private readonly world: { engine: Engine }
+  private get engine(): Engine {
+    return this.world.engine
+  }
   /**
    * True when the factory is this project's BasicHandleFactory, which validates (with the same
    * shared validators) everything a setter gives it; the setters then skip checking twice.
@@ -156,7 +166,22 @@ class SimulatorImpl implements Simulator {
   private readonly factoryValidates: boolean
   private readonly extensions: ExtensionRegistry
 
-  constructor(given: SimulatorOptions) {
+  constructor(given: SimulatorOptions, shared?: SimulatorImpl) {
+    if (shared) {
+      this.clock = shared.clock
+      this.events = shared.events
+      this.faults = shared.faults
+      this.programs = shared.programs
+      this.handleFactory = shared.handleFactory
+      this.factoryValidates = shared.factoryValidates
+      this.defaultLimits = shared.defaultLimits
+      this.stopGracePeriodMs = shared.stopGracePeriodMs
+      this.maxExitedExecs = shared.maxExitedExecs
+      this.callTimeoutMs = shared.callTimeoutMs
+      this.extensions = shared.extensions
+      this.world = shared.world
+      return
+    }
     const options = checkOptions(given)
     this.clock =
       options.clock === 'virtual' ? new VirtualClock(resolveStart(options.startTime)) : new RealClock()
@@ -171,7 +196,8 @@ class SimulatorImpl implements Simulator {
       backend: BACKEND,
       onBackgroundError: options.onBackgroundError,
     })
-    this.engine = new Engine(
+    this.world = { engine: undefined as unknown as Engine }
+    this.world.engine = new Engine(
       this.clock,
       this.events,
       this.programs.map,
@@ -554,7 +580,12 @@ class SimulatorImpl implements Simulator {
   restore(snapshot: SimulatorSnapshot): void {
     // A restored world would arm timers again, which a closed simulator must not have.
     if (this.faults.closed) throw closed('restore', undefined)
-    this.engine = restoreWorld(this.engine, snapshot)
+    this.world.engine = restoreWorld(this.engine, snapshot)
+  }
+
+  connect(): Simulator {
+    if (this.faults.closed) throw closed('connect', undefined)
+    return new SimulatorImpl({}, this)
   }
 
   close(): void {

@@ -45,7 +45,14 @@ async function run(seed: number, faults: boolean) {
   }
   const result = await drive(
     sim,
-    runWorkload({ instances: [sim], clients: CLIENTS, containers: 3, actionsPerClient: ACTIONS, seed }),
+    runWorkload({
+      // Two clients of one simulated world (connect()), as two processes on one backend.
+      instances: [sim, sim.connect()],
+      clients: CLIENTS,
+      containers: 3,
+      actionsPerClient: ACTIONS,
+      seed,
+    }),
     chaos,
   )
   sim.faults.clear()
