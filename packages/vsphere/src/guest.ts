@@ -137,27 +137,39 @@ export class Guest {
    * the same commit go in the order given.
    */
   async copyIn(vm: MoRef, files: readonly GuestFile[], target: string): Promise<void> {
+    // In three passes, so a file that cannot land (its directory is a file in the guest, its
+    // path a directory) is refused before any file is written: directories first, then every
+    // transfer is initiated (the guest checks each path then), and only then are bytes sent.
     const made = new Set<string>(KNOWN_DIRECTORIES)
     for (const file of files) {
-      if (!made.has(file.dir)) {
-        await this.makeDirectory(vm, file.dir, target)
-        made.add(file.dir)
-      }
+      if (made.has(file.dir)) continue
+      await this.makeDirectory(vm, file.dir, target)
+      made.add(file.dir)
+    }
+    const urls: string[] = []
+    for (const file of files) {
       const path = guestPath(file.dir, file.name)
-      let url: string
       try {
-        url = await this.gateway.call('InitiateFileTransferToGuest', {
-          _this: this.inventory.fileManager,
-          vm,
-          auth: this.#auth(),
-          guestFilePath: path,
-          fileAttributes: posixAttributes(file.perms),
-          fileSize: file.data.byteLength,
-          overwrite: true,
-        })
-        await this.gateway.transfer({ method: 'PUT', url, body: file.data })
+        urls.push(
+          await this.gateway.call('InitiateFileTransferToGuest', {
+            _this: this.inventory.fileManager,
+            vm,
+            auth: this.#auth(),
+            guestFilePath: path,
+            fileAttributes: posixAttributes(file.perms),
+            fileSize: file.data.byteLength,
+            overwrite: true,
+          }),
+        )
       } catch (e) {
         throw wrap(e, `copying ${path} into container ${target}`, target)
+      }
+    }
+    for (const [i, file] of files.entries()) {
+      try {
+        await this.gateway.transfer({ method: 'PUT', url: urls[i] as string, body: file.data })
+      } catch (e) {
+        throw wrap(e, `copying ${guestPath(file.dir, file.name)} into container ${target}`, target)
       }
     }
   }
