@@ -8,6 +8,11 @@ export interface ConformanceBackend {
   advance(ms: number): Promise<void>
   /** Called after each test. */
   close?(): Promise<void>
+  /**
+   * What the backend reported as background failures (its `onBackgroundError` or logger) since
+   * it was made. When given, the extension tests check that a failing `release` is reported.
+   */
+  backgroundErrors?(): readonly unknown[]
 }
 
 /** Tuning for slow backends. */

@@ -88,6 +88,11 @@ export class Harness {
     return this.backend.advance(ms)
   }
 
+  /** The background failures the backend reported, when it says (see `ConformanceBackend`). */
+  backgroundErrors(): readonly unknown[] | undefined {
+    return this.backend.backgroundErrors?.()
+  }
+
   /** Waits for `condition` on the backend's clock (see the exported `eventually`). */
   eventually<T>(condition: () => T | Promise<T>, message: string): Promise<Held<T>> {
     return eventually(condition, {

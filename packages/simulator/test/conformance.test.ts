@@ -9,8 +9,13 @@ const MAX_EXITED_EXECS = 4
 describeConformance(
   'simulator',
   () => {
-    const sim = createSimulator({ clock: 'virtual', maxExitedExecs: MAX_EXITED_EXECS })
-    return { portLayer: sim, advance: (ms) => sim.clock.advance(ms) }
+    const reported: unknown[] = []
+    const sim = createSimulator({
+      clock: 'virtual',
+      maxExitedExecs: MAX_EXITED_EXECS,
+      onBackgroundError: (e) => reported.push(e),
+    })
+    return { portLayer: sim, advance: (ms) => sim.clock.advance(ms), backgroundErrors: () => reported }
   },
   {},
   { maxExitedExecs: MAX_EXITED_EXECS },

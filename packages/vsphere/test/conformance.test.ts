@@ -11,13 +11,16 @@ const MAX_EXITED_EXECS = 4
 describeConformance(
   'vsphere on vcsim',
   async () => {
+    const reported: unknown[] = []
     const pl = await vcsim.backend({
       exitPollIntervalMs: 100,
       stopGracePeriodMs: 2_000,
       maxExitedExecs: MAX_EXITED_EXECS,
+      onBackgroundError: (e) => reported.push(e),
     })
     return {
       portLayer: pl,
+      backgroundErrors: () => reported,
       advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       close: () => pl.close(),
     }

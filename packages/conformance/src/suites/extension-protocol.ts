@@ -510,7 +510,17 @@ export function extensionProtocolTests(s: SuiteContext): void {
       const id = await t.pl.commit(
         t.withSlot(t.withSlot(await t.createHandle('ext-release-fails'), failing, 1), fine, 1),
       )
+      const reportedBefore = t.backgroundErrors()?.length ?? 0
       await t.pl.destroyContainer(id)
+      const reported = t.backgroundErrors()
+      if (reported !== undefined) {
+        // Never failing the destroy is not the same as hiding it: the failure is reported.
+        const fresh = reported.slice(reportedBefore)
+        expect(
+          fresh.some((e) => mentions(e, 'lease server down')),
+          'the failing release is reported',
+        ).toBe(true)
+      }
       expect(log.filter((l) => l.startsWith('release')).sort()).toEqual(['release failing', 'release fine'])
       expect(failer.released).toEqual([{ n: 1 }])
       expect(keeper.released).toEqual([{ n: 1 }])
@@ -612,4 +622,19 @@ export function extensionProtocolTests(s: SuiteContext): void {
       expect(await t.extensible().getExtensionState(id, ns)).toEqual({ step: 3 })
     })
   })
+}
+
+/** Whether `error` or one of its causes has `text` in its message (never throws). */
+function mentions(error: unknown, text: string): boolean {
+  let e: unknown = error
+  for (let depth = 0; depth < 8 && e !== null && typeof e === 'object'; depth++) {
+    try {
+      const message = (e as { message?: unknown }).message
+      if (typeof message === 'string' && message.includes(text)) return true
+      e = (e as { cause?: unknown }).cause
+    } catch {
+      return false
+    }
+  }
+  return false
 }
