@@ -12,13 +12,13 @@ import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/co
 import { type PlanStep, runPlan, settleExtensions } from './commit-plan.js'
 import { afterStart, startOrSuperseded } from './commit-start.js'
 import { appendRev, newToken } from './commit-tokens.js'
-import { powerOff } from './container-actions.js'
+import { powerOff, writeGuarded } from './container-actions.js'
 import { resolveLimits } from './container-status.js'
 import type { VsphereContext } from './context.js'
-import { deleteStaged, persistFiles } from './datastore-staging.js'
+import { stagingStep } from './datastore-staging.js'
 import { BACKEND, faultOf, invalidState, isCode, isConflict, withOutcome } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
-import { encodeFiles, encodeLimits, encodeMain, encodeMainState, Key, option } from './extra-config.js'
+import { encodeLimits, encodeMain, encodeMainState, Key, option } from './extra-config.js'
 import { Undecided } from './fence.js'
 import type { Inventory } from './inventory.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
@@ -71,26 +71,13 @@ async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
   if (main) options.push(option(Key.main, encodeMain(main)))
   if (wantStart) options.push(option(Key.mainState, encodeMainState(startingState(null, token))))
 
-  let staged: string[] = []
   let ref: MoRef | undefined
   const progress: StartProgress = { superseded: false }
   const steps: PlanStep[] = []
   // Files of a container that starts in this commit go straight into the guest; otherwise they
   // wait in the record (or on the datastore) for the first start.
   if (!wantStart && files.length > 0) {
-    steps.push({
-      name: `staging the files of container ${id}`,
-      run: async () => {
-        const persisted = await persistFiles(ctx, id, [], files)
-        staged = persisted.staged
-        options.push(option(Key.files, encodeFiles(persisted.records)))
-        return undefined
-      },
-      undo: async () => {
-        deleteStaged(ctx, staged)
-        return true
-      },
-    })
+    steps.push(stagingStep(ctx, id, [], files, options))
   }
   steps.push({
     name: `creating the VM of container ${id}`,
@@ -225,10 +212,8 @@ async function destroyQuietly(
       const now = await ctx.directory.readRef(ref)
       if (!now || now.record?.id !== id) break
       if (now.record.rev !== token) return 'superseded'
-      const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, token)] }
-      if (now.version !== '') spec.changeVersion = now.version
       try {
-        await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
+        await writeGuarded(ctx, now, [option(Key.destroying, token)])
       } catch (e) {
         if (isConflict(e) && attempt < 5) continue
         throw e

@@ -17,14 +17,13 @@ import { restore, undoOf } from './commit-undo.js'
 import { listProcessesQuietly, powerOff } from './container-actions.js'
 import { resolveLimits, statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
-import { deleteStaged, persistFiles } from './datastore-staging.js'
+import { deleteStaged, stagingStep } from './datastore-staging.js'
 import { afterDestroyUnderWay } from './destroy.js'
 import { BACKEND, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import {
   applyOptions,
   type ContainerRecord,
-  encodeFiles,
   encodeLimits,
   encodeMain,
   encodeMainState,
@@ -160,28 +159,15 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
   ]
   const overrides = new Map(previousRun ? [[Key.mainState, encodeMainState(previousRun)]] : [])
 
-  let staged: string[] = []
-  let superseded: string[] = []
+  let staging: ReturnType<typeof stagingStep> | undefined
   // The extensions whose values a successful undo put back (those with device changes stay).
   let revoked: ReadonlySet<string> | undefined
   const progress: StartProgress = { superseded: false }
   const poweredOnButEnded = snap.powerState === 'poweredOn' && !running
   const steps: PlanStep[] = []
   if (files.length > 0 && !running && !wantStart) {
-    steps.push({
-      name: `staging the files of container ${id}`,
-      run: async () => {
-        const persisted = await persistFiles(ctx, id, record.files, files)
-        staged = persisted.staged
-        superseded = persisted.superseded
-        options.push(option(Key.files, encodeFiles(persisted.records)))
-        return undefined
-      },
-      undo: async () => {
-        deleteStaged(ctx, staged)
-        return true
-      },
-    })
+    staging = stagingStep(ctx, id, record.files, files, options)
+    steps.push(staging)
   }
   steps.push({
     name: `reconfiguring the VM of container ${id}`,
@@ -275,7 +261,7 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
     throw wrap(error, `committing container ${id}`, id)
   }
   prepared.commit()
-  deleteStaged(ctx, superseded)
+  if (staging) deleteStaged(ctx, staging.superseded())
   ctx.directory.forgetDeleted(options)
   if (wantStart) await afterStart(ctx, id, snap.ref, progress)
   else if (poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {

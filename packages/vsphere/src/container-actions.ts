@@ -1,9 +1,15 @@
 import type { ID } from '@portlayer/contracts'
-import type { GuestProcessInfo, MoRef, OptionValue } from '@portlayer/contracts/vmomi'
+import type {
+  GuestProcessInfo,
+  MoRef,
+  OptionValue,
+  VirtualMachineConfigSpec,
+} from '@portlayer/contracts/vmomi'
 import type { VsphereContext } from './context.js'
 import { faultOf, isOutcomeUnknown, wrap } from './errors.js'
 import { Guest } from './guest.js'
 import { runTask } from './vim-calls.js'
+import type { VmSnapshot } from './vm-snapshot.js'
 
 // The small actions on one container that stops, starts, destroys and reads share.
 
@@ -40,4 +46,18 @@ export async function listProcessesQuietly(
     if (Guest.notReady(e)) return undefined
     throw wrap(e, `listing the processes of container ${id}`, id)
   }
+}
+
+/**
+ * Writes extraConfig `options` onto the VM of `snap`, guarded by the `changeVersion` it was read
+ * at: vSphere refuses it (`ConcurrentAccess`) when anything changed the VM since.
+ */
+export async function writeGuarded(
+  ctx: VsphereContext,
+  snap: VmSnapshot,
+  options: OptionValue[],
+): Promise<void> {
+  const spec: VirtualMachineConfigSpec = { extraConfig: options }
+  if (snap.version !== '') spec.changeVersion = snap.version
+  await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
 }

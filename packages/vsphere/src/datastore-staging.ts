@@ -1,7 +1,9 @@
 import type { FileCopy, ID } from '@portlayer/contracts'
+import type { OptionValue } from '@portlayer/contracts/vmomi'
+import type { PlanStep } from './commit-plan.js'
 import type { VsphereContext } from './context.js'
 import { wrap } from './errors.js'
-import type { PendingFileRecord } from './extra-config.js'
+import { encodeFiles, Key, option, type PendingFileRecord } from './extra-config.js'
 import type { GuestFile } from './guest.js'
 import {
   datastoreUrl,
@@ -83,5 +85,37 @@ export function deleteStaged(ctx: VsphereContext, paths: readonly string[]): voi
         url: datastoreUrl(ctx.settings.datacenter, ctx.settings.datastore, path),
       })
       .catch((e) => ctx.settings.onBackgroundError(e))
+  }
+}
+
+/**
+ * The commit step that keeps `added` for the next start beside the files already waiting
+ * (`existing`): it uploads the big ones, adds the files' record to the commit's `options`, and is
+ * undone by deleting what it uploaded. `superseded()` names the staged files the record no longer
+ * refers to, to delete once the commit landed.
+ */
+export function stagingStep(
+  ctx: VsphereContext,
+  id: ID,
+  existing: readonly PendingFileRecord[],
+  added: readonly FileCopy[],
+  options: OptionValue[],
+): PlanStep & { superseded(): readonly string[] } {
+  let staged: string[] = []
+  let superseded: string[] = []
+  return {
+    name: `staging the files of container ${id}`,
+    run: async () => {
+      const persisted = await persistFiles(ctx, id, existing, added)
+      staged = persisted.staged
+      superseded = persisted.superseded
+      options.push(option(Key.files, encodeFiles(persisted.records)))
+      return undefined
+    },
+    undo: async () => {
+      deleteStaged(ctx, staged)
+      return true
+    },
+    superseded: () => superseded,
   }
 }

@@ -1,8 +1,8 @@
 import { type ID, RunState } from '@portlayer/contracts'
-import type { MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
+import type { MoRef } from '@portlayer/contracts/vmomi'
 import { pause, reconciling } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
-import { powerOff } from './container-actions.js'
+import { powerOff, writeGuarded } from './container-actions.js'
 import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged } from './datastore-staging.js'
@@ -61,10 +61,8 @@ async function claim(
   snap: VmSnapshot,
   token: string,
 ): Promise<'claimed' | 'moved'> {
-  const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, token)] }
-  if (snap.version !== '') spec.changeVersion = snap.version
   try {
-    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+    await writeGuarded(ctx, snap, [option(Key.destroying, token)])
     return 'claimed'
   } catch (e) {
     if (isConflict(e)) return 'moved'
@@ -137,9 +135,7 @@ async function giveUp(ctx: VsphereContext, _id: ID, ref: MoRef, token: string, f
     await reconciling(ctx.settings.reconcileTimeoutMs, async () => {
       const now = await ctx.directory.readRef(ref)
       if (!now || now.record?.destroying !== token) return
-      const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, '')] }
-      if (now.version !== '') spec.changeVersion = now.version
-      await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      await writeGuarded(ctx, now, [option(Key.destroying, '')])
     })
   } catch {
     throw withOutcome(failed, 'unknown')
@@ -183,10 +179,8 @@ export async function afterDestroyUnderWay(
 }
 
 async function clearStaleClaim(ctx: VsphereContext, snap: VmSnapshot): Promise<void> {
-  const spec: VirtualMachineConfigSpec = { extraConfig: [option(Key.destroying, '')] }
-  if (snap.version !== '') spec.changeVersion = snap.version
   try {
-    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+    await writeGuarded(ctx, snap, [option(Key.destroying, '')])
   } catch (e) {
     // The claim moved meanwhile (its destroy is alive after all): look again.
     if (!isConflict(e)) throw e

@@ -1,7 +1,7 @@
-import type { MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
+import type { MoRef } from '@portlayer/contracts/vmomi'
+import { writeGuarded } from './container-actions.js'
 import type { VsphereContext } from './context.js'
 import { isConflict } from './errors.js'
-import { runTask } from './vim-calls.js'
 import type { VmSnapshot } from './vm-snapshot.js'
 
 // A read that does not show a change whose answer was lost is no proof it will never land: the
@@ -32,11 +32,10 @@ export async function landedOrFenced(
     const now = await ctx.directory.readRef(ref)
     if (!now) return false
     if (isMine(now)) return true
-    const spec: VirtualMachineConfigSpec = { extraConfig: [] }
+    // Without a changeVersion nothing can be fenced; the commit tokens already told.
     if (now.version === '') return false
-    spec.changeVersion = now.version
     try {
-      await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      await writeGuarded(ctx, now, [])
       return false
     } catch (e) {
       // Something landed since the read, maybe the lost change itself: look again.

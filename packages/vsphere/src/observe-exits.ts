@@ -1,12 +1,12 @@
 import { type ID, RunState } from '@portlayer/contracts'
-import type { GuestProcessInfo, MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
-import { listProcessesQuietly, powerOff } from './container-actions.js'
+import type { GuestProcessInfo, MoRef } from '@portlayer/contracts/vmomi'
+import { listProcessesQuietly, powerOff, writeGuarded } from './container-actions.js'
 import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { isCode, isConflict, wrap } from './errors.js'
 import { applyOptions, type ContainerRecord } from './extra-config.js'
 import { endOfRun } from './run-records.js'
-import { retrieve, runTask } from './vim-calls.js'
+import { retrieve } from './vim-calls.js'
 import { type PowerState, snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm-snapshot.js'
 
 /** What a read learnt from the guest. */
@@ -44,9 +44,7 @@ export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, att
     return { snap, procs, changed: false }
   }
   try {
-    const spec: VirtualMachineConfigSpec = { extraConfig: ending.options }
-    if (snap.version !== '') spec.changeVersion = snap.version
-    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+    await writeGuarded(ctx, snap, ending.options)
   } catch (e) {
     if (isConflict(e)) {
       // Someone changed the container meanwhile (maybe recorded this very exit): look again.

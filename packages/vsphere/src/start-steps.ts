@@ -1,7 +1,7 @@
 import { EXIT_NOT_FOUND, type FileCopy, type ID } from '@portlayer/contracts'
-import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
+import type { MoRef, OptionValue } from '@portlayer/contracts/vmomi'
 import type { PlanStep } from './commit-plan.js'
-import { powerOff } from './container-actions.js'
+import { powerOff, writeGuarded } from './container-actions.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged, materialise } from './datastore-staging.js'
 import { faultOf, isConflict } from './errors.js'
@@ -185,14 +185,11 @@ async function recordOwnRun(
   seen: VmSnapshot | undefined,
   options: OptionValue[],
 ): Promise<'recorded' | 'superseded'> {
-  const { gateway } = ctx
   let snap = seen
   for (let attempt = 0; ; attempt++) {
     if (!snap || snap.record?.mainState?.run !== run) return 'superseded'
-    const spec: VirtualMachineConfigSpec = { extraConfig: options }
-    if (snap.version !== '') spec.changeVersion = snap.version
     try {
-      await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      await writeGuarded(ctx, snap, options)
       return 'recorded'
     } catch (e) {
       if (!isConflict(e) || attempt >= 5) throw e

@@ -1,13 +1,12 @@
 import { type ID, Program } from '@portlayer/contracts'
-import type { GuestProcessInfo, MoRef, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
-import { powerOff } from './container-actions.js'
+import type { GuestProcessInfo, MoRef } from '@portlayer/contracts/vmomi'
+import { powerOff, writeGuarded } from './container-actions.js'
 import { livenessOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { isCode, isConflict, isOutcomeUnknown } from './errors.js'
 import type { ContainerRecord, MainStateRecord } from './extra-config.js'
 import { Guest } from './guest.js'
 import { endOfRun } from './run-records.js'
-import { runTask } from './vim-calls.js'
 import type { VmSnapshot } from './vm-snapshot.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -74,10 +73,8 @@ async function recordStop(
     if (now.record.mainState?.run !== state?.run) return false
     const ending = endOfRun(now.record, procs ?? [], new Date(), true, ctx.settings.maxExitedExecs)
     if (ending.options.length === 0) return true
-    const spec: VirtualMachineConfigSpec = { extraConfig: ending.options }
-    if (now.version !== '') spec.changeVersion = now.version
     try {
-      await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
+      await writeGuarded(ctx, now, ending.options)
       ctx.directory.forgetDeleted(ending.options)
       return true
     } catch (e) {
