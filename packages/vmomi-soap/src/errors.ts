@@ -10,7 +10,7 @@ import {
 export const BACKEND = 'vsphere'
 
 /**
- * A stand-in for an underlying error. node-soap and axios errors hold the request (including a
+ * A stand-in for an underlying error. node-soap and HTTP client errors hold the request (including a
  * `Login` body with the password) and its headers (the session cookie), so they are never kept as
  * a `cause`; only their already-redacted message and code are.
  */

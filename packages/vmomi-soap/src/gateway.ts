@@ -21,7 +21,6 @@ import { Session } from './session.js'
 import { type ResolvedSettings, resolveSettings, type SoapGatewaySettings } from './settings.js'
 import { createVimSoapClient, type VimSoapClient } from './soap-client.js'
 import { TaskWaits } from './task-waits.js'
-import { createAgents } from './tls.js'
 import { Transport, toTransportError } from './transport.js'
 import { isRecord, SERVICE_INSTANCE } from './values.js'
 
@@ -165,7 +164,7 @@ class SoapGatewayImpl implements SoapGateway {
     // Calls still running are abandoned first, so none of them can log in again after Logout.
     this.#invoker.abortAll()
     await this.#session.logout()
-    this.#transport.agents.destroy()
+    this.#transport.close()
   }
 }
 
@@ -179,8 +178,7 @@ export async function createSoapGateway(settings: SoapGatewaySettings): Promise<
   const resolved = resolveSettings(settings)
   const redactor = new Redactor()
   redactor.add(resolved.password)
-  const agents = createAgents(resolved.tls, resolved.maxSockets)
-  const transport = new Transport(resolved.url, agents, redactor)
+  const transport = new Transport(resolved.url, resolved.tls, resolved.maxSockets, redactor)
   let gateway: SoapGatewayImpl | undefined
   try {
     const client = await createVimSoapClient(transport, redactor, resolved.apiVersion)
@@ -189,7 +187,7 @@ export async function createSoapGateway(settings: SoapGatewaySettings): Promise<
     return gateway
   } catch (error) {
     if (gateway) await gateway.close().catch(() => undefined)
-    else agents.destroy()
+    else transport.close()
     if (PortLayerError.isInstance(error)) throw error
     const e = toTransportError(error, redactor)
     throw gatewayError(

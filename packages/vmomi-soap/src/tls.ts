@@ -1,6 +1,4 @@
-import http from 'node:http'
-import https from 'node:https'
-import type { Duplex } from 'node:stream'
+import net from 'node:net'
 import tls from 'node:tls'
 import { invalidArgument } from './errors.js'
 
@@ -19,7 +17,7 @@ export interface TlsOptions {
 }
 
 export const THUMBPRINT_MISMATCH = 'ERR_TLS_THUMBPRINT_MISMATCH'
-const IDLE_SOCKET_MS = 15_000
+const HANDSHAKE_TIMEOUT_MS = 15_000
 
 /** `AB:CD:…` upper case; throws `INVALID_ARGUMENT` for anything but a SHA-256 fingerprint. */
 export function normalizeThumbprint(value: string): string {
@@ -42,118 +40,121 @@ export class ThumbprintMismatchError extends Error {
   }
 }
 
-/**
- * An HTTPS agent that pins the server certificate. Node skips `checkServerIdentity` when the
- * chain does not verify (a self-signed vCenter certificate), so the handshake is completed here
- * and the socket is handed to the request only once its fingerprint matched: nothing, in
- * particular no `Login` body, is ever written to an unpinned peer.
- */
-class PinnedAgent extends https.Agent {
-  readonly #expected: string
-  readonly #verifyChain: boolean
-  // Until its handshake is over a socket belongs to no request and to none of the agent's lists,
-  // so neither an aborted request nor `Agent.destroy()` would close it: it is tracked here.
-  readonly #handshaking = new Map<tls.TLSSocket, (err: Error) => void>()
+function handshakeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code })
+}
 
-  constructor(options: https.AgentOptions, expected: string) {
-    super(options)
-    this.#expected = expected
-    this.#verifyChain = options.ca !== undefined
+/** Where undici asks for a connection (one socket of a pool). */
+export interface ConnectTarget {
+  readonly hostname: string
+  readonly protocol: string
+  readonly port: string
+  readonly servername?: string | null
+}
+
+type ConnectCallback = (err: Error | null, socket: net.Socket | null) => void
+
+/**
+ * Opens the sockets of one gateway with its TLS settings: verified against Node's store or
+ * `ca` by default, pinned to a SHA-256 fingerprint, or (explicitly) unverified. A socket is handed
+ * to the HTTP client only once its handshake is over and, when pinned, its fingerprint matched:
+ * Node skips `checkServerIdentity` when the chain does not verify (a self-signed vCenter
+ * certificate), so the pin is checked here, and nothing, in particular no `Login` body, is ever
+ * written to an unpinned peer.
+ */
+export class Connector {
+  readonly #tls: tls.ConnectionOptions
+  readonly #pin: string | undefined
+  // Until its handshake is over a socket belongs to no client of the pool, so closing the pool
+  // would not close it: it is tracked here.
+  readonly #handshaking = new Map<net.Socket, (err: Error) => void>()
+
+  constructor(options: TlsOptions | undefined) {
+    const o = options ?? {}
+    if (o.insecure !== undefined && typeof o.insecure !== 'boolean')
+      throw invalidArgument('tls.insecure must be a boolean')
+    if (o.insecure && (o.ca !== undefined || o.thumbprint !== undefined)) {
+      throw invalidArgument('tls.insecure cannot be combined with tls.ca or tls.thumbprint')
+    }
+    const ca = o.ca === undefined ? undefined : Array.isArray(o.ca) ? [...o.ca] : (o.ca as string | Buffer)
+    if (o.thumbprint !== undefined) {
+      if (typeof o.thumbprint !== 'string') throw invalidArgument('tls.thumbprint must be a string')
+      const expected = normalizeThumbprint(o.thumbprint)
+      this.#pin = expected
+      this.#tls = {
+        ca,
+        // With a `ca` the chain must verify too; the pin then replaces the host name check.
+        rejectUnauthorized: ca !== undefined,
+        checkServerIdentity: (_host, cert) =>
+          cert.fingerprint256 === expected
+            ? undefined
+            : new ThumbprintMismatchError(cert.fingerprint256, expected),
+      }
+    } else if (o.insecure) {
+      this.#tls = { rejectUnauthorized: false }
+    } else {
+      this.#tls = { ca, rejectUnauthorized: true }
+    }
   }
 
-  override createConnection(
-    options: https.RequestOptions,
-    callback?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
-    const expected = this.#expected
-    const socket = tls.connect({
-      ...(options as tls.ConnectionOptions),
-      rejectUnauthorized: this.#verifyChain,
-      // Reached only when the chain verified (a `ca` was given): the pin replaces the host name check.
-      checkServerIdentity: (_host, cert) =>
-        cert.fingerprint256 === expected
-          ? undefined
-          : new ThumbprintMismatchError(cert.fingerprint256, expected),
-    })
+  /** Whether the server's certificate chain is checked (false when pinned without `ca`, or insecure). */
+  get verifiesChain(): boolean {
+    return this.#tls.rejectUnauthorized === true
+  }
+
+  /** The pinned fingerprint, if any. */
+  get pinned(): string | undefined {
+    return this.#pin
+  }
+
+  /** undici's `connect` hook. */
+  readonly connect = (target: ConnectTarget, callback: ConnectCallback): void => {
+    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname
+    const secure = target.protocol === 'https:'
+    const port = Number(target.port) || (secure ? 443 : 80)
+    const servername = target.servername || (net.isIP(host) ? undefined : host)
+    const socket: net.Socket = secure
+      ? tls.connect({ ...this.#tls, host, port, servername, ALPNProtocols: ['http/1.1'] })
+      : net.connect({ host, port })
+    socket.setNoDelay(true)
     let settled = false
-    const onTimeout = (): void => done(handshakeError('TLS handshake timed out', 'ETIMEDOUT'))
+    const onTimeout = (): void => done(handshakeError('connection or TLS handshake timed out', 'ETIMEDOUT'))
     const done = (err: Error | null): void => {
       if (settled) return
       settled = true
       this.#handshaking.delete(socket)
       socket.off('error', done)
       socket.off('timeout', onTimeout)
+      socket.setTimeout(0)
       if (err) {
         socket.destroy()
-        callback?.(err, socket)
+        callback(err, null)
       } else {
-        callback?.(null, socket)
+        callback(null, socket)
       }
     }
     this.#handshaking.set(socket, done)
     socket.once('error', done)
-    // The agent's idle timeout applies to the handshake too: a peer that never answers is given up.
+    // A peer that never finishes the handshake is given up, and its socket closed.
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS)
     socket.once('timeout', onTimeout)
+    if (!secure) {
+      socket.once('connect', () => done(null))
+      return
+    }
     socket.once('secureConnect', () => {
-      const actual = socket.getPeerCertificate().fingerprint256
-      done(actual === expected ? null : new ThumbprintMismatchError(actual, expected))
+      const pin = this.#pin
+      if (pin === undefined) return done(null)
+      const actual = (socket as tls.TLSSocket).getPeerCertificate().fingerprint256
+      done(actual === pin ? null : new ThumbprintMismatchError(actual, pin))
     })
-    return undefined
   }
 
-  override destroy(): void {
+  /** Closes every socket still connecting or in its handshake. */
+  destroy(): void {
     for (const done of [...this.#handshaking.values()]) {
       done(handshakeError('connection closed by the gateway', 'ECONNRESET'))
     }
-    super.destroy()
-  }
-}
-
-function handshakeError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code })
-}
-
-export interface Agents {
-  readonly http: http.Agent
-  readonly https: https.Agent
-  destroy(): void
-}
-
-/** Keep-alive agents carrying `options`, shared by SOAP calls and HTTP transfers of one gateway. */
-export function createAgents(options: TlsOptions | undefined, maxSockets: number): Agents {
-  // An idle socket is closed after 15 s, before a server or proxy drops it unseen: a write sent
-  // on a socket the server already closed fails and, unless it is a read, is not retried.
-  const base = {
-    keepAlive: true,
-    maxSockets,
-    maxFreeSockets: maxSockets,
-    scheduling: 'lifo' as const,
-    timeout: IDLE_SOCKET_MS,
-  }
-  const o = options ?? {}
-  if (o.insecure !== undefined && typeof o.insecure !== 'boolean')
-    throw invalidArgument('tls.insecure must be a boolean')
-  if (o.insecure && (o.ca !== undefined || o.thumbprint !== undefined)) {
-    throw invalidArgument('tls.insecure cannot be combined with tls.ca or tls.thumbprint')
-  }
-  const ca = o.ca === undefined ? undefined : Array.isArray(o.ca) ? [...o.ca] : (o.ca as string | Buffer)
-  let httpsAgent: https.Agent
-  if (o.thumbprint !== undefined) {
-    if (typeof o.thumbprint !== 'string') throw invalidArgument('tls.thumbprint must be a string')
-    httpsAgent = new PinnedAgent({ ...base, ca }, normalizeThumbprint(o.thumbprint))
-  } else if (o.insecure) {
-    httpsAgent = new https.Agent({ ...base, rejectUnauthorized: false })
-  } else {
-    httpsAgent = new https.Agent({ ...base, ca, rejectUnauthorized: true })
-  }
-  const httpAgent = new http.Agent(base)
-  return {
-    http: httpAgent,
-    https: httpsAgent,
-    destroy() {
-      httpAgent.destroy()
-      httpsAgent.destroy()
-    },
   }
 }
 

@@ -5,6 +5,7 @@ import type { Redactor } from './redact.js'
 import { type CallScope, sleep } from './scope.js'
 import {
   type Delivery,
+  headerRecord,
   isTransientStatus,
   isTransientTransportError,
   type Transport,
@@ -94,22 +95,19 @@ function checkRequest(request: HttpTransferRequest): void {
   }
 }
 
-function flatHeaders(headers: Record<string, unknown>): Record<string, string> {
+function flatHeaders(raw: readonly Buffer[]): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    const key = name.toLowerCase()
+  for (const [key, value] of Object.entries(headerRecord(raw))) {
     // The session cookie stays inside the gateway.
-    if (key === 'set-cookie' || value === undefined || value === null) continue
-    out[key] = Array.isArray(value) ? value.join(', ') : String(value)
+    if (key === 'set-cookie') continue
+    out[key] = Array.isArray(value) ? value.join(', ') : value
   }
   return out
 }
 
-function toBytes(data: unknown): Uint8Array {
-  if (data instanceof Uint8Array) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-  if (data instanceof ArrayBuffer) return new Uint8Array(data)
-  if (typeof data === 'string') return new TextEncoder().encode(data)
-  return new Uint8Array(0)
+/** The answer's bytes in a buffer of their own (not a view of a larger one). */
+function ownBytes(data: Buffer): Uint8Array {
+  return new Uint8Array(data)
 }
 
 /**
@@ -156,22 +154,20 @@ export async function performTransfer(
       // Only the endpoint's own origin gets the session cookie, so only there does a 401 mean a lost session.
       const generation = sameOrigin ? await ctx.sessionGeneration() : 0
       inFlight = true
-      const res = await ctx.transport.axios.request({
-        url: url.href,
+      const res = await ctx.transport.request({
+        url,
         method,
-        data: body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-        headers,
-        responseType: 'arraybuffer',
+        headers: Object.entries(headers).flat(),
+        body,
         signal: ctx.scope.signal,
-        transformRequest: [(data: unknown) => data],
       })
       inFlight = false
       const status = res.status
       if (status >= 200 && status < 300) {
         return {
           status,
-          headers: flatHeaders(res.headers as Record<string, unknown>),
-          body: method === 'HEAD' ? new Uint8Array(0) : toBytes(res.data),
+          headers: flatHeaders(res.rawHeaders),
+          body: method === 'HEAD' ? new Uint8Array(0) : ownBytes(res.body),
         }
       }
       // Refused for the session: nothing was done, so a change is sent again as well.
@@ -186,7 +182,7 @@ export async function performTransfer(
       } else {
         // A server error may come after the change was made (or half made); a 4xx is a refusal.
         const sent = status >= 500
-        const text = ctx.redactor.text(Buffer.from(toBytes(res.data)).toString('utf8', 0, 200)).trim()
+        const text = ctx.redactor.text(res.body.toString('utf8', 0, 200)).trim()
         throw gatewayError(
           codeForStatus(status),
           `${what} failed with HTTP ${status}${text ? `: ${text}` : ''}`,

@@ -2,7 +2,6 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Redactor } from '../src/redact.js'
-import { createAgents } from '../src/tls.js'
 import { type Delivery, Transport, toTransportError } from '../src/transport.js'
 
 // How far a failed request got decides whether a change may have landed. Checked with real
@@ -12,7 +11,7 @@ import { type Delivery, Transport, toTransportError } from '../src/transport.js'
 describe('delivery of a failed request', () => {
   let server: http.Server
   let base: string
-  const transport = new Transport(new URL('http://127.0.0.1/'), createAgents(undefined, 4), new Redactor())
+  const transport = new Transport(new URL('http://127.0.0.1/'), undefined, 4, new Redactor())
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -31,14 +30,14 @@ describe('delivery of a failed request', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   })
   afterAll(async () => {
-    transport.agents.destroy()
+    transport.close()
     server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))
   })
 
   async function deliveryOf(url: string, body: string, signal?: AbortSignal): Promise<Delivery> {
     try {
-      await transport.axios.request({ url, method: 'POST', data: body, signal })
+      await transport.request({ url: new URL(url), method: 'POST', headers: [], body, signal })
     } catch (error) {
       return toTransportError(error, new Redactor()).delivery
     }

@@ -1,7 +1,7 @@
 import { PortLayerError } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
 import { createSoapGateway, type SoapGatewaySettings } from '../src/index.js'
-import { createAgents, normalizeThumbprint } from '../src/tls.js'
+import { Connector, normalizeThumbprint } from '../src/tls.js'
 import { resolveTransferUrl } from '../src/transfer.js'
 
 const PASSWORD = 'Pa55-word-that-must-not-leak'
@@ -66,20 +66,17 @@ describe('TLS helpers', () => {
     expect(normalizeThumbprint(Array(32).fill('ab').join(':'))).toBe(Array(32).fill('AB').join(':'))
   })
 
-  it('builds keep-alive agents per connection, never touching process-wide TLS settings', () => {
+  it('builds a TLS connector per connection, never touching process-wide TLS settings', () => {
     const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED
-    const agents = createAgents({ insecure: true }, 4)
-    expect((agents.http as unknown as { keepAlive: boolean }).keepAlive).toBe(true)
-    expect(
-      (agents.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized,
-    ).toBe(false)
-    const strict = createAgents(undefined, 4)
-    expect(
-      (strict.https as unknown as { options: { rejectUnauthorized: boolean } }).options.rejectUnauthorized,
-    ).toBe(true)
+    expect(new Connector({ insecure: true }).verifiesChain).toBe(false)
+    expect(new Connector(undefined).verifiesChain).toBe(true)
+    expect(new Connector({ ca: 'x' }).verifiesChain).toBe(true)
+    const pinned = new Connector({ thumbprint: 'ab'.repeat(32) })
+    expect(pinned.verifiesChain).toBe(false)
+    expect(pinned.pinned).toBe(Array(32).fill('AB').join(':'))
+    expect(new Connector({ thumbprint: 'ab'.repeat(32), ca: 'x' }).verifiesChain).toBe(true)
+    expect(() => new Connector({ insecure: true, thumbprint: 'ab'.repeat(32) })).toThrow(/cannot be combined/)
     expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).toBe(before)
-    agents.destroy()
-    strict.destroy()
   })
 })
 
