@@ -20,6 +20,9 @@ describe('delivery of a failed request', () => {
         req.on('end', () => req.socket.destroy())
       } else if (req.url === '/drop-unread') {
         req.socket.destroy()
+      } else if (req.url === '/slow') {
+        req.resume()
+        setTimeout(() => res.end('slow'), 100)
       } else if (req.url === '/hold') {
         req.resume()
       } else {
@@ -65,6 +68,23 @@ describe('delivery of a failed request', () => {
     const controller = new AbortController()
     setTimeout(() => controller.abort(), 100)
     expect(await deliveryOf(`${base}/hold`, 'x', controller.signal)).toBe('all')
+  })
+
+  it('aborted while queued behind a busy connection: none, and that connection carries on', async () => {
+    const one = new Transport(new URL(base), undefined, 1, new Redactor())
+    const post = (path: string, signal?: AbortSignal) =>
+      one.request({ url: new URL(`${base}${path}`), method: 'POST', headers: [], body: 'x', signal })
+    try {
+      const first = post('/slow')
+      const queued = new AbortController()
+      const second = post('/', queued.signal)
+      await new Promise((r) => setTimeout(r, 20))
+      queued.abort()
+      expect(await second.catch((e: unknown) => e)).toMatchObject({ delivery: 'none' })
+      expect((await first).body.toString()).toBe('slow')
+    } finally {
+      one.close()
+    }
   })
 
   it('an error that is not an HTTP client error is taken at its worst', () => {
