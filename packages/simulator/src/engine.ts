@@ -182,9 +182,9 @@ export class Engine implements ProcessHost {
       else c.pendingFiles = c.pendingFiles === null ? files : [...c.pendingFiles, ...files]
     }
     if (p.runState === 'running') {
-      if (c.status !== RUNNING) this.start(c)
+      if (c.status !== RUNNING) this.start(c, now)
     } else if (p.runState === 'stopped' && c.status === RUNNING) {
-      return this.beginStop(c)
+      return this.beginStop(c, now)
     }
     return false
   }
@@ -201,7 +201,7 @@ export class Engine implements ProcessHost {
     return m
   }
 
-  private start(c: Container): void {
+  private start(c: Container, now: number): void {
     if (c.pendingFiles !== null) {
       landCopies(c, c.pendingFiles)
       c.pendingFiles = null
@@ -210,7 +210,7 @@ export class Engine implements ProcessHost {
     this.running.add(c)
     const m = this.ensureMain(c)
     m.config = c.entry as EntryPoint
-    this.begin(m)
+    this.begin(m, now)
     this.emit('started', c)
     this.launch(m)
   }
@@ -222,18 +222,19 @@ export class Engine implements ProcessHost {
     else c.execd.push(p)
     if (c.runningExecd === null) c.runningExecd = [p]
     else c.runningExecd.push(p)
-    this.begin(p)
+    this.begin(p, this.clock.nowMs())
     this.launch(p)
     return p
   }
 
-  private begin(p: Proc): void {
+  /** `now`: the clock as the operation that starts `p` read it (one reading per operation). */
+  private begin(p: Proc, now: number): void {
     const c = p.container
     p.status = STARTED
     p.pid = ++c.nextPid
     p.exitCode = 0
     p.exitMsg = ''
-    p.startedAt = this.clock.nowMs()
+    p.startedAt = now
     p.finishedAt = -1
     c.live++
   }
@@ -305,7 +306,7 @@ export class Engine implements ProcessHost {
   }
 
   /** Ends a started process; a main process takes its container (and exec'd processes) down. */
-  exitProcess(p: Proc, code: number, message: string): void {
+  exitProcess(p: Proc, code: number, message: string, now = this.clock.nowMs()): void {
     if (p.status !== STARTED) return
     if (p.timer !== null) {
       this.clock.clearTimer(p.timer)
@@ -319,7 +320,7 @@ export class Engine implements ProcessHost {
     p.status = EXITED
     p.exitCode = code
     p.exitMsg = message
-    p.finishedAt = this.clock.nowMs()
+    p.finishedAt = now
     p.mode = MODE_NONE
     const c = p.container
     c.live--
@@ -372,7 +373,7 @@ export class Engine implements ProcessHost {
    * Delivers `signal` to a started process: to its handler if it has one, else it ends it; an
    * executable file that traps SIGTERM lets SIGTERM pass.
    */
-  deliver(p: Proc, signal: number): void {
+  deliver(p: Proc, signal: number, now?: number): void {
     if (p.status !== STARTED) return
     if (signal === Signal.SIGTERM && p.mode === MODE_IDLE_IGNORES_TERM) return
     const run = p.run
@@ -384,7 +385,7 @@ export class Engine implements ProcessHost {
       }
       return
     }
-    this.exitProcess(p, SIGNAL_EXIT_BASE + signal, ExitMessage.signalled(signal))
+    this.exitProcess(p, SIGNAL_EXIT_BASE + signal, ExitMessage.signalled(signal), now)
   }
 
   findByPid(c: Container, pid: number): Proc | undefined {
@@ -398,13 +399,13 @@ export class Engine implements ProcessHost {
    * SIGTERM to every process; the rest is killed when the grace period ends. True when some
    * process is still running (the grace period has begun).
    */
-  beginStop(c: Container): boolean {
+  beginStop(c: Container, now = this.clock.nowMs()): boolean {
     const st = new StopState()
     c.stopping = st
     const execd = c.runningExecd
-    if (execd !== null) for (const p of execd.slice()) this.deliver(p, Signal.SIGTERM)
+    if (execd !== null) for (const p of execd.slice()) this.deliver(p, Signal.SIGTERM, now)
     const m = c.main
-    if (m !== null) this.deliver(m, Signal.SIGTERM)
+    if (m !== null) this.deliver(m, Signal.SIGTERM, now)
     if (c.stopping !== st) return false
     if (c.live === 0) {
       this.markStopped(c)

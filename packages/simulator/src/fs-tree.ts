@@ -128,27 +128,13 @@ export function checkCopies(
   earlier: readonly FileCopy[] | null,
 ): void {
   const base = fsOf(c)
+  // What the copies before the one being checked put in place (path → is a directory); made only
+  // when there is more than one copy. No closures here: this runs at every commit with files.
   let overlay: Map<string, boolean> | null = null
-  const kindOf = (path: string): boolean | undefined => {
-    const k = overlay?.get(path)
-    if (k !== undefined) return k
-    return base.get(path)?.dir
+  if (earlier !== null) {
+    overlay = new Map()
+    for (const f of earlier) record(overlay, f)
   }
-  const record = (f: FileCopy): void => {
-    overlay ??= new Map()
-    const dir = f.targetDir
-    if (dir !== '/') {
-      let i = 1
-      for (;;) {
-        const j = dir.indexOf('/', i)
-        overlay.set(j === -1 ? dir : dir.slice(0, j), IS_DIR)
-        if (j === -1) break
-        i = j + 1
-      }
-    }
-    overlay.set(joinPath(dir, f.fname), IS_FILE)
-  }
-  if (earlier !== null) for (const f of earlier) record(f)
   const many = files.length > 1
   for (const f of files) {
     const dir = f.targetDir
@@ -157,7 +143,7 @@ export function checkCopies(
       for (;;) {
         const j = dir.indexOf('/', i)
         const path = j === -1 ? dir : dir.slice(0, j)
-        if (kindOf(path) === IS_FILE) {
+        if (kindOf(base, overlay, path) === IS_FILE) {
           throw invalidArgument(
             `cannot copy '${f.fname}' to ${dir} in container ${id}: ${path} is a file`,
             id,
@@ -168,9 +154,36 @@ export function checkCopies(
       }
     }
     const path = joinPath(dir, f.fname)
-    if (kindOf(path) === IS_DIR) {
+    if (kindOf(base, overlay, path) === IS_DIR) {
       throw invalidArgument(`cannot copy to ${path} in container ${id}: it is a directory`, id)
     }
-    if (many) record(f)
+    if (many) {
+      overlay ??= new Map()
+      record(overlay, f)
+    }
   }
+}
+
+function kindOf(
+  base: ReadonlyMap<string, FsNode>,
+  overlay: Map<string, boolean> | null,
+  path: string,
+): boolean | undefined {
+  const k = overlay?.get(path)
+  if (k !== undefined) return k
+  return base.get(path)?.dir
+}
+
+function record(overlay: Map<string, boolean>, f: FileCopy): void {
+  const dir = f.targetDir
+  if (dir !== '/') {
+    let i = 1
+    for (;;) {
+      const j = dir.indexOf('/', i)
+      overlay.set(j === -1 ? dir : dir.slice(0, j), IS_DIR)
+      if (j === -1) break
+      i = j + 1
+    }
+  }
+  overlay.set(joinPath(dir, f.fname), IS_FILE)
 }
