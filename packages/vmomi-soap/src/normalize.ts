@@ -29,6 +29,29 @@ export function xsiTypeOf(raw: unknown): string | undefined {
   return undefined
 }
 
+// V8 keeps a substring of 13 or more characters as a view of the string it was cut from, and the
+// XML parser cuts every text value out of the whole response: one kept value (a container ID in an
+// extraConfig entry, say) would keep the whole response alive. Values are copied out instead.
+const MIN_SLICE = 13
+
+/** `text` in storage of its own (shorter strings are copied by V8 anyway). */
+export function ownString(text: string): string {
+  return text.length < MIN_SLICE ? text : Buffer.from(text, 'utf8').toString('utf8')
+}
+
+// Managed object type names repeat in every reference of an answer: each is kept once.
+const MAX_TYPE_NAMES = 512
+const typeNames = new Map<string, string>()
+
+function internName(raw: unknown): string {
+  const text = String(raw ?? '')
+  const known = typeNames.get(text)
+  if (known !== undefined) return known
+  const own = ownString(text)
+  if (typeNames.size < MAX_TYPE_NAMES) typeNames.set(own, own)
+  return own
+}
+
 function textOf(raw: unknown): unknown {
   if (isRecord(raw)) return VALUE in raw ? raw[VALUE] : ''
   return raw ?? ''
@@ -78,14 +101,14 @@ function primitive(type: string, raw: unknown): unknown {
     case 'anyType':
       return generic(raw)
     default:
-      return text instanceof Date ? text.toISOString() : text === null ? '' : String(text)
+      return text instanceof Date ? text.toISOString() : text === null ? '' : ownString(String(text))
   }
 }
 
 function moRef(raw: unknown): { type: string; value: string } {
   const attrs = isRecord(raw) && isRecord(raw[ATTRIBUTES]) ? (raw[ATTRIBUTES] as Raw) : {}
   const value = textOf(raw)
-  return { type: String(attrs.type ?? ''), value: value === null ? '' : String(value) }
+  return { type: internName(attrs.type), value: value === null ? '' : ownString(String(value)) }
 }
 
 function asList(raw: unknown): unknown[] {
@@ -119,7 +142,7 @@ export function normalizeValue(raw: unknown, declared: string): unknown {
   }
   const source = isRecord(raw) ? raw : {}
   const out: Record<string, unknown> = {}
-  if (xsiType !== undefined && xsiType !== declared) out._type = xsiType
+  if (xsiType !== undefined && xsiType !== declared) out._type = internName(xsiType)
   for (const field of type.fields) {
     const value = source[field.name]
     if (value === undefined) {
@@ -142,7 +165,7 @@ function hasElements(raw: Raw): boolean {
 
 function genericObject(raw: Raw, typeName: string | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  if (typeName !== undefined) out._type = typeName
+  if (typeName !== undefined) out._type = internName(typeName)
   for (const [key, value] of Object.entries(raw)) {
     if (key === ATTRIBUTES || key === VALUE) continue
     out[key] = Array.isArray(value) ? value.map(generic) : generic(value)
@@ -157,13 +180,14 @@ function genericObject(raw: Raw, typeName: string | undefined): Record<string, u
  */
 export function generic(raw: unknown): unknown {
   if (raw === null || raw === undefined) return ''
-  if (!isRecord(raw)) return raw
+  if (!isRecord(raw)) return typeof raw === 'string' ? ownString(raw) : raw
   const xsiType = xsiTypeOf(raw)
   if (xsiType !== undefined && xsiType !== 'anyType') return normalizeValue(raw, 'anyType')
   if (!hasElements(raw)) {
     const attrs = raw[ATTRIBUTES]
     if (isRecord(attrs) && typeof attrs.type === 'string' && VALUE in raw) return moRef(raw)
-    return textOf(raw) ?? ''
+    const text = textOf(raw) ?? ''
+    return typeof text === 'string' ? ownString(text) : text
   }
   return genericObject(raw, undefined)
 }

@@ -30,7 +30,10 @@ export interface SoapGatewaySettings {
    * account; calls in that time fail at once. 0 lets the next call try again at once.
    */
   readonly loginRetryBackoffMs?: number
-  /** Upper bound of `maxObjects` for one page of `RetrievePropertiesEx` (500). */
+  /**
+   * Upper bound of `maxObjects` for one page of `RetrievePropertiesEx` (5 000). Parsing an answer
+   * holds the event loop (~0.1–0.2 s per MB), so a page bounds how long one answer can.
+   */
   readonly pageSize?: number
   /** Extra attempts of an idempotent read after a transient network error (2). */
   readonly retries?: number
@@ -121,7 +124,7 @@ export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings
     transferTimeoutMs: millis(settings.transferTimeoutMs, 'transferTimeoutMs', 300_000, 1),
     keepAliveMs: millis(settings.keepAliveMs, 'keepAliveMs', 600_000, 0),
     loginRetryBackoffMs: millis(settings.loginRetryBackoffMs, 'loginRetryBackoffMs', 60_000, 0),
-    pageSize: count(settings.pageSize, 'pageSize', 500, 1),
+    pageSize: count(settings.pageSize, 'pageSize', 5_000, 1),
     retries: count(settings.retries, 'retries', 2, 0),
     retryDelayMs: millis(settings.retryDelayMs, 'retryDelayMs', 100, 0),
     taskPollInitialMs,
