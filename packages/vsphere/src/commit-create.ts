@@ -115,6 +115,7 @@ async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
           recordedFiles: [],
           handleFiles: files,
           powerOffFirst: false,
+          staged: false,
         }
         await startOrSuperseded(ctx, input, progress)
         return undefined

@@ -14,11 +14,10 @@ import { type PlanStep, runPlan } from './commit-plan.js'
 import { afterStart, startOrSuperseded } from './commit-start.js'
 import { appendRev, commitLanded, newToken } from './commit-tokens.js'
 import { restore, undoOf } from './commit-undo.js'
-import { listProcessesQuietly, powerOff } from './container-actions.js'
+import { listProcessesQuietly } from './container-actions.js'
 import { resolveLimits, statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged, stagingStep } from './datastore-staging.js'
-import { afterDestroyUnderWay } from './destroy.js'
 import { BACKEND, invalidState, isCode, isConflict, notFound, withOutcome, wrap } from './errors.js'
 import { PreparedExtensions } from './extensions.js'
 import {
@@ -33,9 +32,12 @@ import {
 import { landedOrFenced } from './fence.js'
 import { toGuestFile } from './guest.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
+import { powerOffEndedRun } from './power-off-claim.js'
 import { abandonedStart, endOfRun, startingState, stoppingState } from './run-records.js'
+import { pendingOption, takeBack } from './staged-start.js'
 import type { StartProgress } from './start-steps.js'
 import { stopRun } from './stop.js'
+import { afterClaimsUnderWay } from './turn-taking.js'
 import { runTask } from './vim-calls.js'
 import { type VmSnapshot, versionOf, withEntries } from './vm-snapshot.js'
 
@@ -79,8 +81,8 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
   let snap = await ctx.directory.read(id)
   if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   if (!isEmptyHandle(handle)) {
-    if (snap.record?.destroying) snap = await afterDestroyUnderWay(ctx, id, snap)
-    snap = await afterStopUnderWay(ctx, id, snap)
+    // A destroy, a stop, a start or a power-off under way goes first (see turn-taking.ts).
+    snap = await afterClaimsUnderWay(ctx, id, snap)
     if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   }
   const record = snap.record as ContainerRecord
@@ -175,6 +177,11 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
       const contribution = prepared.contribution()
       options.push(...contribution.options)
       if (contribution.deviceChange.length > 0) spec.deviceChange = contribution.deviceChange
+      if (wantStart) {
+        // Staged: readers see the container as before until the start's record step.
+        const undo = undoOf(snap, undoKeys, applyLimits, overrides)
+        options.push(pendingOption(token, snap, undo.options, undo))
+      }
       spec.extraConfig = options
       await guardedReconfigure(ctx, id, snap.ref, spec, handle.baseVersion)
       return undefined
@@ -187,15 +194,20 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
         return verdict === 'landed'
       }),
     undo: async () => {
+      if (wantStart) {
+        // Nobody saw the staged start: its values go back and the VM off (or another client
+        // already took it back).
+        await takeBack(ctx, id, snap.ref, token).catch((e) => {
+          ctx.settings.onBackgroundError(wrap(e, `taking back the start of container ${id}`, id))
+          throw e
+        })
+        revoked = revocable.namespaces
+        return true
+      }
       const undo = undoOf(snap, undoKeys, applyLimits, overrides)
       const outcome = await restore(ctx, id, snap.ref, token, undo)
       if (outcome === 'kept') return false
       if (outcome === 'superseded') return 'superseded'
-      // Put back, so the container is this commit's no more to start: a VM its start powered on
-      // goes off again (the run it began reads as never begun).
-      if (outcome === 'restored' && progress.poweredOn) {
-        await powerOff(ctx, id, snap.ref).catch((e) => ctx.settings.onBackgroundError(e))
-      }
       revoked = outcome === 'restored' ? revocable.namespaces : undefined
       return true
     },
@@ -245,6 +257,7 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
           recordedFiles: after.files,
           handleFiles: files,
           powerOffFirst: poweredOnButEnded,
+          staged: true,
         }
         await startOrSuperseded(ctx, input, progress)
         return undefined
@@ -255,6 +268,8 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
     await runPlan(steps, ctx.settings.reconcileTimeoutMs, id)
   } catch (e) {
     const error = PortLayerError.isInstance(e) ? e : wrap(e, `committing container ${id}`, id)
+    // A start left staged is this process's to take back when it next commits here.
+    if (error.outcome === 'unknown' && wantStart) ctx.abandoned.add(token)
     if (error.outcome === 'unknown') prepared.commit()
     else if (revoked) prepared.commit(revoked)
     else prepared.rollback()
@@ -266,7 +281,8 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
   if (wantStart) await afterStart(ctx, id, snap.ref, progress)
   else if (poweredOnButEnded && (ending?.ended || record.mainState?.phase === 'exited')) {
     // The run was over before this commit; its power-off is housekeeping the next read redoes.
-    await powerOff(ctx, id, snap.ref).catch((e) => ctx.settings.onBackgroundError(e))
+    const now = await ctx.directory.readRef(snap.ref).catch(() => undefined)
+    if (now) await powerOffEndedRun(ctx, id, now).catch((e) => ctx.settings.onBackgroundError(e))
   }
   return id
 }
@@ -280,31 +296,6 @@ function isEmptyHandle(handle: Handle): boolean {
     p.files.length === 0 &&
     Object.keys(p.extensions).length === 0
   )
-}
-
-/**
- * A stop under way (recorded `stopping`, the VM still on) belongs to the commit that began it,
- * until it recorded the end: a commit waits for it, as the simulator finishes a stop before
- * applying anything else. Its power-off then cannot hit what this commit does. A stop whose
- * client died is waited for no longer than its grace period and the time to record it, then
- * this commit goes on (a start powers the VM off first; a stop stops it).
- */
-async function afterStopUnderWay(ctx: VsphereContext, id: ID, first: VmSnapshot): Promise<VmSnapshot> {
-  let snap = first
-  const until = Date.now() + ctx.settings.stopGracePeriodMs + ctx.settings.reconcileTimeoutMs
-  let delay = 20
-  while (snap.record?.mainState?.phase === 'stopping' && snap.powerState === 'poweredOn') {
-    if (Date.now() >= until) break
-    await pause(delay)
-    delay = Math.min(delay * 2, 250)
-    const now = await ctx.directory.readRef(snap.ref)
-    if (!now || now.record?.id !== id) {
-      ctx.directory.forget(id)
-      throw notFound(id)
-    }
-    snap = now
-  }
-  return snap
 }
 
 /**

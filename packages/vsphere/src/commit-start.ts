@@ -5,6 +5,7 @@ import { runPlan } from './commit-plan.js'
 import { powerOff } from './container-actions.js'
 import type { VsphereContext } from './context.js'
 import { isCode } from './errors.js'
+import { powerOffClaimed } from './power-off-claim.js'
 import { type StartInput, type StartProgress, startSteps } from './start-steps.js'
 
 // How a commit that starts its container ends: the start steps, or nothing when a later commit took over.
@@ -22,7 +23,8 @@ export async function startOrSuperseded(
   try {
     await runPlan(startSteps(ctx, input, progress), ctx.settings.reconcileTimeoutMs, input.id)
   } catch (e) {
-    if (!isCode(e, 'NOT_FOUND')) throw e
+    // A staged start never took effect: the VM gone means it was taken back, then destroyed.
+    if (!isCode(e, 'NOT_FOUND') || input.staged) throw e
     const now = await reconciling(ctx.settings.reconcileTimeoutMs, () =>
       ctx.directory.readRef(input.ref),
     ).catch(() => null)
@@ -41,6 +43,8 @@ export async function afterStart(
 ): Promise<void> {
   if (progress.superseded || !progress.state) return
   if (progress.state.phase === 'exited') {
-    await powerOff(ctx, id, ref).catch((e) => ctx.settings.onBackgroundError(e))
+    const claim = progress.powerOffClaim
+    const off = claim ? powerOffClaimed(ctx, id, ref, claim) : powerOff(ctx, id, ref)
+    await off.catch((e) => ctx.settings.onBackgroundError(e))
   } else ctx.exits.watch(id)
 }

@@ -1,6 +1,7 @@
 import type { ExtensionRegistry } from '@portlayer/backend-kit'
 import { type HandleFactory, InvalidArgumentError } from '@portlayer/contracts'
 import type { VmomiGateway } from '@portlayer/contracts/vmomi'
+import { AbandonedStarts } from './abandoned-starts.js'
 import { scopedGateway } from './call-scope.js'
 import { ContainerDirectory } from './container-directory.js'
 import type { VsphereContext } from './context.js'
@@ -47,6 +48,7 @@ export async function connect(
     directory: new ContainerDirectory(scoped, inventory, settings, (id) => exits.unwatch(id)),
     exits,
     creates: new CreateGuard(),
+    abandoned: new AbandonedStarts(),
     extensions,
   })
   exits.start(settings.exitPollIntervalMs)

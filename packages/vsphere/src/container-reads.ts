@@ -5,7 +5,7 @@ import { invalidState } from './errors.js'
 import type { ContainerRecord } from './extra-config.js'
 import { guestPath } from './guest.js'
 import { observe } from './observe-exits.js'
-import { versionOf } from './vm-snapshot.js'
+import { versionOf, visibleOf } from './vm-snapshot.js'
 
 // The operations that read containers. Reads of running containers also record the exits they
 // see (observe-exits.ts): those are facts, not commits, so they never move a handle's version.
@@ -20,7 +20,8 @@ export async function currentVersion(ctx: VsphereContext, id: ID): Promise<strin
 /** The IDs of the containers in the folder (in `state` when given); running ones are watched. */
 export async function listIds(ctx: VsphereContext, state: RunState | undefined): Promise<ID[]> {
   const ids: ID[] = []
-  for (const snap of await ctx.directory.list()) {
+  for (const read of await ctx.directory.list()) {
+    const snap = visibleOf(read)
     const record = snap.record as ContainerRecord
     const status = statusOf(record, snap.powerState)
     if (status === RunState.Running) ctx.exits.watch(record.id)
@@ -30,18 +31,19 @@ export async function listIds(ctx: VsphereContext, state: RunState | undefined):
 }
 
 export async function configFor(ctx: VsphereContext, id: ID): Promise<ContainerConfig> {
-  const snap = await ctx.directory.read(id)
+  const snap = visibleOf(await ctx.directory.read(id))
   return configOf(snap, snap.record as ContainerRecord, ctx.settings.defaultLimits)
 }
 
 export async function stateFor(ctx: VsphereContext, id: ID): Promise<ContainerState> {
   const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
-  return stateOf(snap.record as ContainerRecord, snap.powerState, procs)
+  const shown = visibleOf(snap)
+  return stateOf(shown.record as ContainerRecord, shown.powerState, shown === snap ? procs : undefined)
 }
 
 /** The bytes of file `dir`/`name` in the guest of running container `id`. */
 export async function copyOut(ctx: VsphereContext, id: ID, dir: string, name: string): Promise<Uint8Array> {
-  const snap = await ctx.directory.read(id)
+  const snap = visibleOf(await ctx.directory.read(id))
   if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
     throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
   }
@@ -50,6 +52,6 @@ export async function copyOut(ctx: VsphereContext, id: ID, dir: string, name: st
 
 /** What extension `namespace` applied to container `id`, if anything. */
 export async function extensionStateOf(ctx: VsphereContext, id: ID, namespace: string): Promise<unknown> {
-  const snap = await ctx.directory.read(id)
+  const snap = visibleOf(await ctx.directory.read(id))
   return (snap.record as ContainerRecord).extensions.get(namespace)
 }

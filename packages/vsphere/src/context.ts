@@ -1,6 +1,7 @@
 import type { ExtensionRegistry } from '@portlayer/backend-kit'
 import type { HandleFactory } from '@portlayer/contracts'
 import type { VmomiGateway } from '@portlayer/contracts/vmomi'
+import type { AbandonedStarts } from './abandoned-starts.js'
 import type { ContainerDirectory } from './container-directory.js'
 import type { CreateGuard } from './create-guard.js'
 import type { ExitWatcher } from './exit-watcher.js'
@@ -12,7 +13,7 @@ import type { ResolvedSettings } from './settings.js'
  * What every operation of one connected backend works with, made once by `connect` and never
  * changed. The state that does change is owned by the objects it holds, one each: where the
  * containers are (`directory`), which are watched for exits (`exits`), the creates under way
- * (`creates`), who is registered (`extensions`).
+ * (`creates`), the starts given up on (`abandoned`), who is registered (`extensions`).
  */
 export interface VsphereContext {
   readonly settings: ResolvedSettings
@@ -24,5 +25,7 @@ export interface VsphereContext {
   readonly directory: ContainerDirectory
   readonly exits: ExitWatcher
   readonly creates: CreateGuard
+  /** Staged starts this process gave up on, taken back by its next commit without waiting. */
+  readonly abandoned: AbandonedStarts
   readonly extensions: ExtensionRegistry
 }

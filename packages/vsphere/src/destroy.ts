@@ -1,6 +1,6 @@
 import { type ID, RunState } from '@portlayer/contracts'
 import type { MoRef } from '@portlayer/contracts/vmomi'
-import { pause, reconciling } from './call-scope.js'
+import { reconciling } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
 import { powerOff, writeGuarded } from './container-actions.js'
 import { statusOf } from './container-status.js'
@@ -18,6 +18,7 @@ import {
 } from './errors.js'
 import { type ContainerRecord, Key, option } from './extra-config.js'
 import { observe } from './observe-exits.js'
+import { afterClaimsUnderWay, hasClaim } from './turn-taking.js'
 import { runTask } from './vim-calls.js'
 import type { VmSnapshot } from './vm-snapshot.js'
 
@@ -30,15 +31,17 @@ const CLAIM_ATTEMPTS = 8
 
 export async function destroyContainer(ctx: VsphereContext, id: ID): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
+    const read = await ctx.directory.read(id)
+    if (hasClaim(ctx, read) && attempt < CLAIM_ATTEMPTS) {
+      // Another destroy, a start, a stop or a power-off is under way: it goes first (a destroy
+      // that takes the container makes this one NOT_FOUND).
+      await afterClaimsUnderWay(ctx, id, read)
+      continue
+    }
+    const { snap, procs } = await observe(ctx, id, read)
     const record = snap.record as ContainerRecord
     if (statusOf(record, snap.powerState, procs) === RunState.Running) {
       throw invalidState(`container ${id} is running: stop it before destroying it`, id)
-    }
-    if (record.destroying !== null && attempt < CLAIM_ATTEMPTS) {
-      // Another destroy is under way: it decides (gone → this one is NOT_FOUND).
-      await afterDestroyUnderWay(ctx, id, snap)
-      continue
     }
     const token = newToken()
     const claimed = await claim(ctx, id, snap, token)
@@ -139,50 +142,5 @@ async function giveUp(ctx: VsphereContext, _id: ID, ref: MoRef, token: string, f
     })
   } catch {
     throw withOutcome(failed, 'unknown')
-  }
-}
-
-/**
- * Waits until no destroy claims the container: `NOT_FOUND` when it went; the container as it is
- * once no claim is left. A claim that stays longer than a destroy may take (its client died) is
- * cleared with a guarded reconfiguration, so a destroy still under way cannot go on after it.
- */
-export async function afterDestroyUnderWay(
-  ctx: VsphereContext,
-  id: ID,
-  first: VmSnapshot,
-): Promise<VmSnapshot> {
-  let snap: VmSnapshot | undefined = first
-  let claim = first.record?.destroying ?? null
-  let until = Date.now() + ctx.settings.reconcileTimeoutMs
-  let delay = 20
-  while (snap?.record?.id === id && snap.record.destroying) {
-    if (snap.record.destroying !== claim) {
-      // Another destroy took over: it gets its own time.
-      claim = snap.record.destroying
-      until = Date.now() + ctx.settings.reconcileTimeoutMs
-    }
-    if (Date.now() >= until) {
-      await clearStaleClaim(ctx, snap)
-      until = Date.now() + ctx.settings.reconcileTimeoutMs
-    } else {
-      await pause(delay)
-      delay = Math.min(delay * 2, 250)
-    }
-    snap = await ctx.directory.readRef(first.ref)
-  }
-  if (!snap || snap.record?.id !== id) {
-    ctx.directory.forget(id)
-    throw notFound(id)
-  }
-  return snap
-}
-
-async function clearStaleClaim(ctx: VsphereContext, snap: VmSnapshot): Promise<void> {
-  try {
-    await writeGuarded(ctx, snap, [option(Key.destroying, '')])
-  } catch (e) {
-    // The claim moved meanwhile (its destroy is alive after all): look again.
-    if (!isConflict(e)) throw e
   }
 }

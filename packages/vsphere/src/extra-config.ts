@@ -30,6 +30,13 @@ export const Key = {
   rev: `${KEY_PREFIX}rev`,
   /** The token of a destroy under way: it makes destroys exclusive (see destroy.ts). */
   destroying: `${KEY_PREFIX}destroying`,
+  /**
+   * A start under way that has not taken effect yet (see staged-start.ts): what readers see
+   * instead of the keys it wrote, until its record step removes it.
+   */
+  pending: `${KEY_PREFIX}pending`,
+  /** The token of a power-off under way that is not a stop's (see power-off-claim.ts). */
+  poweringOff: `${KEY_PREFIX}poweroff`,
 } as const
 
 const EXEC_PREFIX = `${KEY_PREFIX}exec.`
@@ -69,6 +76,20 @@ export interface MainStateRecord {
   readonly finishedAt: string | null
   readonly exitCode: number
   readonly exitMsg: string
+}
+
+/**
+ * A start written but not yet taken effect: the values its keys had before (what readers see
+ * meanwhile), and the VM's power state and limits then.
+ */
+export interface PendingStart {
+  /** The start's commit token (also its run token). */
+  readonly token: string
+  /** The previous value of every key the start's commit wrote (`''`: the key was absent). */
+  readonly undo: readonly OptionValue[]
+  readonly powerState: 'poweredOn' | 'poweredOff' | 'suspended'
+  readonly memoryMb?: number
+  readonly cpuMhz?: number
 }
 
 /** An exec'd process: its configuration, the run it was started in, and its recorded state. */
@@ -123,6 +144,10 @@ export interface ContainerRecord {
   readonly revs: readonly string[]
   /** The token of a destroy under way, if any. */
   readonly destroying: string | null
+  /** A start under way that has not taken effect yet, if any. */
+  readonly pending: PendingStart | null
+  /** The token of a claimed power-off under way, if any. */
+  readonly poweringOff: string | null
 }
 
 /**
@@ -247,7 +272,38 @@ export function decodeRecord(entries: ReadonlyMap<string, string>): ContainerRec
     rev: revs.at(-1) ?? null,
     revs,
     destroying: entries.get(Key.destroying) || null,
+    pending: parsePending(json(entries.get(Key.pending))),
+    poweringOff: entries.get(Key.poweringOff) || null,
   }
+}
+
+const POWER_STATES: ReadonlySet<string> = new Set(['poweredOn', 'poweredOff', 'suspended'])
+
+function parsePending(v: unknown): PendingStart | null {
+  if (!isObject(v) || !isStr(v.token) || !Array.isArray(v.undo) || !isStr(v.powerState)) return null
+  if (!POWER_STATES.has(v.powerState)) return null
+  const undo: OptionValue[] = []
+  for (const o of v.undo) {
+    if (!Array.isArray(o) || !isStr(o[0]) || !isStr(o[1])) return null
+    undo.push({ key: o[0], value: o[1] })
+  }
+  return {
+    token: v.token,
+    undo,
+    powerState: v.powerState as PendingStart['powerState'],
+    ...(isInt(v.memoryMb) ? { memoryMb: v.memoryMb } : {}),
+    ...(isInt(v.cpuMhz) ? { cpuMhz: v.cpuMhz } : {}),
+  }
+}
+
+export function encodePending(pending: PendingStart): string {
+  return JSON.stringify({
+    token: pending.token,
+    undo: pending.undo.map((o) => [o.key, o.value]),
+    powerState: pending.powerState,
+    memoryMb: pending.memoryMb,
+    cpuMhz: pending.cpuMhz,
+  })
 }
 
 /** One extraConfig entry; an empty `value` deletes the key. */

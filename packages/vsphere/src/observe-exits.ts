@@ -1,10 +1,12 @@
 import { type ID, RunState } from '@portlayer/contracts'
 import type { GuestProcessInfo, MoRef } from '@portlayer/contracts/vmomi'
-import { listProcessesQuietly, powerOff, writeGuarded } from './container-actions.js'
+import { newToken } from './commit-tokens.js'
+import { listProcessesQuietly, writeGuarded } from './container-actions.js'
 import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { isCode, isConflict, wrap } from './errors.js'
 import { applyOptions, type ContainerRecord } from './extra-config.js'
+import { powerOffClaim, powerOffClaimed, powerOffEndedRun } from './power-off-claim.js'
 import { endOfRun } from './run-records.js'
 import { retrieve } from './vim-calls.js'
 import { type PowerState, snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm-snapshot.js'
@@ -29,9 +31,15 @@ export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, att
   const record = snap.record as ContainerRecord
   const state = record.mainState
   if (snap.powerState !== 'poweredOn' || !state) return { snap, changed: false }
+  // A start not yet taken effect, or a power-off under way, is its owner's to finish.
+  if (record.pending || record.poweringOff) return { snap, changed: false }
   if (state.phase === 'exited') {
     // The end is recorded but the power-off did not happen (or was interrupted): finish it.
-    return { snap: { ...snap, powerState: await finishRun(ctx, id, snap.ref) }, changed: true }
+    const off = await powerOffEndedRun(ctx, id, snap).catch((e) => {
+      ctx.settings.onBackgroundError(e)
+      return false
+    })
+    return { snap: off ? { ...snap, powerState: 'poweredOff' } : snap, changed: off }
   }
   // `stopping` too: a stop that was interrupted (its client gone, its record and power-off failed)
   // is finished here; a stop still under way copes with an observer finishing it first.
@@ -43,8 +51,11 @@ export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, att
     ctx.exits.watch(id)
     return { snap, procs, changed: false }
   }
+  // The power-off of an ended run is claimed in the same guarded write that records the end, so
+  // it cannot hit a start another client makes after this read.
+  const claim = ending.ended ? newToken() : undefined
   try {
-    await writeGuarded(ctx, snap, ending.options)
+    await writeGuarded(ctx, snap, claim ? [...ending.options, powerOffClaim(claim)] : ending.options)
   } catch (e) {
     if (isConflict(e)) {
       // Someone changed the container meanwhile (maybe recorded this very exit): look again.
@@ -55,20 +66,19 @@ export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, att
     return { snap, procs, changed: false }
   }
   ctx.directory.forgetDeleted(ending.options)
-  const powerState = ending.ended ? await finishRun(ctx, id, snap.ref) : snap.powerState
+  const powerState = claim ? await finishRun(ctx, id, snap.ref, claim) : snap.powerState
   const after = withEntries({ ...snap, powerState }, applyOptions(snap.entries, ending.options))
   return { snap: after, procs, changed: true }
 }
 
-/** Powers off the VM of a run whose end is recorded; the power state it is left in. */
-async function finishRun(ctx: VsphereContext, id: ID, ref: MoRef): Promise<PowerState> {
+/** Powers off the VM of a run whose end is recorded, under claim `claim`; the power state it is left in. */
+async function finishRun(ctx: VsphereContext, id: ID, ref: MoRef, claim: string): Promise<PowerState> {
   try {
-    await powerOff(ctx, id, ref)
+    await powerOffClaimed(ctx, id, ref, claim)
   } catch (e) {
     ctx.settings.onBackgroundError(e)
     return 'poweredOn'
   }
-  ctx.exits.unwatch(id)
   return 'poweredOff'
 }
 

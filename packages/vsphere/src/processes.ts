@@ -17,6 +17,7 @@ import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } fr
 import { commandLine, Guest, launchedSince, programNotFound } from './guest.js'
 import { observe } from './observe-exits.js'
 import { dropOldExited } from './run-records.js'
+import { visibleOf } from './vm-snapshot.js'
 
 // Processes other than a start's main process: exec'd ones, and signals to any process, all
 // through guest operations on a running container.
@@ -27,7 +28,7 @@ import { dropOldExited } from './run-records.js'
  */
 export async function execIn(ctx: VsphereContext, id: ID, proc: EntryPoint): Promise<ID> {
   const { factory, guest } = ctx
-  const snap = await ctx.directory.read(id)
+  const snap = visibleOf(await ctx.directory.read(id))
   const record = snap.record as ContainerRecord
   if (statusOf(record, snap.powerState) !== RunState.Running) {
     throw invalidState(`container ${id} is not running: processes are started in running containers`, id)
@@ -101,7 +102,10 @@ export async function execIn(ctx: VsphereContext, id: ID, proc: EntryPoint): Pro
 export async function signalIn(ctx: VsphereContext, processOrContainerId: ID, n: number): Promise<void> {
   const { guest } = ctx
   const { containerId, processId } = await resolveTarget(ctx, processOrContainerId)
-  const { snap, procs } = await observe(ctx, containerId, await ctx.directory.read(containerId))
+  const observed = await observe(ctx, containerId, await ctx.directory.read(containerId))
+  // A start not yet taken effect is not seen: the container reads as before it.
+  const snap = visibleOf(observed.snap)
+  const procs = snap === observed.snap ? observed.procs : undefined
   const record = snap.record as ContainerRecord
   const on = snap.powerState === 'poweredOn'
   let pid: number

@@ -1,16 +1,18 @@
-import { EXIT_NOT_FOUND, type FileCopy, type ID } from '@portlayer/contracts'
+import { ConcurrentModificationError, EXIT_NOT_FOUND, type FileCopy, type ID } from '@portlayer/contracts'
 import type { MoRef, OptionValue } from '@portlayer/contracts/vmomi'
 import type { PlanStep } from './commit-plan.js'
 import { powerOff, writeGuarded } from './container-actions.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged, materialise } from './datastore-staging.js'
-import { faultOf, isConflict } from './errors.js'
+import { BACKEND, faultOf, isConflict } from './errors.js'
 import { exitMessage } from './exit-message.js'
 import { encodeMainState, Key, type MainStateRecord, option, type PendingFileRecord } from './extra-config.js'
 import { landedOrFenced, Undecided } from './fence.js'
 import { commandLine, launchedSince, programNotFound, toGuestFile } from './guest.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
+import { powerOffClaim } from './power-off-claim.js'
 import { failedStartState, startedState } from './run-records.js'
+import { unstaged } from './staged-start.js'
 import { runTask } from './vim-calls.js'
 import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm-snapshot.js'
 
@@ -29,6 +31,8 @@ export interface StartProgress {
   superseded: boolean
   /** True once the start powered the VM on (for the commit's undo). */
   poweredOn?: boolean
+  /** The power-off claim the record step wrote for a program that could not start. */
+  powerOffClaim?: string
 }
 
 export interface StartInput {
@@ -43,6 +47,13 @@ export interface StartInput {
   readonly handleFiles: readonly FileCopy[]
   /** The VM is on from a run that ended: it goes off first, so the new run starts clean. */
   readonly powerOffFirst: boolean
+  /**
+   * The start is staged (see staged-start.ts): its record step is when it takes effect, and a
+   * start taken back meanwhile by another client failed (nobody saw it). Otherwise (a create's
+   * start, seen from its reconfiguration on) another run recorded means a later commit took
+   * over after this one landed.
+   */
+  readonly staged: boolean
 }
 
 export function startSteps(ctx: VsphereContext, input: StartInput, progress: StartProgress): PlanStep[] {
@@ -77,7 +88,12 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
         return undefined
       },
       landed: async () => {
-        if ((await ctx.directory.readRef(ref))?.powerState !== 'poweredOn') throw new Undecided('a power-on')
+        if ((await ctx.directory.readRef(ref))?.powerState !== 'poweredOn') {
+          // A staged start not seen on is taken back, which powers the VM off: a power-on still
+          // queued at vSphere then lands on a container that reads as before the start.
+          if (input.staged) return false
+          throw new Undecided('a power-on')
+        }
         progress.poweredOn = true
         return true
       },
@@ -91,6 +107,7 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
         const content = await guest.waitForTools(ref, ctx.settings.guestToolsTimeoutMs, id, VM_PROPERTIES)
         seen = content ? snapshotOf(content) : undefined
         if (seen?.record?.mainState?.run !== run) {
+          if (input.staged) throw takenBack(id)
           progress.superseded = true
           return 'finish'
         }
@@ -126,6 +143,8 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
       },
       landed: async () => {
         const found = await findLaunched(ctx, ref, main, launchedAt ?? new Date(0))
+        // Likewise: taking back a staged start powers the VM off, so a late program start dies.
+        if (found === undefined && input.staged) return false
         if (found === undefined) throw new Undecided('a program start')
         pid = found
         return true
@@ -150,9 +169,16 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
               )
         const options: OptionValue[] = [option(Key.mainState, encodeMainState(state))]
         if (input.recordedFiles.length > 0) options.push(option(Key.files, ''))
+        if (input.staged) options.push(unstaged)
+        // A program that could not even start leaves its VM to go off: claimed in this write.
+        if (pid === 0) {
+          progress.powerOffClaim = run
+          options.push(powerOffClaim(run))
+        }
         const outcome = await recordOwnRun(ctx, ref, run, seen, options)
         if (outcome === 'superseded') {
-          // Another commit took the run over since the tools check: its start runs, not ours.
+          // Taken back (staged), or another commit took the run over since the tools check.
+          if (input.staged) throw takenBack(id)
           progress.superseded = true
           if (pid > 0) await guest.terminate(ref, pid).catch((e) => ctx.settings.onBackgroundError(e))
           return 'finish'
@@ -167,7 +193,7 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
       landed: () =>
         landedOrFenced(ctx, ref, (now) => {
           const state = now.record?.mainState
-          return state?.run === run && state.phase !== 'starting'
+          return state?.run === run && state.phase !== 'starting' && now.record?.pending?.token !== run
         }),
     },
   )
@@ -207,4 +233,12 @@ async function findLaunched(
 ): Promise<number | undefined> {
   const procs = await ctx.guest.listProcesses(ref)
   return launchedSince(procs, commandLine(main.execPath, main.execArgs), since)
+}
+
+/** A staged start that another client took back (it waited longer than a start may take). */
+function takenBack(id: ID): ConcurrentModificationError {
+  return new ConcurrentModificationError(
+    `container ${id}: the start took too long and another client took it back`,
+    { backend: BACKEND, target: id },
+  )
 }

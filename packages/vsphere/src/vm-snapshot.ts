@@ -1,5 +1,12 @@
 import type { MoRef, ObjectContent, OptionValue } from '@portlayer/contracts/vmomi'
-import { type ContainerRecord, decodeRecord, KEY_PREFIX, portlayerEntries } from './extra-config.js'
+import {
+  applyOptions,
+  type ContainerRecord,
+  decodeRecord,
+  KEY_PREFIX,
+  Key,
+  portlayerEntries,
+} from './extra-config.js'
 
 /** What one read of a container's VM fetches: everything commit and the queries need, in one call. */
 export const VM_PROPERTIES: readonly string[] = Object.freeze([
@@ -77,5 +84,25 @@ export function withEntries(snapshot: VmSnapshot, entries: ReadonlyMap<string, s
  * reconfigures guarded by the `changeVersion` it read and, when only facts moved it, reads again.
  */
 export function versionOf(snap: VmSnapshot): string {
-  return snap.record?.rev ?? 'none'
+  return visibleOf(snap).record?.rev ?? 'none'
+}
+
+/**
+ * The container as readers see it: a start that has not taken effect yet (see staged-start.ts)
+ * is shown as the container was before it (its keys' previous values, the power state and limits
+ * then). The record keeps `pending`, so a read knows not to act on the VM meanwhile.
+ */
+export function visibleOf(snap: VmSnapshot): VmSnapshot {
+  const pending = snap.record?.pending
+  if (!pending) return snap
+  const entries = applyOptions(snap.entries, [...pending.undo, { key: Key.pending, value: '' }])
+  const record = decodeRecord(entries)
+  return {
+    ...snap,
+    entries,
+    powerState: pending.powerState,
+    memoryMb: pending.memoryMb ?? snap.memoryMb,
+    cpuLimitMhz: pending.cpuMhz ?? snap.cpuLimitMhz,
+    record: record && { ...record, pending },
+  }
 }

@@ -47,6 +47,8 @@ function record(mainState: MainStateRecord | null, execs: ExecRecord[] = []): Co
     rev: null,
     revs: [],
     destroying: null,
+    pending: null,
+    poweringOff: null,
   }
 }
 

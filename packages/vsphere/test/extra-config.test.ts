@@ -112,6 +112,8 @@ describe('decodeRecord', () => {
       rev: 'token-1',
       revs: ['token-0', 'token-1'],
       destroying: null,
+      pending: null,
+      poweringOff: null,
     })
   })
 
@@ -138,6 +140,8 @@ describe('decodeRecord', () => {
       rev: null,
       revs: [],
       destroying: null,
+      pending: null,
+      poweringOff: null,
     })
     expect(record?.extensions.size).toBe(0)
     expect(record?.created.getTime()).toBe(0)

@@ -184,38 +184,32 @@ describe('a start that fails after the commit’s reconfiguration', () => {
     expect(state.mainProcess?.finishedAt).toBeInstanceOf(Date)
   })
 
-  it('a start another client committed on top of has landed: nothing is put back and the commit succeeds', async () => {
+  it('a start another client reads while its power-on hangs and then fails: the reader sees the container as before, and its commit lands after the start is taken back', async () => {
     const other = await vcsim.backend({ exitPollIntervalMs: 0 })
     backends.push(other)
     const id = await stoppedContainer()
+    const before = await other.getContainerConfig(id)
     let h = await pl.setEntryPoint(await pl.getHandle(id), '/srv', '/bin/sleep', '60')
     h = await pl.setRunState(await pl.setLimits(h, 444, 1444), 'running')
     await vcsim.vc.admin.delay('PowerOnVM_Task', 800)
     await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
-    const failing = pl.commit(h)
-    // While the power-on hangs, another client commits on top of the first commit's configuration.
-    let landed = false
-    for (let i = 0; i < 40 && !landed; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10))
-      const config = await other.getContainerConfig(id)
-      if (config.limits.memoryMb !== 444) continue
-      // The container now counts as running (its start landed), so limits would be ignored: the
-      // other client changes the entry point.
-      await other.commit(await other.setEntryPoint(await other.getHandle(id), '/srv', '/bin/sleep', '61'))
-      landed = true
-    }
-    expect(landed).toBe(true)
-    // Its commit took effect (the other client saw it and built on it), so it is not put back and
-    // is not reported as failed; its power-on failed, so the run it began was cut off: the
-    // container reads running with its main process not started, and the next start starts it.
-    expect(await failing).toBe(id)
+    const failing = failure(pl.commit(h))
+    // While the power-on hangs the start is staged: another client sees the container as before
+    // and commits on top of that (its commit waits for the start to end).
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await other.getContainerConfig(id)).toEqual(before)
+    expect((await other.getContainerState(id)).status).toBe('created')
+    const otherCommit = other.commit(
+      await other.setEntryPoint(await other.getHandle(id), '/srv', '/bin/sleep', '61'),
+    )
+    const e = await failing
+    expect(e).toMatchObject({ code: 'INVALID_STATE', outcome: 'not-applied' })
+    expect(await otherCommit).toBe(id)
     await vcsim.vc.admin.reset()
     const config = await pl.getContainerConfig(id)
-    expect(config.limits).toEqual({ memoryMb: 444, cpuMhz: 1444 })
+    expect(config.limits).toEqual(before.limits)
     expect(config.mainProcess).toMatchObject({ workDir: '/srv', execArgs: '61' })
-    const state = await pl.getContainerState(id)
-    expect(state.status).toBe('running')
-    expect(state.mainProcess?.status).toBe('not-started')
+    expect((await pl.getContainerState(id)).status).toBe('created')
     await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
     expect((await pl.getContainerState(id)).mainProcess?.status).toBe('started')
   })
@@ -236,6 +230,7 @@ describe('when the configuration cannot be put back', () => {
       await own.setEntryPoint(await own.createContainer('no-undo'), '/', '/bin/sleep', '3600'),
     )
     created.push(id)
+    const before = await own.getContainerConfig(id)
     let h = await own.setLimits(await own.getHandle(id), 444, 1444)
     h = { ...h, pending: { ...h.pending, extensions: { 'test.kept': 'after' } } }
     h = await own.setRunState(h, 'running')
@@ -252,22 +247,24 @@ describe('when the configuration cannot be put back', () => {
     })
     await vcsim.vc.admin.failNext('PowerOnVM_Task', 'InvalidState')
     const error = await failure(own.commit(h))
-    // Half of it stays and could not be put back: the caller is told the outcome is unknown.
+    // The start could not be taken back: the caller is told the outcome is unknown.
     expect(error).toMatchObject({ code: 'UNAVAILABLE', outcome: 'unknown' })
     expect(error.detail?.fault).toBe('InvalidState')
     expect(reconfigures).toBe(2)
     expect(errors.map((e) => [e.target, e.detail?.fault])).toEqual([[id, 'HostCommunication']])
-    expect((await own.getContainerConfig(id)).limits).toEqual({ memoryMb: 444, cpuMhz: 1444 })
-    expect(await own.getExtensionState(id, 'test.kept')).toBe('after')
+    // The start stays staged, so readers still see the container as before it; the extension
+    // was told commit (the outcome is not known to be nothing).
+    expect((await own.getContainerConfig(id)).limits).toEqual(before.limits)
+    expect(await own.getExtensionState(id, 'test.kept')).toBeUndefined()
     expect(calls).toEqual({ committed: 1, rolledBack: 0 })
-    // The start was cut off: its commit landed, so the container reads as running with its main
-    // process not started, and the next commit of `running` starts it for real.
     const state = await own.getContainerState(id)
-    expect(state.status).toBe('running')
+    expect(state.status).toBe('created')
     expect(state.mainProcess?.status).toBe('not-started')
     unhook()
+    // This process gave the start up: its next commit takes it back at once, then starts.
     await own.commit(await own.setRunState(await own.getHandle(id), 'running'))
     expect((await own.getContainerState(id)).mainProcess?.status).toBe('started')
+    expect((await own.getContainerConfig(id)).limits).toEqual(before.limits)
   })
 })
 

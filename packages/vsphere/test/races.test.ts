@@ -219,10 +219,11 @@ describe('exit recording against concurrent work', () => {
     expect(errors.some((e) => PortLayerError.isInstance(e) && e.target === broken)).toBe(true)
   })
 
-  it('a start that another client stopped and destroyed meanwhile had landed: it succeeds, its extension committed', async () => {
+  it('a stop and a destroy another client makes while a start is staged wait for it: the start succeeds, its extension committed; the stop is CONFLICT and the destroy refused', async () => {
     const hooked = new HookedGateway(vcsim.gateway)
+    const hookedB = new HookedGateway(vcsim.gateway)
     const a = await vcsim.backend({ exitPollIntervalMs: 0 }, hooked)
-    const b = await vcsim.backend({ exitPollIntervalMs: 0 })
+    const b = await vcsim.backend({ exitPollIntervalMs: 0 }, hookedB)
     backends.push(a, b)
     owner = a
     const calls = { committed: 0, rolledBack: 0 }
@@ -243,17 +244,28 @@ describe('exit recording against concurrent work', () => {
     )
     let h = await a.setRunState(await a.getHandle(id), 'running')
     h = { ...h, pending: { ...h.pending, extensions: { 'test.gone': 'attached' } } }
-    // After A's commit is configured (so the container runs), and before its power-on, B stops
-    // and destroys the container.
+    // After A's commit is staged, and before its power-on, B stops and then destroys the
+    // container; A's power-on goes out once B is waiting (it read the container twice).
+    let bDone: Promise<string[]> = Promise.resolve([])
     hooks.push(
       hooked.intercept('PowerOnVM_Task', async (_args, forward) => {
-        await b.commit(await b.setRunState(await b.getHandle(id), 'stopped'))
-        await b.destroyContainer(id)
+        const stop = await b.setRunState(await b.getHandle(id), 'stopped')
+        const bWaiting = signal()
+        let reads = 0
+        hooks.push(
+          hookedB.intercept('RetrievePropertiesEx', (_a, f) => {
+            if (++reads === 2) bWaiting.resolve()
+            return f()
+          }),
+        )
+        bDone = (async () => [await outcome(b.commit(stop)), await outcome(b.destroyContainer(id))])()
+        await bWaiting.promise
         return forward()
       }),
     )
     expect(await outcome(a.commit(h))).toBe('ok')
     expect(calls).toEqual({ committed: 1, rolledBack: 0 })
-    expect(await outcome(a.getContainerState(id))).toBe('NOT_FOUND')
+    expect(await bDone).toEqual(['CONFLICT', 'INVALID_STATE'])
+    expect((await a.getContainerState(id)).mainProcess?.status).toBe('started')
   })
 })

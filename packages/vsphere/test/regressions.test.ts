@@ -182,28 +182,34 @@ describe('problem 3: lost answers', () => {
 })
 
 describe('problem 4: a start race across clients', () => {
-  it('two clients start one container (the second from the version the first one’s start wrote): one start, one main process', async () => {
+  it('two clients start one container, the second while the first one’s start is under way: one start, one main process', async () => {
     const hooked = new HookedGateway(vcsim.gateway)
     const a = await backend(hooked)
-    const b = await backend()
+    const bHooked = new HookedGateway(vcsim.gateway)
+    const b = await backend(bHooked)
     const id = await createdContainer(a)
     const aPowering = signal()
-    const bDone = signal()
+    const bWaiting = signal()
     // A is held just before its power-on, after its own reconfigure; B then reads the container
-    // and starts it.
+    // and commits running too. A goes on once B has read the container twice (B is waiting).
     const remove = hooked.intercept('PowerOnVM_Task', async (_args, forward) => {
       aPowering.resolve()
-      await bDone.promise
+      await bWaiting.promise
       return forward()
     })
     const startA = codeOf(a.commit(await a.setRunState(await a.getHandle(id), 'running')))
     await aPowering.promise
-    const startB = codeOf(b.getHandle(id).then(async (h) => b.commit(await b.setRunState(h, 'running'))))
-    const bCode = await startB
-    bDone.resolve()
+    const hb = await b.setRunState(await b.getHandle(id), 'running')
+    let reads = 0
+    bHooked.intercept('RetrievePropertiesEx', (_args, forward) => {
+      if (++reads === 2) bWaiting.resolve()
+      return forward()
+    })
+    const bCode = await codeOf(b.commit(hb))
     const aCode = await startA
     remove()
-    // (B may legitimately see A's start as done, or be refused; it must never start a second run.)
+    // B read the container before A's start took effect: B waited for it, then was refused.
+    expect({ aCode, bCode }).toEqual({ aCode: 'ok', bCode: 'CONFLICT' })
     expect(await mainProcessesRunning(id), `A: ${aCode}, B: ${bCode}`).toBe(1)
     const state = await b.getContainerState(id)
     expect(state.status).toBe('running')
