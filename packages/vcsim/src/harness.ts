@@ -1,9 +1,12 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { UnavailableError } from '@portlayer/contracts'
+import { CancelledError, type PortLayerError, TimeoutError, UnavailableError } from '@portlayer/contracts'
 import { createAdmin, type VcsimAdmin } from './admin.js'
-import { type BuildOptions, buildVcsim } from './build.js'
+import { asPortLayerError, type BuildOptions, buildVcsim } from './build.js'
+import { log, stderrLogger, type VcsimLogger } from './logger.js'
+import { startOptions } from './options.js'
 
+/** Options of {@link startVcsim}; those of {@link BuildOptions} choose the sources, Go and the cache. */
 export interface StartVcsimOptions extends BuildOptions {
   /** Serve HTTPS with a freshly generated self-signed certificate. Default: false. */
   tls?: boolean
@@ -12,8 +15,18 @@ export interface StartVcsimOptions extends BuildOptions {
    * (about what vSphere keeps); 0 keeps them until the VM powers off.
    */
   exitedProcessRetentionMs?: number
-  /** Deadline for building (when needed) and starting the harness. Default: 300000 ms. */
+  /** Deadline for building (when needed) and starting the harness (`TIMEOUT` past it). Default: 300000 ms. */
   timeoutMs?: number
+  /**
+   * Aborts building and starting (`CANCELLED`, with the signal's reason as `cause`); a harness
+   * already started is not affected (stop it with `stop()`).
+   */
+  signal?: AbortSignal
+  /**
+   * Build progress, starts and stops (`debug`), and a harness that exits unexpectedly (`warn`).
+   * Default: `info` and above to stderr; `{}` is silent.
+   */
+  logger?: VcsimLogger
 }
 
 /** Credentials that guest operations accept (`NamePasswordAuthentication`). */
@@ -42,6 +55,10 @@ export interface Vcsim {
   readonly pid: number
   /** Stops the harness and waits for it to exit; idempotent. */
   stop(): Promise<void>
+  /** The same as {@link Vcsim.stop}. */
+  close(): Promise<void>
+  /** The same as {@link Vcsim.stop}, for `await using vc = await startVcsim()`. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 
 interface ReadyLine {
@@ -65,17 +82,61 @@ let exitHookInstalled = false
 /**
  * Builds the harness when needed (see {@link buildVcsim}), starts it on a free loopback port and
  * resolves once it serves.
- * @throws UnavailableError when Go or govmomi is missing, the build fails, or the harness does
- * not start in time.
+ * @throws UnavailableError when Go or govmomi is missing (and no binary is cached for these
+ * sources), the build fails, or the harness exits before it serves.
+ * @throws TimeoutError when building and starting take longer than `timeoutMs`.
+ * @throws CancelledError when `signal` aborts first.
+ * @throws InvalidArgumentError for a malformed option.
  */
 export async function startVcsim(options: StartVcsimOptions = {}): Promise<Vcsim> {
-  const timeoutMs = options.timeoutMs ?? 300_000
-  const deadline = Date.now() + timeoutMs
-  const binary = await withDeadline(buildVcsim(options), timeoutMs, 'building the vcsim harness')
+  const opts = startOptions(options)
+  const logger = opts.logger ?? stderrLogger
+  const userSignal = opts.signal
+  // One signal for both steps: the caller's abort or the deadline, told apart afterwards.
+  const deadline = new AbortController()
+  const timer = setTimeout(() => deadline.abort(), opts.timeoutMs)
+  const signal = userSignal ? AbortSignal.any([userSignal, deadline.signal]) : deadline.signal
+  const failure = (e: unknown, what: string): PortLayerError => {
+    if (userSignal?.aborted)
+      return new CancelledError(`vcsim harness: ${what} cancelled`, {
+        backend: 'vcsim',
+        cause: userSignal.reason,
+      })
+    if (deadline.signal.aborted)
+      return new TimeoutError(`vcsim harness: ${what} took longer than ${opts.timeoutMs} ms`, {
+        backend: 'vcsim',
+        detail: { timeoutMs: opts.timeoutMs },
+      })
+    return asPortLayerError(e, what)
+  }
+  try {
+    let binary: string
+    try {
+      binary = await buildVcsim({ ...opts, logger, signal })
+    } catch (e) {
+      throw failure(e, 'building the vcsim harness')
+    }
+    try {
+      return await spawnHarness(binary, opts, logger, signal)
+    } catch (e) {
+      throw failure(e, 'starting the vcsim harness')
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function spawnHarness(
+  binary: string,
+  opts: ReturnType<typeof startOptions>,
+  logger: VcsimLogger,
+  signal: AbortSignal,
+): Promise<Vcsim> {
+  if (signal.aborted) throw new CancelledError('vcsim harness: cancelled', { backend: 'vcsim' })
   const args: string[] = []
-  if (options.tls) args.push('-tls')
-  if (options.exitedProcessRetentionMs !== undefined) {
-    args.push(`-exited-retention=${Math.max(0, Math.floor(options.exitedProcessRetentionMs))}ms`)
+  if (opts.tls) args.push('-tls')
+  if (opts.exitedProcessRetentionMs !== undefined) {
+    args.push(`-exited-retention=${opts.exitedProcessRetentionMs}ms`)
   }
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   installExitHook()
@@ -87,23 +148,37 @@ export async function startVcsim(options: StartVcsimOptions = {}): Promise<Vcsim
   // The pipe may break when the harness dies first; that is reported through 'exit'.
   child.stdin.on('error', () => {})
 
+  let stopRequested = false
+  let ready: ReadyLine | undefined
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('exit', (code, sig) => {
       live.delete(child)
-      resolve(code ?? (signal ? -1 : null))
+      if (!stopRequested && ready !== undefined) {
+        // Tests waiting on this harness will see connections refused; say why here.
+        const tail = stderr.trim().split('\n').slice(-5).join('\n')
+        log(
+          logger,
+          'warn',
+          `vcsim harness (pid ${child.pid}) exited unexpectedly (${sig ?? `code ${code}`})${tail ? `:\n${tail}` : ''}`,
+        )
+      }
+      resolve(code ?? (sig ? -1 : null))
     })
   })
 
-  let ready: ReadyLine
+  const onAbort = () => child.kill('SIGKILL')
+  signal.addEventListener('abort', onAbort, { once: true })
   try {
-    ready = await withDeadline(
-      readReadyLine(child, exited, () => stderr),
-      Math.max(1, deadline - Date.now()),
-      'starting the vcsim harness',
-    )
+    ready = await readReadyLine(child, exited, () => stderr)
   } catch (e) {
     child.kill('SIGKILL')
     throw e
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+  if (signal.aborted) {
+    child.kill('SIGKILL')
+    throw new CancelledError('vcsim harness: cancelled', { backend: 'vcsim' })
   }
   // From here on the harness must not keep this process alive: tests stop it, and if they do
   // not, its stdin closes when this process exits and it exits too.
@@ -111,16 +186,19 @@ export async function startVcsim(options: StartVcsimOptions = {}): Promise<Vcsim
   for (const stream of [child.stdin, child.stdout, child.stderr]) {
     ;(stream as unknown as { unref?: () => void }).unref?.()
   }
+  log(logger, 'debug', `vcsim harness: pid ${child.pid} serves ${ready.url} (${binary})`)
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      stopRequested = true
       if (child.exitCode === null && child.signalCode === null) {
         child.stdin.end()
         child.kill('SIGTERM')
         const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
         await exited
         clearTimeout(timer)
+        log(logger, 'debug', `vcsim harness: pid ${child.pid} stopped`)
       }
     })()
     return stopping
@@ -137,6 +215,8 @@ export async function startVcsim(options: StartVcsimOptions = {}): Promise<Vcsim
     admin: createAdmin(ready.adminUrl),
     pid: child.pid as number,
     stop,
+    close: stop,
+    [Symbol.asyncDispose]: stop,
   }
 }
 
@@ -183,24 +263,6 @@ function readReadyLine(
       }
     })
   })
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new UnavailableError(`vcsim harness: ${what} took longer than ${ms} ms`, { backend: 'vcsim' }),
-        ),
-      ms,
-    )
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 function installExitHook(): void {

@@ -1,4 +1,7 @@
 export { createAdmin, type ExpiredReads, type ExpireSessionsOptions, type VcsimAdmin } from './admin.js'
-export { type BuildOptions, buildVcsim, defaultSourceDir } from './build.js'
+export { type VcsimAvailability, type VcsimAvailableOptions, vcsimAvailable } from './available.js'
+export { type BuildOptions, buildVcsim } from './build.js'
 export { type GuestCredentials, type StartVcsimOptions, startVcsim, type Vcsim } from './harness.js'
+export type { VcsimLogger } from './logger.js'
+export { defaultCacheDir, defaultSourceDir } from './paths.js'
 export { DEBIAN_PACKAGES, DEFAULT_GOPATH } from './toolchain.js'

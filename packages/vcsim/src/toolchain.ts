@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { constants, existsSync } from 'node:fs'
+import { access, mkdir } from 'node:fs/promises'
+import { isAbsolute, join } from 'node:path'
 import { UnavailableError } from '@portlayer/contracts'
 
 /** The Debian packages that provide Go and govmomi's source for the harness build. */
@@ -9,7 +10,8 @@ export const DEBIAN_PACKAGES = ['golang-go', 'golang-github-vmware-govmomi-dev']
 /** Where Debian's golang-github-vmware-govmomi-dev puts its GOPATH. */
 export const DEFAULT_GOPATH = '/usr/share/gocode'
 
-const INSTALL_HINT = `install the Debian packages ${DEBIAN_PACKAGES.join(' and ')} (\`pnpm vcsim:setup\` as root, or \`apt-get install -y ${DEBIAN_PACKAGES.join(' ')}\`)`
+/** What to do about a missing toolchain, for messages. */
+export const INSTALL_HINT = `install the Debian packages ${DEBIAN_PACKAGES.join(' and ')} (as root: \`npx portlayer-vcsim setup\`, in the portlayer repository \`pnpm vcsim:setup\`; or \`apt-get install -y ${DEBIAN_PACKAGES.join(' ')}\`)`
 
 export interface Toolchain {
   /** The `go` executable. */
@@ -30,9 +32,10 @@ export interface ProcessResult {
 export function run(
   command: string,
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
+    // With `signal`, an abort kills the command and rejects with an AbortError.
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -82,8 +85,11 @@ export async function findToolchain(
   return { go, version: result.stdout.trim(), gopath }
 }
 
-/** The environment of every Go invocation: GOPATH mode, Debian's sources only, no downloads. */
-export function goEnv(gopath: string): NodeJS.ProcessEnv {
+/**
+ * The environment of every Go invocation: GOPATH mode, Debian's sources only, no downloads.
+ * `gocache` is Go's build cache when Go's own default cannot be used.
+ */
+export function goEnv(gopath: string, gocache?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     GO111MODULE: 'off',
@@ -91,8 +97,28 @@ export function goEnv(gopath: string): NodeJS.ProcessEnv {
     GOPROXY: 'off',
     GOFLAGS: '-buildvcs=false',
   }
-  // Go refuses to run without a build cache location.
-  if (!env.GOCACHE && !env.XDG_CACHE_HOME && !env.HOME)
-    env.GOCACHE = join(process.cwd(), '.vcsim-cache', 'go-build')
+  if (gocache !== undefined) env.GOCACHE = gocache
   return env
+}
+
+/**
+ * Go's build cache for a build whose binary goes to `cacheDir`: `GOCACHE` when set, else Go's
+ * default (`$XDG_CACHE_HOME/go-build` or `~/.cache/go-build`, shared with the user's other Go
+ * builds) when it can be written, else `<cacheDir>/go-build` (a home that cannot be written).
+ */
+export async function goBuildCache(cacheDir: string): Promise<string | undefined> {
+  if (process.env.GOCACHE) return undefined
+  const xdg = process.env.XDG_CACHE_HOME
+  const base = xdg && isAbsolute(xdg) ? xdg : process.env.HOME ? join(process.env.HOME, '.cache') : undefined
+  if (base !== undefined) {
+    const dir = join(base, 'go-build')
+    const ok = await mkdir(dir, { recursive: true })
+      .then(() => access(dir, constants.W_OK))
+      .then(
+        () => true,
+        () => false,
+      )
+    if (ok) return undefined
+  }
+  return join(cacheDir, 'go-build')
 }
