@@ -4,10 +4,12 @@ import { defineConfig } from 'vitest/config'
 // `pnpm test` stays the command it runs.
 const resultsFile = process.env.PORTLAYER_TEST_RESULTS
 
-// One project per package; each package owns its vitest.config.ts.
+// One project per package; each package owns its vitest.config.ts. The global setup provisions
+// and builds the vcsim harness once, for the projects that use it.
 export default defineConfig({
   test: {
     projects: ['packages/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
+    globalSetup: ['./vitest.global-setup.ts'],
     ...(resultsFile ? { reporters: ['default', 'json'], outputFile: { json: resultsFile } } : {}),
   },
 })
