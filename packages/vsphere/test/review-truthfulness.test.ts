@@ -302,11 +302,13 @@ describe('review: a read that finishes an ended run', () => {
     let restart: Promise<string> = Promise.resolve('not run')
     reader.hooks.intercept('PowerOffVM_Task', async (_args, forward) => {
       // The reader recorded the exit and is about to power the VM off: another client restarts
-      // it; the power-off goes out once the restart's commit has read the container.
+      // it; the power-off goes out once the restart's commit has read the container again after its handle and its commit read it.
       reader.hooks.intercept('PowerOffVM_Task', (_a, f) => f())
+      // (The read after those of its handle and its commit comes after its power-on, unless it waits for the reader.)
       const starterRead = signal()
+      let reads = 0
       starter.hooks.intercept('RetrievePropertiesEx', (_a, f) => {
-        starterRead.resolve()
+        if (++reads === 3) starterRead.resolve()
         return f()
       })
       const h = await starter.pl.setEntryPoint(await starter.pl.getHandle(id), '/', '/bin/sleep', '3600')
@@ -339,10 +341,11 @@ describe('review: the undo of a power-on', () => {
     a.hooks.intercept('PowerOffVM_Task', async (_args, forward) => {
       a.hooks.intercept('PowerOffVM_Task', (_a, f) => f())
       // A has decided to power off; B commits running meanwhile, and A's power-off goes out
-      // once B's commit has read the container.
+      // once B's commit has read the container again after its handle and its commit read it (after its power-on, unless B waits for A).
       const bRead = signal()
+      let reads = 0
       b.hooks.intercept('RetrievePropertiesEx', (_a, f) => {
-        bRead.resolve()
+        if (++reads === 3) bRead.resolve()
         return f()
       })
       restart = outcome(
