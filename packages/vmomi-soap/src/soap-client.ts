@@ -31,6 +31,45 @@ function warmWsdlCache(): Promise<unknown> {
   return warmed
 }
 
+type Description = (this: unknown, definitions: unknown, xmlns?: unknown) => unknown
+interface Describable {
+  description: Description
+}
+interface Definitions {
+  schemas?: Record<string, { complexTypes?: object; types?: object; elements?: object }>
+  messages?: object
+}
+
+const described = new WeakSet<object>()
+
+/**
+ * node-soap works out the schema description of a type anew for every element of an answer that
+ * names its type (`xsi:type`: every property value, every extraConfig entry) and of every response
+ * message, building fresh objects each time. With no namespace context given, a description
+ * depends only on the parsed WSDL, which never changes: each is kept after its first use.
+ */
+export function keepDescriptions(definitions: Definitions | undefined): void {
+  if (!definitions || described.has(definitions)) return
+  described.add(definitions)
+  const keep = (element: unknown): void => {
+    const el = element as Partial<Describable> | null
+    if (typeof el?.description !== 'function') return
+    const original = el.description
+    let kept: { value: unknown } | undefined
+    el.description = function (this: unknown, defs: unknown, xmlns?: unknown): unknown {
+      if (defs !== definitions || xmlns !== undefined) return original.call(this, defs, xmlns)
+      kept ??= { value: original.call(this, defs) }
+      return kept.value
+    }
+  }
+  for (const schema of Object.values(definitions.schemas ?? {})) {
+    for (const table of [schema.complexTypes, schema.types, schema.elements]) {
+      for (const element of Object.values(table ?? {})) keep(element)
+    }
+  }
+  for (const message of Object.values(definitions.messages ?? {})) keep(message)
+}
+
 export async function createVimSoapClient(
   transport: Transport,
   redactor: Redactor,
@@ -44,6 +83,7 @@ export async function createVimSoapClient(
     ...WSDL_OPTIONS,
   } as unknown as IOptions)) as unknown as Client & Record<string, unknown>
   client.setSOAPAction(`urn:vim25/${apiVersion}`)
+  keepDescriptions((client as unknown as { wsdl?: { definitions?: Definitions } }).wsdl?.definitions)
   const mutable = client as unknown as Record<string, unknown>
   // node-soap keeps the last request and response on the client (a password, a session key).
   const forget = (): void => {
