@@ -90,6 +90,12 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     if (this.#closed) return
     this.#closed = true
     if (this.#ctx) await disconnect(this.#ctx)
+    this.#settings.logger.debug('portlayer vsphere: closed')
+  }
+
+  /** `await using pl = await createVsphere(...)` closes it at the end of the block (see {@link close}). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   /** The context of a connected, open backend. */

@@ -1,4 +1,12 @@
-import { type ID, InvalidArgumentError, MAX_LIMITS, type ResourceLimits } from '@portlayer/contracts'
+import { adoptError } from '@portlayer/backend-kit'
+import {
+  type ID,
+  InvalidArgumentError,
+  isLogger,
+  type Logger,
+  MAX_LIMITS,
+  type ResourceLimits,
+} from '@portlayer/contracts'
 
 /** Credentials for guest operations (`NamePasswordAuthentication` inside the VM). */
 export interface GuestCredentials {
@@ -48,8 +56,16 @@ export interface VsphereSettings {
    * kept. A positive integer; default 64.
    */
   readonly maxExitedExecs?: number
-  /** Told about failures of background and best-effort work (exit poll, staged file clean-up, release hooks). */
+  /**
+   * Told about failures of background and best-effort work (exit poll, staged file clean-up,
+   * release hooks). Without it they go to `logger.warn`.
+   */
   readonly onBackgroundError?: (error: unknown) => void
+  /**
+   * Where background failures are reported when `onBackgroundError` is not given (`warn`), and
+   * the connection's life (`debug`). The shape of `console` and pino; default `console`.
+   */
+  readonly logger?: Logger
   /**
    * Default deadline of one PortLayer call in milliseconds (a commit that starts a container
    * included); past it the call fails with `TIMEOUT`, following the outcome rule. 0 turns it off.
@@ -86,6 +102,7 @@ export interface ResolvedSettings {
   readonly listPageSize: number
   readonly maxExitedExecs: number
   readonly onBackgroundError: (error: unknown) => void
+  readonly logger: Logger
   readonly callTimeoutMs: number
   readonly reconcileTimeoutMs: number
 }
@@ -178,6 +195,9 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
     fail('vmName must be a function of the container ID')
   if (settings.onBackgroundError !== undefined && typeof settings.onBackgroundError !== 'function')
     fail('onBackgroundError must be a function')
+  if (settings.logger !== undefined && !isLogger(settings.logger))
+    fail('logger must have debug, info, warn and error methods')
+  const logger = settings.logger ?? console
   const guestId = settings.guestId ?? DEFAULT_GUEST_ID
   if (typeof guestId !== 'string' || !/^[A-Za-z0-9_]{1,64}$/.test(guestId))
     fail('guestId must be a vSphere guest identifier')
@@ -221,7 +241,8 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
       Number.MAX_SAFE_INTEGER,
       DEFAULT_MAX_EXITED_EXECS,
     ),
-    onBackgroundError: settings.onBackgroundError ?? (() => {}),
+    onBackgroundError: settings.onBackgroundError ?? warnTo(logger),
+    logger,
     callTimeoutMs: integer(settings.callTimeoutMs, 'callTimeoutMs', 0, 24 * HOUR_MS, DEFAULT_CALL_TIMEOUT_MS),
     reconcileTimeoutMs: integer(
       settings.reconcileTimeoutMs,
@@ -269,4 +290,16 @@ export function vmNameFor(settings: ResolvedSettings, containerId: ID): string {
     )
   }
   return name
+}
+
+/** Background failures to `logger.warn`: one line naming the code and the message (never secrets). */
+function warnTo(logger: Logger): (error: unknown) => void {
+  return (error) => {
+    try {
+      const e = adoptError(error, { backend: 'vsphere' })
+      logger.warn(`portlayer vsphere: background work failed: ${e.code}: ${e.message}`, e)
+    } catch {
+      // A logger that throws must not break the work that reported.
+    }
+  }
 }

@@ -80,6 +80,21 @@ async function refusal(p: Promise<unknown>): Promise<PortLayerError> {
   throw new Error('resolved')
 }
 
+describe('disposal', () => {
+  it('Symbol.asyncDispose closes the backend like close(): later calls are UNAVAILABLE, disposing again is harmless, the gateway stays open', async () => {
+    const { gateway } = fakeGateway()
+    let gatewayClosed = false
+    const pl = await new PortLayerVsphere(settings).init(
+      { ...gateway, close: async () => void (gatewayClosed = true) } as VmomiGateway,
+      new BasicHandleFactory(),
+    )
+    await pl[Symbol.asyncDispose]()
+    expect((await refusal(pl.listContainers())).code).toBe('UNAVAILABLE')
+    await pl[Symbol.asyncDispose]()
+    expect(gatewayClosed).toBe(false)
+  })
+})
+
 describe('PortLayerVsphere.init', () => {
   it('resolves every inventory path once, in parallel, and nothing else', async () => {
     const { gateway, calls } = fakeGateway()

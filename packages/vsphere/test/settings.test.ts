@@ -133,3 +133,56 @@ describe('vmNameFor', () => {
     )
   })
 })
+
+describe('logger', () => {
+  const calls = () => {
+    const seen: { level: string; message: string }[] = []
+    const logger = Object.fromEntries(
+      ['debug', 'info', 'warn', 'error'].map((level) => [
+        level,
+        (message: string) => seen.push({ level, message }),
+      ]),
+    ) as unknown as import('@portlayer/contracts').Logger
+    return { seen, logger }
+  }
+
+  it('without onBackgroundError, a background failure goes to logger.warn as one short line without secrets', () => {
+    const { seen, logger } = calls()
+    const resolved = resolveSettings({ ...base, logger })
+    resolved.onBackgroundError(new Error(`disk full while ${SECRET.length} bytes were written`))
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.level).toBe('warn')
+    expect(seen[0]?.message).toMatch(/^portlayer vsphere: background work failed: \w+: .*disk full/)
+    expect(JSON.stringify(seen)).not.toContain(SECRET)
+  })
+
+  it('with onBackgroundError, that is where background failures go', () => {
+    const { seen, logger } = calls()
+    const heard: unknown[] = []
+    const resolved = resolveSettings({ ...base, logger, onBackgroundError: (e) => heard.push(e) })
+    resolved.onBackgroundError(new Error('x'))
+    expect(heard).toHaveLength(1)
+    expect(seen).toEqual([])
+  })
+
+  it('a logger that throws does not break the work that reported', () => {
+    const throwing = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: () => {
+        throw new Error('boom')
+      },
+    }
+    const resolved = resolveSettings({ ...base, logger: throwing })
+    expect(() => resolved.onBackgroundError(new Error('x'))).not.toThrow()
+  })
+
+  it.each([
+    ['a string', 'console'],
+    ['an object without warn', { debug() {}, info() {}, error() {} }],
+    ['null', null],
+  ])('a logger that is %s is refused with INVALID_ARGUMENT', (_what, logger) => {
+    expect(refusal({ ...base, logger })).toMatchObject({ code: 'INVALID_ARGUMENT' })
+  })
+})
