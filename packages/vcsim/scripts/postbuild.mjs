@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Copies the harness's Go sources (tools/vcsim, tests left out) into dist/harness, so the
-// published package can build the harness wherever it is installed.
+// After tsup: copies the harness's Go sources (tools/vcsim, tests left out) into dist/harness, so
+// the published package can build the harness wherever it is installed.
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
