@@ -1,4 +1,5 @@
 import { type Client, createClientAsync, type IOptions } from 'soap'
+import { parseAnswer } from './fast-parse.js'
 import type { Redactor } from './redact.js'
 import { SoapHttpClient, type Transport } from './transport.js'
 import { vim25Wsdl } from './wsdl.js'
@@ -70,6 +71,27 @@ export function keepDescriptions(definitions: Definitions | undefined): void {
   for (const message of Object.values(definitions.messages ?? {})) keep(message)
 }
 
+interface Wsdl {
+  definitions?: Definitions
+  xmlToObject(xml: unknown, callback?: unknown): unknown
+}
+
+const fastParsing = new WeakSet<object>()
+
+/** node-soap reads answers with {@link parseAnswer} first, and itself only what that leaves. */
+export function useFastParse(wsdl: Wsdl | undefined): void {
+  if (!wsdl || fastParsing.has(wsdl)) return
+  fastParsing.add(wsdl)
+  const own = wsdl.xmlToObject
+  wsdl.xmlToObject = function (this: unknown, xml: unknown, callback?: unknown): unknown {
+    if (callback === undefined && typeof xml === 'string') {
+      const envelope = parseAnswer(xml)
+      if (envelope !== undefined) return envelope
+    }
+    return own.call(this, xml, callback)
+  }
+}
+
 export async function createVimSoapClient(
   transport: Transport,
   redactor: Redactor,
@@ -83,7 +105,9 @@ export async function createVimSoapClient(
     ...WSDL_OPTIONS,
   } as unknown as IOptions)) as unknown as Client & Record<string, unknown>
   client.setSOAPAction(`urn:vim25/${apiVersion}`)
-  keepDescriptions((client as unknown as { wsdl?: { definitions?: Definitions } }).wsdl?.definitions)
+  const wsdl = (client as unknown as { wsdl?: Wsdl }).wsdl
+  keepDescriptions(wsdl?.definitions)
+  useFastParse(wsdl)
   const mutable = client as unknown as Record<string, unknown>
   // node-soap keeps the last request and response on the client (a password, a session key).
   const forget = (): void => {
