@@ -3,19 +3,13 @@ import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { vcsimAvailable } from './packages/vcsim/src/available.js'
 import { buildVcsim } from './packages/vcsim/src/build.js'
-import type { VcsimLogger } from './packages/vcsim/src/logger.js'
+import { stderrLogger } from './packages/vcsim/src/logger.js'
 import { provisionToolchain } from './packages/vcsim/src/setup.js'
 
 // Before any test file runs: when the run includes a project that uses the vcsim harness, make
 // sure the harness can be built (installing Debian's Go and govmomi when this is root with apt)
 // and build it once into the cache. When that cannot be done, stop with one line that says what
 // to run, instead of failing every vSphere test file on its own.
-
-const stderr: VcsimLogger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`${m}\n`),
-  error: (m) => process.stderr.write(`${m}\n`),
-}
 
 /** The projects of this run whose package is @portlayer/vcsim or depends on it. */
 function projectsUsingVcsim(project: TestProject): { names: string[]; goTests: boolean } {
@@ -46,9 +40,9 @@ export default async function setup(project: TestProject): Promise<void> {
   if (names.length === 0) return
   try {
     if (goTests || !(await vcsimAvailable()).available) {
-      await provisionToolchain({ logger: stderr, setupCommand: 'pnpm vcsim:setup' })
+      await provisionToolchain({ logger: stderrLogger, setupCommand: 'pnpm vcsim:setup' })
     }
-    await buildVcsim({ logger: stderr })
+    await buildVcsim({ logger: stderrLogger })
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e)
     process.stderr.write(`${message} [needed by the test projects ${names.join(', ')}]\n`)

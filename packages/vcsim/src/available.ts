@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { PortLayerError } from '@portlayer/contracts'
 import { newestCached, sourceKey, throwIfAborted } from './build.js'
+import { silentLogger } from './logger.js'
 import { buildOptions } from './options.js'
 import { defaultCacheDir, defaultSourceDir, fallbackCacheDir, writableCacheDir } from './paths.js'
 import { findToolchain } from './toolchain.js'
@@ -43,7 +44,7 @@ export async function vcsimAvailable(options: VcsimAvailableOptions = {}): Promi
       opts.cacheDir !== undefined ? [resolve(opts.cacheDir)] : [defaultCacheDir(), fallbackCacheDir()]
     if ((await newestCached(dirs, key)) !== undefined) return { available: true }
     await findToolchain(opts.gopath)
-    await writableCacheDir(opts.cacheDir, {})
+    await writableCacheDir(opts.cacheDir, silentLogger)
     throwIfAborted(opts.signal)
     return { available: true }
   } catch (e) {

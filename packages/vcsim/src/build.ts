@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { constants, existsSync } from 'node:fs'
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { CancelledError, PortLayerError, UnavailableError } from '@portlayer/contracts'
-import { log, stderrLogger, type VcsimLogger } from './logger.js'
+import { CancelledError, type Logger, PortLayerError, UnavailableError } from '@portlayer/contracts'
+import { log, stderrLogger } from './logger.js'
 import { buildOptions } from './options.js'
 import { defaultCacheDir, defaultSourceDir, fallbackCacheDir, writableCacheDir } from './paths.js'
 import { findToolchain, goBuildCache, goEnv, run, type Toolchain } from './toolchain.js'
@@ -19,8 +19,8 @@ export interface BuildOptions {
    * temporary directory when that cannot be written.
    */
   cacheDir?: string
-  /** Build progress and the cache used; default: `info` and above to stderr. `{}` is silent. */
-  logger?: VcsimLogger
+  /** Build progress (`info`) and the cache used (`debug`). Default: `info` and above to stderr. */
+  logger?: Logger
   /**
    * Aborts waiting for the build (`CANCELLED`). The `go build` itself is stopped once no caller
    * waits for it any more.
@@ -204,7 +204,7 @@ async function ensureBinary(
   sourceDir: string,
   binary: string,
   toolchain: Toolchain,
-  logger: VcsimLogger,
+  logger: Logger,
   signal: AbortSignal,
 ): Promise<string> {
   const lock = `${binary}.lock`
@@ -260,7 +260,7 @@ async function compile(
   sourceDir: string,
   binary: string,
   toolchain: Toolchain,
-  logger: VcsimLogger,
+  logger: Logger,
   signal: AbortSignal,
 ): Promise<void> {
   const temp = `${binary}.${process.pid}.${Date.now()}.tmp`

@@ -1,9 +1,15 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { CancelledError, type PortLayerError, TimeoutError, UnavailableError } from '@portlayer/contracts'
+import {
+  CancelledError,
+  type Logger,
+  type PortLayerError,
+  TimeoutError,
+  UnavailableError,
+} from '@portlayer/contracts'
 import { createAdmin, type VcsimAdmin } from './admin.js'
 import { asPortLayerError, type BuildOptions, buildVcsim } from './build.js'
-import { log, stderrLogger, type VcsimLogger } from './logger.js'
+import { log, stderrLogger } from './logger.js'
 import { startOptions } from './options.js'
 
 /** Options of {@link startVcsim}; those of {@link BuildOptions} choose the sources, Go and the cache. */
@@ -24,9 +30,9 @@ export interface StartVcsimOptions extends BuildOptions {
   signal?: AbortSignal
   /**
    * Build progress, starts and stops (`debug`), and a harness that exits unexpectedly (`warn`).
-   * Default: `info` and above to stderr; `{}` is silent.
+   * A `Logger` (`console` and pino fit). Default: `info` and above to stderr.
    */
-  logger?: VcsimLogger
+  logger?: Logger
 }
 
 /** Credentials that guest operations accept (`NamePasswordAuthentication`). */
@@ -129,7 +135,7 @@ export async function startVcsim(options: StartVcsimOptions = {}): Promise<Vcsim
 async function spawnHarness(
   binary: string,
   opts: ReturnType<typeof startOptions>,
-  logger: VcsimLogger,
+  logger: Logger,
   signal: AbortSignal,
 ): Promise<Vcsim> {
   if (signal.aborted) throw new CancelledError('vcsim harness: cancelled', { backend: 'vcsim' })

@@ -2,6 +2,5 @@ export { createAdmin, type ExpiredReads, type ExpireSessionsOptions, type VcsimA
 export { type VcsimAvailability, type VcsimAvailableOptions, vcsimAvailable } from './available.js'
 export { type BuildOptions, buildVcsim } from './build.js'
 export { type GuestCredentials, type StartVcsimOptions, startVcsim, type Vcsim } from './harness.js'
-export type { VcsimLogger } from './logger.js'
 export { defaultCacheDir, defaultSourceDir } from './paths.js'
 export { DEBIAN_PACKAGES, DEFAULT_GOPATH } from './toolchain.js'

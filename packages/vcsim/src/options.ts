@@ -1,12 +1,17 @@
-import { describeValue, InvalidArgumentError, validateCallOptions } from '@portlayer/contracts'
-import type { VcsimLogger } from './logger.js'
+import {
+  describeValue,
+  InvalidArgumentError,
+  isLogger,
+  type Logger,
+  validateCallOptions,
+} from '@portlayer/contracts'
 
 /** Checked and copied options; each is read once, so a getter cannot answer differently later. */
 export interface CheckedBuildOptions {
   sourceDir?: string
   gopath?: string
   cacheDir?: string
-  logger?: VcsimLogger
+  logger?: Logger
   signal?: AbortSignal
 }
 
@@ -16,7 +21,6 @@ export interface CheckedStartOptions extends CheckedBuildOptions {
   timeoutMs: number
 }
 
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 /** setTimeout's longest delay. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1
 
@@ -40,17 +44,14 @@ function path(options: object, key: string): string | undefined {
   return value
 }
 
-function logger(options: object): VcsimLogger | undefined {
+function logger(options: object): Logger | undefined {
   const value = read(options, 'logger')
   if (value === undefined) return undefined
-  if (typeof value !== 'object' || value === null)
-    bad(`options.logger must be an object with debug/info/warn/error methods, got ${describeValue(value)}`)
-  for (const level of LOG_LEVELS) {
-    const method = read(value, level)
-    if (method !== undefined && typeof method !== 'function')
-      bad(`options.logger.${level} must be a function, got ${describeValue(method)}`)
-  }
-  return value as VcsimLogger
+  if (!isLogger(value))
+    bad(
+      `options.logger must have debug, info, warn and error methods (console or pino), got ${describeValue(value)}`,
+    )
+  return value
 }
 
 function object(options: unknown): object {

@@ -4,8 +4,8 @@ import { lstat, mkdir, open, unlink } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { UnavailableError } from '@portlayer/contracts'
-import { log, type VcsimLogger } from './logger.js'
+import { type Logger, UnavailableError } from '@portlayer/contracts'
+import { log } from './logger.js'
 
 /** This package's root: src/ (tests) and dist/ (everything else) are both one level below it. */
 function packageRoot(): string {
@@ -67,7 +67,7 @@ async function writable(dir: string): Promise<true | string> {
  * else {@link defaultCacheDir}, else {@link fallbackCacheDir}.
  * @throws UnavailableError when none can be written.
  */
-export async function writableCacheDir(preferred: string | undefined, logger: VcsimLogger): Promise<string> {
+export async function writableCacheDir(preferred: string | undefined, logger: Logger): Promise<string> {
   if (preferred !== undefined) {
     const dir = resolve(preferred)
     const ok = await writable(dir)

@@ -2,15 +2,15 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
-import { UnavailableError } from '@portlayer/contracts'
-import { log, type VcsimLogger } from './logger.js'
+import { type Logger, UnavailableError } from '@portlayer/contracts'
+import { log } from './logger.js'
 import { DEBIAN_PACKAGES, findToolchain, type Toolchain } from './toolchain.js'
 
 /** Options of {@link provisionToolchain}. */
 export interface ProvisionOptions {
   /** GOPATH holding govmomi (see `BuildOptions.gopath`). */
   gopath?: string
-  logger: VcsimLogger
+  logger: Logger
   /** The command a user runs as root to install the toolchain, named when this process cannot. */
   setupCommand: string
 }

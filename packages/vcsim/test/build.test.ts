@@ -5,7 +5,8 @@ import { basename, join } from 'node:path'
 import { ErrorCode, PortLayerError } from '@portlayer/contracts'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { sourceKey } from '../src/build.js'
-import { buildVcsim, defaultSourceDir, type VcsimLogger } from '../src/index.js'
+import { buildVcsim, defaultSourceDir } from '../src/index.js'
+import { recorder, silent } from './loggers.js'
 
 /** A copy of the harness's compiled sources (no tests) in a new directory. */
 async function copySources(into: string): Promise<void> {
@@ -27,7 +28,7 @@ async function snapshot(dir: string): Promise<string[]> {
   return out.sort()
 }
 
-const quiet: VcsimLogger = {}
+const quiet = silent
 
 /** A `go` that reports another version and otherwise is the real one. */
 async function fakeGo(dir: string, version: string): Promise<string> {
@@ -170,14 +171,15 @@ describe('buildVcsim', () => {
       join(sources, 'extra.go'),
       'package main\n\n// logged build\nconst extra = 3\n\nvar _ = extra\n',
     )
-    const lines: string[] = []
-    const logger: VcsimLogger = { info: (m) => lines.push(m) }
+    const { logger, lines: logged } = recorder()
+    const info = () => logged.filter((l) => l.level === 'info').map((l) => l.message)
     const binary = await buildVcsim({ sourceDir: sources, cacheDir: cache, logger })
+    const lines = info()
     expect(lines[0]).toContain(`building ${binary} from ${sources}`)
     expect(lines.at(-1)).toMatch(/^vcsim harness: built in \d+ s$/)
-    lines.length = 0
+    logged.length = 0
     await buildVcsim({ sourceDir: sources, cacheDir: cache, logger })
-    expect(lines).toEqual([])
+    expect(info()).toEqual([])
     await rm(join(sources, 'extra.go'))
   }, 300_000)
 })

@@ -2,9 +2,11 @@ import { existsSync, readdirSync } from 'node:fs'
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Logger } from '@portlayer/contracts'
 import { ErrorCode, PortLayerError } from '@portlayer/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildVcsim, defaultSourceDir, startVcsim, type VcsimLogger, vcsimAvailable } from '../src/index.js'
+import { buildVcsim, defaultSourceDir, startVcsim, vcsimAvailable } from '../src/index.js'
+import { recorder, silent } from './loggers.js'
 
 function alive(pid: number): boolean {
   try {
@@ -36,7 +38,8 @@ const BAD_COMMON: [string, unknown][] = [
   ['null', null],
   ['signal: {}', { signal: {} }],
   ['logger: 5', { logger: 5 }],
-  ['logger.warn: "x"', { logger: { warn: 'x' } }],
+  ['logger.warn: "x"', { logger: { ...silent, warn: 'x' } }],
+  ['a logger without error()', { logger: { debug() {}, info() {}, warn() {} } }],
   ['sourceDir: 5', { sourceDir: 5 }],
   ['cacheDir: ""', { cacheDir: '' }],
   ['a getter that throws', throwingGetter],
@@ -66,7 +69,9 @@ describe('startVcsim options', () => {
 
   it('an aborted signal: CANCELLED with the reason as cause, and nothing started', async () => {
     const reason = new Error('test over')
-    const error = await startVcsim({ signal: AbortSignal.abort(reason), logger: {} }).catch((e: unknown) => e)
+    const error = await startVcsim({ signal: AbortSignal.abort(reason), logger: silent }).catch(
+      (e: unknown) => e,
+    )
     expect(PortLayerError.isInstance(error, ErrorCode.Cancelled)).toBe(true)
     expect((error as PortLayerError).cause).toBe(reason)
     expect((error as PortLayerError).outcome).toBe('not-applied')
@@ -76,7 +81,7 @@ describe('startVcsim options', () => {
   })
 
   it('past timeoutMs: TIMEOUT', async () => {
-    const error = await startVcsim({ timeoutMs: 1, logger: {} }).catch((e: unknown) => e)
+    const error = await startVcsim({ timeoutMs: 1, logger: silent }).catch((e: unknown) => e)
     expect(PortLayerError.isInstance(error, ErrorCode.Timeout)).toBe(true)
     expect((error as PortLayerError).detail).toMatchObject({ timeoutMs: 1 })
   })
@@ -101,7 +106,8 @@ describe('cancelling a build', () => {
   it('stops go build once no caller waits for it, and leaves nothing in the cache', async () => {
     const cacheDir = join(dir, 'cache')
     const controller = new AbortController()
-    const logger: VcsimLogger = {
+    const logger: Logger = {
+      ...silent,
       info: (m) => {
         if (m.includes('building')) controller.abort(new Error('enough'))
       },
@@ -131,7 +137,7 @@ describe('a started harness', () => {
   it('is disposable: `await using` stops it, and close() is stop()', async () => {
     let pid = 0
     {
-      await using vc = await startVcsim({ logger: {} })
+      await using vc = await startVcsim({ logger: silent })
       pid = vc.pid
       expect(vc.close).toBe(vc.stop)
       expect(alive(pid)).toBe(true)
@@ -140,17 +146,18 @@ describe('a started harness', () => {
   }, 300_000)
 
   it('tells the logger when it exits without being stopped', async () => {
-    const warnings: string[] = []
-    const debug: string[] = []
-    const vc = await startVcsim({ logger: { warn: (m) => warnings.push(m), debug: (m) => debug.push(m) } })
+    const { logger, lines } = recorder()
+    const warnings = () => lines.filter((l) => l.level === 'warn').map((l) => l.message)
+    const vc = await startVcsim({ logger })
+    const debug = lines.filter((l) => l.level === 'debug').map((l) => l.message)
     expect(debug.some((m) => m.includes(`pid ${vc.pid} serves ${vc.url}`))).toBe(true)
     process.kill(vc.pid, 'SIGKILL')
-    await until(() => warnings.length > 0)
-    expect(warnings[0]).toMatch(
+    await until(() => warnings().length > 0)
+    expect(warnings()[0]).toMatch(
       new RegExp(`^vcsim harness \\(pid ${vc.pid}\\) exited unexpectedly \\(SIGKILL\\)`),
     )
     await vc.stop()
-    expect(warnings).toHaveLength(1)
+    expect(warnings()).toHaveLength(1)
   }, 300_000)
 
   it('a logger that throws does not break it', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { ErrorCode, PortLayerError } from '@portlayer/contracts'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildVcsim, startVcsim, vcsimAvailable } from '../src/index.js'
+import { silent } from './loggers.js'
 
 // These hold whether or not Go is installed here: Go is replaced by a path that does not exist
 // or by a script that only answers `go version`, and the cache is empty.
@@ -27,7 +28,7 @@ describe('a missing toolchain', () => {
 
   it('without Go and nothing cached: UNAVAILABLE naming the Debian packages and the setup command', async () => {
     process.env.PORTLAYER_VCSIM_GO = '/nonexistent/bin/go'
-    const error = await startVcsim({ cacheDir: emptyCache, logger: {} }).catch((e: unknown) => e)
+    const error = await startVcsim({ cacheDir: emptyCache, logger: silent }).catch((e: unknown) => e)
     expect(PortLayerError.isInstance(error, ErrorCode.Unavailable)).toBe(true)
     expect((error as Error).message).toMatch(/golang-go.*golang-github-vmware-govmomi-dev/)
     expect((error as Error).message).toContain('pnpm vcsim:setup')
@@ -36,15 +37,17 @@ describe('a missing toolchain', () => {
 
   it('without govmomi: UNAVAILABLE naming the Debian packages', async () => {
     process.env.PORTLAYER_VCSIM_GO = versionOnlyGo
-    const error = await buildVcsim({ gopath: '/nonexistent/gocode', cacheDir: emptyCache, logger: {} }).catch(
-      (e: unknown) => e,
-    )
+    const error = await buildVcsim({
+      gopath: '/nonexistent/gocode',
+      cacheDir: emptyCache,
+      logger: silent,
+    }).catch((e: unknown) => e)
     expect(PortLayerError.isInstance(error, ErrorCode.Unavailable)).toBe(true)
     expect((error as Error).message).toMatch(/govmomi.*not found.*golang-github-vmware-govmomi-dev/)
   })
 
   it('without the harness sources: UNAVAILABLE naming the directory', async () => {
-    const error = await buildVcsim({ sourceDir: '/nonexistent/tools/vcsim', logger: {} }).catch(
+    const error = await buildVcsim({ sourceDir: '/nonexistent/tools/vcsim', logger: silent }).catch(
       (e: unknown) => e,
     )
     expect(PortLayerError.isInstance(error, ErrorCode.Unavailable)).toBe(true)
