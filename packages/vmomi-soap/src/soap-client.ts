@@ -1,7 +1,8 @@
 import { type Client, createClientAsync, type IOptions } from 'soap'
+import { encodeRequest } from './encode.js'
 import { parseAnswer } from './fast-parse.js'
 import type { Redactor } from './redact.js'
-import { SoapHttpClient, type Transport } from './transport.js'
+import { SOAP_CONTENT_TYPE, SoapHttpClient, type Transport, toTransportError } from './transport.js'
 import { vim25Wsdl } from './wsdl.js'
 
 type SoapMethod = (args: unknown, options?: { signal?: AbortSignal }) => Promise<[unknown, ...unknown[]]>
@@ -117,8 +118,48 @@ export async function createVimSoapClient(
     mutable.lastResponse = undefined
     mutable.lastResponseHeaders = undefined
   }
+  const action = `"urn:vim25/${apiVersion}"`
+  /**
+   * A call whose envelope the gateway wrote itself: sent, and its answer read, as node-soap would
+   * (its parser, its errors for a fault, an HTTP error status or an answer without a body).
+   */
+  const direct = async (method: string, xml: string, signal: AbortSignal): Promise<unknown> => {
+    let answer: Awaited<ReturnType<Transport['request']>>
+    try {
+      answer = await transport.request({
+        method: 'POST',
+        url: transport.endpoint,
+        headers: ['content-type', SOAP_CONTENT_TYPE, 'soapaction', action],
+        body: xml,
+        signal,
+      })
+    } catch (error) {
+      throw toTransportError(error, redactor)
+    }
+    const body = answer.body.toString('utf8')
+    const response = { status: answer.status, headers: {}, data: body }
+    let envelope: Record<string, unknown>
+    try {
+      envelope = (wsdl as Wsdl).xmlToObject(body) as Record<string, unknown>
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) Object.assign(error, { response, body })
+      throw error
+    }
+    const content = envelope?.Body
+    if (!envelope?.html && !content) {
+      if (answer.status >= 400) throw Object.assign(new Error('Error http status codes'), { response, body })
+      return envelope
+    }
+    if (typeof content !== 'object' || content === null) {
+      throw Object.assign(new Error('Cannot parse response'), { response, body })
+    }
+    const found = content as Record<string, unknown>
+    return found[`${method}Response`] ?? found[method] ?? found[`${method}Out`] ?? found[`${method}Output`]
+  }
   return {
     async invoke(method, args, signal) {
+      const xml = wsdl ? encodeRequest(method, args as Record<string, unknown>) : undefined
+      if (xml !== undefined) return direct(method, xml, signal)
       const fn = client[`${method}Async`] as SoapMethod | undefined
       if (typeof fn !== 'function') throw new Error(`node-soap client lacks ${method}`)
       try {

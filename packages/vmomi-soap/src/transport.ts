@@ -359,7 +359,7 @@ export class Transport {
 
 type SoapCallback = (err: unknown, response?: unknown, body?: unknown) => void
 
-const SOAP_CONTENT_TYPE = 'text/xml; charset=utf-8'
+export const SOAP_CONTENT_TYPE = 'text/xml; charset=utf-8'
 
 /**
  * node-soap's HTTP client, replaced: requests go through the gateway's transport (cookie,

@@ -62,8 +62,10 @@ describe('the fast answer parser against node-soap', () => {
     await run(gw, gw.call('PowerOnVM_Task', { _this: vm }))
     for (const path of ['config', 'runtime', 'guest', 'summary', 'layoutEx', 'config.extraConfig', 'name'])
       await property(gw, vm, path)
+    const viewManager = gw.serviceContent.viewManager
+    if (!viewManager) throw new Error('no view manager')
     const view = await gw.call('CreateContainerView', {
-      _this: gw.serviceContent.viewManager,
+      _this: viewManager,
       container: await find(gw, 'DC0/vm'),
       type: ['VirtualMachine'],
       recursive: false,
