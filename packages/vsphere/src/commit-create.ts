@@ -54,9 +54,10 @@ async function createOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
   const main = p.mainProcess ? { processId: factory.newId(), ...p.mainProcess } : null
   const wantStart = p.runState === RunState.Running
   if (wantStart && !main) throw invalidState(`container ${id} cannot run: it has no entry point`, id)
-  // An earlier commit of this create-handle (also one whose answer was lost) is found here, so
-  // a retry never makes a second VM (vSphere's DuplicateName guards the race across clients).
-  if ((await ctx.directory.lookup(id, true)) !== undefined) throw alreadyCreated(id)
+  // A second VM for this container is refused by vSphere itself (`DuplicateName`: the VM name
+  // comes from the container ID), also for a retry after a lost answer; no lookup first. An
+  // earlier commit this process knows of is refused without asking.
+  if (ctx.directory.refOf(id) !== undefined) throw alreadyCreated(id)
 
   const prepared = await PreparedExtensions.prepare(ctx.extensions, handle, null, RunState.Created)
   const token = newToken()

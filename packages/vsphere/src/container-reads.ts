@@ -10,11 +10,12 @@ import { versionOf, visibleOf } from './vm-snapshot.js'
 // The operations that read containers. Reads of running containers also record the exits they
 // see (observe-exits.ts): those are facts, not commits, so they never move a handle's version.
 
-/** The version a handle for `id` is made at: one read, its exits recorded. */
+/**
+ * The version a handle for `id` is made at: one read. Only commits move it, so the guest is not
+ * asked (exits it would record are facts, which never move a version).
+ */
 export async function currentVersion(ctx: VsphereContext, id: ID): Promise<string> {
-  const snap = await ctx.directory.read(id)
-  await observe(ctx, id, snap)
-  return versionOf(snap)
+  return versionOf(await ctx.directory.read(id))
 }
 
 /** The IDs of the containers in the folder (in `state` when given); running ones are watched. */

@@ -45,10 +45,20 @@ export async function stopRun(
   try {
     const now = await ctx.directory.readRef(ref)
     if (!now?.record || now.record.mainState?.run !== state?.run) return
-    await powerOff(ctx, id, ref)
-    irrevocable = true
-    ctx.exits.unwatch(id)
+    let offFailed: unknown
+    try {
+      await powerOff(ctx, id, ref)
+      irrevocable = true
+      ctx.exits.unwatch(id)
+    } catch (e) {
+      if (!irrevocable) throw e
+      offFailed = e
+    }
+    // The end is recorded also when the power-off failed after SIGTERM: the stop has happened, so
+    // no commit should wait for it; the VM left on is an ended run's, powered off by the next read
+    // under a claim.
     await recordStop(ctx, ref, state, procs, now)
+    if (offFailed !== undefined) ctx.settings.onBackgroundError(offFailed)
   } catch (e) {
     if (!irrevocable) throw e
     ctx.settings.onBackgroundError(e)

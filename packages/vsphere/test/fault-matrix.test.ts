@@ -218,10 +218,9 @@ function alreadyDone(code: string) {
  * harness by the first test.
  */
 const METHODS: Record<string, readonly string[]> = {
-  create: ['CreateVM_Task', 'FindByInventoryPath', '~RetrievePropertiesEx'],
+  create: ['CreateVM_Task', '~RetrievePropertiesEx'],
   'create+start': [
     'CreateVM_Task',
-    'FindByInventoryPath',
     'PowerOnVM_Task',
     'ReconfigVM_Task',
     'RetrievePropertiesEx',
@@ -247,7 +246,6 @@ const METHODS: Record<string, readonly string[]> = {
   'copyTo (running)': [
     'FindByInventoryPath',
     'InitiateFileTransferToGuest',
-    'ListProcessesInGuest',
     'MakeDirectoryInGuest',
     'ReconfigVM_Task',
     'RetrievePropertiesEx',
@@ -264,7 +262,7 @@ const METHODS: Record<string, readonly string[]> = {
   copyFrom: ['FindByInventoryPath', 'InitiateFileTransferFromGuest', 'RetrievePropertiesEx'],
   getContainerState: ['FindByInventoryPath', 'ListProcessesInGuest', 'RetrievePropertiesEx'],
   getContainerConfig: ['FindByInventoryPath', 'RetrievePropertiesEx'],
-  getHandle: ['FindByInventoryPath', 'ListProcessesInGuest', 'RetrievePropertiesEx'],
+  getHandle: ['FindByInventoryPath', 'RetrievePropertiesEx'],
   listContainers: ['CreateContainerView', 'RetrievePropertiesEx'],
 }
 

@@ -172,7 +172,8 @@ describe('exit recording against concurrent work', () => {
         expect(await outcome(q.commit(await q.setRunState(await q.getHandle(id), 'stopped')))).toBe('ok')
         const seen = await forward() // the poll's round reads it like that
         // The other client starts it again before the poll acts on what it read.
-        await q.commit(await q.setRunState(await q.getHandle(id), 'running'))
+        const restart = await outcome(q.commit(await q.setRunState(await q.getHandle(id), 'running')))
+        expect(restart).toBe('ok')
         return seen
       }),
     )
