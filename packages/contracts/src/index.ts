@@ -1,3 +1,11 @@
+/**
+ * The portlayer contract: the `PortLayer` interface every backend implements, its model
+ * (containers, processes, handles, events), `PortLayerError` and its codes, capability flags, the
+ * program semantics shared by the simulator and the vcsim harness, argument validation, and the
+ * `Logger` shape. Zero runtime dependencies. The vim25 wire types and the `VmomiGateway`
+ * contract are in `@portlayer/contracts/vmomi`.
+ * @module @portlayer/contracts
+ */
 export * from './capabilities.js'
 export * from './describe.js'
 export * from './errors.js'

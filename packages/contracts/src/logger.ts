@@ -4,9 +4,13 @@
  * go to `warn`; messages never carry credentials.
  */
 export interface Logger {
+  /** What happens step by step (starts, stops, retries); usually dropped. */
   debug(message: string, ...details: unknown[]): void
+  /** Progress worth seeing, e.g. a build that takes a while. */
   info(message: string, ...details: unknown[]): void
+  /** A failure outside any call (a background task, a release), which no caller will see. */
   warn(message: string, ...details: unknown[]): void
+  /** A failure that leaves the component unusable. */
   error(message: string, ...details: unknown[]): void
 }
 

@@ -188,7 +188,10 @@ const SIGNAL_NAMES: Readonly<Record<number, string>> = {
   15: 'SIGTERM',
 }
 
-// The exit messages every backend reports, so a message reads the same whatever ran the process.
+/**
+ * The exit messages (`ProcessState.exitMsg`) every backend reports, so a message reads the same
+ * whatever ran the process.
+ */
 export const ExitMessage = {
   /** A process ended by signal `n`: `killed by SIGTERM` (or `killed by signal 40`). */
   signalled: (n: number): string => `killed by ${SIGNAL_NAMES[n] ?? `signal ${n}`}`,

@@ -12,6 +12,10 @@
  * (`ManagedObjectNotFound` → NOT_FOUND, `ConcurrentAccess` → CONFLICT,
  * `InvalidPowerState`/`InvalidState` → INVALID_STATE, `InvalidArgument` → INVALID_ARGUMENT,
  * session or connection lost → UNAVAILABLE, deadline → TIMEOUT).
+ *
+ * The types below are the subset of vim25 data objects this project sends and reads, with vim25's
+ * own names (see VMware's vSphere Web Services API reference for each).
+ * @module @portlayer/contracts/vmomi
  */
 
 /** A managed object reference. */
@@ -25,6 +29,7 @@ export interface Typed {
   readonly _type?: string
 }
 
+/** vim25 `AboutInfo`: which product and API version answers (`ServiceContent.about`). */
 export interface AboutInfo {
   name: string
   fullName: string
@@ -34,6 +39,7 @@ export interface AboutInfo {
   instanceUuid?: string
 }
 
+/** vim25 `ServiceContent`: the root objects of a vSphere endpoint, read once per connection. */
 export interface ServiceContent {
   rootFolder: MoRef
   propertyCollector: MoRef
@@ -47,6 +53,7 @@ export interface ServiceContent {
   taskManager?: MoRef
 }
 
+/** vim25 `UserSession`: what `Login` returns. */
 export interface UserSession {
   key: string
   userName: string
@@ -67,37 +74,45 @@ export interface TraversalSpec extends SelectionSpec {
   skip?: boolean
   selectSet?: (SelectionSpec | TraversalSpec)[]
 }
+/** vim25 `PropertySpec`: which properties of one object type a property read returns. */
 export interface PropertySpec {
   type: string
   all?: boolean
   pathSet?: string[]
 }
+/** vim25 `ObjectSpec`: where a property read starts, and what it traverses from there. */
 export interface ObjectSpec {
   obj: MoRef
   skip?: boolean
   selectSet?: (SelectionSpec | TraversalSpec)[]
 }
+/** vim25 `PropertyFilterSpec`: the objects and properties of one property read. */
 export interface PropertyFilterSpec {
   propSet: PropertySpec[]
   objectSet: ObjectSpec[]
   reportMissingObjectsInResults?: boolean
 }
+/** vim25 `RetrieveOptions`: the page size of `RetrievePropertiesEx`. */
 export interface RetrieveOptions {
   maxObjects?: number
 }
+/** vim25 `DynamicProperty`: one property path and its value. */
 export interface DynamicProperty {
   name: string
   val: unknown
 }
+/** vim25 `MissingProperty`: a property that could not be read, with the fault that says why. */
 export interface MissingProperty {
   path: string
   fault: LocalizedMethodFault
 }
+/** vim25 `ObjectContent`: one object of a property read, with its properties. */
 export interface ObjectContent {
   obj: MoRef
   propSet: DynamicProperty[]
   missingSet?: MissingProperty[]
 }
+/** vim25 `RetrieveResult`: one page of a property read; `token` continues it. */
 export interface RetrieveResult {
   token?: string
   objects: ObjectContent[]
@@ -109,19 +124,23 @@ export interface MethodFault extends Typed {
   faultMessage?: { key: string; message?: string }[]
   [field: string]: unknown
 }
+/** vim25 `LocalizedMethodFault`: a fault with its message, as tasks and `missingSet` carry it. */
 export interface LocalizedMethodFault {
   fault: MethodFault
   localizedMessage?: string
 }
 
+/** The states of a vim25 task (`TaskInfo.state`). */
 export const TaskInfoState = {
   Queued: 'queued',
   Running: 'running',
   Success: 'success',
   Error: 'error',
 } as const
+/** One of {@link TaskInfoState}'s values. */
 export type TaskInfoState = (typeof TaskInfoState)[keyof typeof TaskInfoState]
 
+/** vim25 `TaskInfo`: a task's state, and its result or fault once it has finished. */
 export interface TaskInfo {
   key: string
   task: MoRef
@@ -147,15 +166,18 @@ export interface OptionValue extends Typed {
   /** Strings only in this project (sent as `xsd:string`). */
   value: string
 }
+/** vim25 `ResourceAllocationInfo`: a VM's CPU or memory reservation and limit. */
 export interface ResourceAllocationInfo {
   reservation?: number
   expandableReservation?: boolean
   /** MHz for CPU, MB for memory; -1 is unlimited. */
   limit?: number
 }
+/** vim25 `VirtualMachineFileInfo`: where a VM's files live (`[datastore] folder`). */
 export interface VirtualMachineFileInfo {
   vmPathName?: string
 }
+/** vim25 `VirtualMachineConfigSpec`: a VM's configuration to create, or the changes of a reconfigure. */
 export interface VirtualMachineConfigSpec {
   changeVersion?: string
   name?: string
@@ -172,12 +194,14 @@ export interface VirtualMachineConfigSpec {
   deviceChange?: unknown[]
   extraConfig?: OptionValue[]
 }
+/** vim25 `VirtualMachineRelocateSpec`: where a clone is placed. */
 export interface VirtualMachineRelocateSpec {
   folder?: MoRef
   datastore?: MoRef
   pool?: MoRef
   host?: MoRef
 }
+/** vim25 `VirtualMachineCloneSpec`: what `CloneVM_Task` makes of the template. */
 export interface VirtualMachineCloneSpec {
   location: VirtualMachineRelocateSpec
   template: boolean
@@ -193,6 +217,7 @@ export interface NamePasswordAuthentication extends Typed {
   username: string
   password: string
 }
+/** vim25 `GuestAuthentication`: the guest credentials of guest operations (user name and password only). */
 export type GuestAuthentication = NamePasswordAuthentication
 
 export interface GuestProgramSpec extends Typed {
@@ -201,6 +226,7 @@ export interface GuestProgramSpec extends Typed {
   workingDirectory?: string
   envVariables?: string[]
 }
+/** vim25 `GuestProcessInfo`: one process of `ListProcessesInGuest`; `endTime` and `exitCode` once it has exited. */
 export interface GuestProcessInfo {
   name: string
   pid: number
@@ -221,6 +247,7 @@ export interface GuestPosixFileAttributes extends GuestFileAttributes {
   /** POSIX mode bits. */
   permissions?: number
 }
+/** vim25 `FileTransferInformation`: what `InitiateFileTransferFromGuest` returns: the file's size and attributes and a one-shot URL. */
 export interface FileTransferInformation {
   attributes: GuestFileAttributes | GuestPosixFileAttributes
   size: number
@@ -302,8 +329,11 @@ export interface VimMethods {
     result: FileTransferInformation
   }
 }
+/** The name of a vim25 method a gateway supports. */
 export type VimMethodName = keyof VimMethods
+/** The arguments of vim25 method `M` (with `_this`). */
 export type VimArgs<M extends VimMethodName> = VimMethods[M]['args']
+/** The normalised result of vim25 method `M`. */
 export type VimResult<M extends VimMethodName> = VimMethods[M]['result']
 
 /** Per-call options every gateway honours. */
@@ -322,6 +352,7 @@ export interface HttpTransferRequest {
   readonly body?: Uint8Array
   readonly headers?: Readonly<Record<string, string>>
 }
+/** The answer to an {@link HttpTransferRequest}. */
 export interface HttpTransferResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>

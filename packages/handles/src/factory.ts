@@ -24,9 +24,9 @@ import { toFrozenJson } from './json-value.js'
 let _lastIdChar = 0
 
 /**
- * The standard {@link HandleFactory}: handles are frozen objects of plain data (JSON-serialisable
- * with {@link serializeHandle}), every derivation returns a new handle and validates what it
- * adds, and IDs are random (v4) UUIDs. Stateless: one instance can serve any number of backends.
+ * The standard `HandleFactory` of `@portlayer/contracts`: handles are frozen objects of plain
+ * data (JSON-serialisable with {@link serializeHandle}), every derivation returns a new handle
+ * and validates what it adds, and IDs are random (v4) UUIDs. Stateless: one instance can serve any number of backends.
  */
 export class BasicHandleFactory implements HandleFactory {
   newId(): ID {

@@ -8,8 +8,16 @@ import { findToolchain } from './toolchain.js'
 
 /** Whether {@link startVcsim} can run here; when not, a one-line reason that says what to install. */
 export type VcsimAvailability =
-  | { readonly available: true }
-  | { readonly available: false; readonly reason: string }
+  | {
+      /** `startVcsim()` can run here. */
+      readonly available: true
+    }
+  | {
+      /** `startVcsim()` would fail. */
+      readonly available: false
+      /** Why, in one line that names what to install or set. */
+      readonly reason: string
+    }
 
 /** Options of {@link vcsimAvailable}: the same sources, Go and cache that `startVcsim` would use. */
 export interface VcsimAvailableOptions {

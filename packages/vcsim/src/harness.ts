@@ -37,7 +37,9 @@ export interface StartVcsimOptions extends BuildOptions {
 
 /** Credentials that guest operations accept (`NamePasswordAuthentication`). */
 export interface GuestCredentials {
+  /** The guest user (`root`). */
   readonly username: string
+  /** The guest password, fresh for every harness. */
   readonly password: string
 }
 
@@ -45,7 +47,9 @@ export interface GuestCredentials {
 export interface Vcsim {
   /** The SOAP endpoint, e.g. `http://127.0.0.1:PORT/sdk` (`https` with `tls`). */
   readonly url: string
+  /** The SOAP user name (`administrator@vsphere.local`). */
   readonly username: string
+  /** The SOAP password, fresh for every harness. */
   readonly password: string
   /** SHA-256 thumbprint of the server certificate, `AB:CD:…` (with `tls` only). */
   readonly thumbprint?: string

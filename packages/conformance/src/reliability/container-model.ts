@@ -70,6 +70,7 @@ function short(v: string): string {
   return v.length > 10 ? `…${v.slice(-8)}` : v
 }
 
+/** One recorded operation and its result, as a failure message shows it. */
 export function describeOp(op: ContainerOp): string {
   const r = op.result
   const res = r.ok

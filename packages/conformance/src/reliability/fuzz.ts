@@ -26,6 +26,7 @@ export interface FuzzTarget {
   settle?<T>(work: Promise<T>): Promise<T>
 }
 
+/** Options of {@link fuzzPortLayer}: how many commands, from which seed, on which backend. */
 export interface FuzzOptions {
   /** Commands to run in all (at least). */
   readonly commands: number
@@ -38,9 +39,11 @@ export interface FuzzOptions {
   readonly endOnFailure?: boolean
   /** Makes the backend for one fast-check run, and cleans up after it. */
   readonly target: () => Promise<FuzzTarget>
+  /** Cleans up after a run: `ids` are the containers the run created. Default: destroy them. */
   readonly release?: (target: FuzzTarget, ids: readonly ID[]) => Promise<void>
 }
 
+/** What {@link fuzzPortLayer} ran. */
 export interface FuzzReport {
   readonly commands: number
   readonly runs: number

@@ -2,7 +2,9 @@ import fc from 'fast-check'
 
 /** A value no port-layer argument accepts, with a short label for failure messages. */
 export interface Hostile {
+  /** The value in a failure message. */
   readonly label: string
+  /** Makes the value (fresh each time: some are mutable or stateful). */
   readonly value: () => unknown
   /** Used only for container names (elsewhere the value may be valid). */
   readonly nameOnly?: boolean

@@ -1,3 +1,9 @@
+/**
+ * Reliability tools: a history recorder and linearizability checker with a container model,
+ * concurrent workloads, and model-based fuzzing of a whole `PortLayer` (fast-check), with
+ * hostile argument values.
+ * @module @portlayer/conformance/reliability
+ */
 export {
   type ContainerModelState,
   type ContainerOp,

@@ -7,6 +7,7 @@
 
 /** A sequential specification: which states may follow a state when an operation takes effect. */
 export interface SequentialModel<S, O> {
+  /** The state before any operation. */
   init(): S
   /**
    * The states that may follow `state` when `op` (with its recorded result) takes effect; empty
@@ -22,8 +23,11 @@ export interface SequentialModel<S, O> {
    * share a memo entry.
    */
   tokens?(op: O): readonly string[]
+  /** `state` without the tokens `live` says no unchecked operation mentions any more. */
   prune?(state: S, live: (token: string) => boolean): S
+  /** `op` in a failure message. */
   describe?(op: O): string
+  /** `state` in a failure message. */
   describeState?(state: S): string
 }
 
@@ -34,6 +38,10 @@ export interface TimedOperation<O> {
   readonly response: number
 }
 
+/**
+ * What {@link checkLinearizable} found: an order of the operations that the model explains, none
+ * (with why), or `'unknown'` when the search gave up (too many states).
+ */
 export type LinearizabilityResult =
   | { readonly ok: true; readonly explored: number }
   | {

@@ -14,8 +14,10 @@ export interface WorkloadMix {
   readonly read: number
 }
 
+/** The mix {@link runWorkload} uses by default: mostly read-modify-commit, some starts, stops and reads, a few destroys. */
 export const DEFAULT_MIX: WorkloadMix = { readModifyCommit: 6, start: 2, stop: 2, destroy: 0.3, read: 2 }
 
+/** Options of {@link runWorkload}: the backends, the clients, and how long or how much they work. */
 export interface WorkloadOptions {
   /** The backend instances; client `i` uses instance `i % instances.length`. */
   readonly instances: readonly PortLayer[]
@@ -37,6 +39,7 @@ export interface WorkloadOptions {
   readonly initialLimits?: readonly [number, number]
 }
 
+/** What {@link runWorkload} recorded: the history to check and the containers it created. */
 export interface WorkloadResult {
   readonly history: HistoryEvent[]
   readonly ids: ID[]
