@@ -58,7 +58,10 @@ const (
 )
 
 var (
-	exitScript   = regexp.MustCompile(`^\s*exit\s+(\d+)\s*$`)
+	exitScript = regexp.MustCompile(`^\s*exit\s+(\d+)\s*$`)
+	// echoScript is `echo TEXT; exit N` or `echo TEXT >&2; exit N` (TEXT may be empty).
+	// The redirection must stand apart from TEXT: `echo a1>&2` is refused, not misread as `a 1>&2`.
+	echoScript   = regexp.MustCompile(`^\s*echo(?:\s+(.*?))??(?:\s+(1?>&2))?\s*;\s*exit\s+(\d+)\s*$`)
 	sleepSeconds = regexp.MustCompile(`^(\d+(\.\d*)?|\.\d+)$`)
 	// trapsTerm is a line that makes a script ignore SIGTERM, as contracts' ignoresSigterm reads
 	// it: `trap '' TERM` or `trap "" TERM`, SIGTERM or 15 for TERM, blanks between the words and
@@ -70,7 +73,8 @@ var (
 func ignoresSigterm(content []byte) bool { return trapsTerm.Match(content) }
 
 // startProgram runs spec in g following the program semantics of contracts/src/programs.ts and
-// returns the new process. g.mu is held by the caller; exit callbacks of /bin/sleep take it.
+// contracts/src/program-output.ts and returns the new process. g.mu is held by the caller; exit
+// callbacks of /bin/sleep take it.
 func (g *guests) startProgram(vm *guestVM, spec types.GuestProgramSpec, owner string, now time.Time) *guestProcess {
 	vm.nextPid++
 	cmdLine := spec.ProgramPath
@@ -95,7 +99,15 @@ func (g *guests) startProgram(vm *guestVM, spec types.GuestProgramSpec, owner st
 		proc.exit(exitShellSyntax, now)
 		return proc
 	}
-	switch spec.ProgramPath {
+	// Started without the capture wrapper, a program's output goes nowhere.
+	g.run(vm, proc, spec.ProgramPath, args, cwd, &output{vm: vm}, now)
+	return proc
+}
+
+// run makes proc run program with args, its output going to out. proc may already carry the
+// name of the shell that exec'd program; a program that starts takes the name over.
+func (g *guests) run(vm *guestVM, proc *guestProcess, program string, args []string, cwd string, out *output, now time.Time) {
+	switch program {
 	case "/bin/true":
 		proc.exit(0, now)
 	case "/bin/false":
@@ -103,21 +115,31 @@ func (g *guests) startProgram(vm *guestVM, spec types.GuestProgramSpec, owner st
 	case "/bin/sleep":
 		g.sleep(vm, proc, args, now)
 	case "/bin/sh":
-		proc.exit(shell(args), now)
+		if capture, ok := parseCapture(args); ok {
+			g.runCaptured(vm, proc, capture, cwd, now)
+			return
+		}
+		proc.exit(shell(args, out, now), now)
 	case "/bin/cp":
-		proc.exit(vm.copyFile(args, cwd, now), now)
+		proc.exit(vm.copyFile(args, cwd, out, now), now)
 	case "/bin/kill":
 		proc.exit(vm.kill(args, now), now)
+	case "/bin/echo":
+		out.stdout([]byte(strings.Join(args, " ")+"\n"), now)
+		proc.exit(0, now)
+	case "/bin/cat":
+		proc.exit(vm.cat(args, cwd, out, now), now)
 	default:
-		node, err := vm.fs.lookup(resolvePath(spec.ProgramPath, cwd))
+		node, err := vm.fs.lookup(resolvePath(program, cwd))
 		if err != nil || node.dir || node.mode&0o111 == 0 {
+			out.stderr([]byte(program+": not found\n"), now)
 			proc.exit(exitNotFound, now)
-			break
+			return
 		}
 		// An executable file runs until it is signalled; one that traps SIGTERM outlives it.
 		proc.ignoresTerm = ignoresSigterm(node.data)
 	}
-	return proc
+	proc.name = path.Base(program)
 }
 
 func (g *guests) sleep(vm *guestVM, proc *guestProcess, args []string, now time.Time) {
@@ -145,31 +167,83 @@ func (g *guests) sleep(vm *guestVM, proc *guestProcess, args []string, now time.
 	})
 }
 
-// shell runs `/bin/sh -c "exit N"`; any other script is a command this guest does not have.
-func shell(args []string) int32 {
+// shell runs the scripts of /bin/sh -c this guest understands: `exit N`, `echo TEXT; exit N`
+// and `echo TEXT >&2; exit N` (N 0–255). Any other script is a command it does not have.
+func shell(args []string, out *output, now time.Time) int32 {
 	if len(args) < 2 || args[0] != "-c" {
 		return exitNotFound
 	}
-	m := exitScript.FindStringSubmatch(args[1])
+	script := args[1]
+	if m := exitScript.FindStringSubmatch(script); m != nil {
+		return exitStatus(m[1])
+	}
+	m := echoScript.FindStringSubmatch(script)
 	if m == nil {
 		return exitNotFound
 	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil || n > 255 {
+	words, ok := echoWords(m[1])
+	code := exitStatus(m[3])
+	if !ok || code == exitNotFound {
 		return exitNotFound
 	}
-	return int32(n)
+	text := []byte(strings.Join(words, " ") + "\n")
+	if m[2] != "" {
+		out.stderr(text, now)
+	} else {
+		out.stdout(text, now)
+	}
+	return code
+}
+
+// exitStatus is the status `exit N` ends a script with, 127 for an N the guest refuses.
+func exitStatus(n string) int32 {
+	code, err := strconv.Atoi(n)
+	if err != nil || code > 255 {
+		return exitNotFound
+	}
+	return int32(code)
+}
+
+// echoWords splits the TEXT of `echo TEXT` into words as the shell does. Text that the shell
+// would read as more than plain words (a second command, a redirection, an expansion) is
+// refused: this guest runs only the scripts above.
+func echoWords(text string) ([]string, bool) {
+	quote := byte(0)
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			}
+		case c == '\\':
+			i++
+		case quote == '"':
+			if c == '"' {
+				quote = 0
+			} else if c == '$' || c == '`' {
+				return nil, false
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case strings.IndexByte(";&|<>()$`*?[#~{}", c) >= 0:
+			return nil, false
+		}
+	}
+	return splitArgs(text)
 }
 
 // copyFile is /bin/cp SRC DST: relative paths against cwd, DST may be a directory, a new file
-// takes SRC's mode and an existing one keeps its own.
-func (vm *guestVM) copyFile(args []string, cwd string, now time.Time) int32 {
+// takes SRC's mode and an existing one keeps its own. A missing SRC is reported on stderr in
+// the words of contracts' ExitMessage.copySourceMissing.
+func (vm *guestVM) copyFile(args []string, cwd string, out *output, now time.Time) int32 {
 	if len(args) != 2 {
 		return 1
 	}
 	src, dst := resolvePath(args[0], cwd), resolvePath(args[1], cwd)
 	from, err := vm.fs.fileAt(src)
 	if err != nil {
+		out.stderr([]byte("cp: cannot stat '"+args[0]+"': No such file or directory\n"), now)
 		return 1
 	}
 	if node, err := vm.fs.lookup(dst); err == nil && node.dir {
