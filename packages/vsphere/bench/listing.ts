@@ -11,6 +11,7 @@
 // view) and a second one. Heap: `heapUsed` + `external` after two forced GCs, before the first listing and
 // after it with the returned IDs still held, divided by the containers listed.
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { MoRef, OptionValue } from '@portlayer/contracts/vmomi'
 import { startVcsim, type Vcsim } from '@portlayer/vcsim'
@@ -44,6 +45,17 @@ const collect = (): void => {
 const heapNow = (): number => {
   const m = process.memoryUsage()
   return m.heapUsed + m.external
+}
+
+/** CPU time of a process so far, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+const ownCpuMs = (): number => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
 }
 
 const vmName = (id: string): string => `pl-${id}`
@@ -157,7 +169,7 @@ async function main(): Promise<void> {
       `listContainers at scale — ${new Date().toISOString()}`,
       `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}; harness https; template extraConfig ${template.length} entries`,
       '',
-      'containers  page   first listing (view + reads)   second listing              heap kept per container',
+      'containers  page   first listing (view + reads)   second listing              client / harness CPU of the second   heap kept per container',
     ]
     let created = 1
     for (const size of SIZES) {
@@ -177,9 +189,13 @@ async function main(): Promise<void> {
         const s1 = gw.stats().requestsByMethod
         collect()
         const heap1 = heapNow()
+        const c0 = ownCpuMs()
+        const h0 = processCpuMs(vc.pid)
         const b0 = performance.now()
         const again = await pl.listContainers()
         const secondMs = performance.now() - b0
+        const clientMs = ownCpuMs() - c0
+        const harnessMs = processCpuMs(vc.pid) - h0
         const s2 = gw.stats().requestsByMethod
         if (ids.length !== size || again.length !== size) throw new Error(`listed ${ids.length} of ${size}`)
         const first = callsSince(s0, s1)
@@ -188,6 +204,7 @@ async function main(): Promise<void> {
           `${String(size).padStart(10)}  ${String(page).padStart(5)}  ` +
             `${`${total(first)} calls, ${firstMs.toFixed(0)} ms`.padEnd(31)}` +
             `${`${total(second)} calls, ${secondMs.toFixed(0)} ms (${((secondMs / size) * 1000).toFixed(0)} µs each)`.padEnd(28)}` +
+            `${`${((clientMs / size) * 1000).toFixed(0)} / ${((harnessMs / size) * 1000).toFixed(0)} µs each`.padEnd(37)}` +
             `${((heap1 - heap0) / size).toFixed(0)} B`,
         )
         process.stderr.write(`${lines.at(-1)}  ${JSON.stringify({ first, second })}\n`)
