@@ -11,9 +11,10 @@
 import https from 'node:https'
 import { cpus } from 'node:os'
 import { startVcsim, type Vcsim } from '@portlayer/vcsim'
+// The gateway as users get it (the built package); the table and serialiser only build the raw side's envelope.
+import { createSoapGateway, type SoapGateway } from '@portlayer/vmomi-soap'
 import { createClientAsync } from 'soap'
 import { Pool } from 'undici'
-import { createSoapGateway, type SoapGateway } from '../src/index.js'
 import { OPS } from '../src/schema/registry.js'
 import { toSoapArgs } from '../src/serialize.js'
 import { vim25Wsdl } from '../src/wsdl.js'
