@@ -42,6 +42,13 @@ async function makeReadOnly(path: string): Promise<void> {
   }
 }
 
+async function makeWritable(path: string): Promise<void> {
+  const s = await stat(path)
+  if (!s.isDirectory()) return
+  await chmod(path, 0o755)
+  for (const entry of await readdir(path)) await makeWritable(join(path, entry))
+}
+
 describe('installed from a tarball into a read-only node_modules', () => {
   let dir: string
   let project: string
@@ -80,7 +87,11 @@ try {
     await mkdir(tmp)
     if (ROOT) await chown(tmp, NOBODY, NOBODY)
   })
-  afterAll(() => rm(dir, { recursive: true, force: true }))
+  afterAll(async () => {
+    // Without root, a read-only directory's entries cannot be removed until it is writable again.
+    if (project) await makeWritable(project).catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  })
 
   function run(env: Record<string, string>, args = ['start.mjs'], asThisUser = false): Promise<ChildRun> {
     return new Promise((resolvePromise, reject) => {
