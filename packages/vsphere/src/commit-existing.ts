@@ -257,6 +257,7 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
           recordedFiles: after.files,
           handleFiles: files,
           powerOffFirst: poweredOnButEnded,
+          before: record,
           staged: true,
         }
         await startOrSuperseded(ctx, input, progress)

@@ -18,6 +18,7 @@ import {
 } from './errors.js'
 import { type ContainerRecord, Key, option } from './extra-config.js'
 import { observe } from './observe-exits.js'
+import { deleteOutput } from './output-collection.js'
 import { afterClaimsUnderWay, hasClaim } from './turn-taking.js'
 import { runTask } from './vim-calls.js'
 import type { VmSnapshot } from './vm-snapshot.js'
@@ -129,6 +130,7 @@ async function destroyClaimed(
     ctx,
     record.files.flatMap((f) => ('path' in f ? [f.path] : [])),
   )
+  await deleteOutput(ctx, id, record)
   await ctx.extensions.release(id, record.extensions)
 }
 

@@ -9,6 +9,7 @@ import type {
 } from '@portlayer/contracts/vmomi'
 import { BACKEND, faultOf, isCode, wrap } from './errors.js'
 import type { Inventory } from './inventory.js'
+import { captureCommand } from './output-capture.js'
 import { guestPassword, type ResolvedGuestCredentials } from './settings.js'
 import { retrieve } from './vim-calls.js'
 
@@ -110,6 +111,21 @@ export class Guest {
         ...(workingDirectory === undefined ? {} : { workingDirectory }),
       },
     })
+  }
+
+  /**
+   * Starts `execPath execArgs` as portlayer process `processId`, its stdout and stderr captured
+   * to files in the guest (see output-capture.ts); resolves with its guest pid.
+   */
+  startCaptured(
+    vm: MoRef,
+    processId: string,
+    execPath: string,
+    execArgs: string,
+    workingDirectory: string,
+  ): Promise<number> {
+    const { programPath, args } = captureCommand(processId, execPath, execArgs)
+    return this.startProgram(vm, programPath, args, workingDirectory)
   }
 
   /** The guest's processes started through guest operations (with `pids`, just those). */

@@ -6,6 +6,7 @@ import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { isCode, isConflict, wrap } from './errors.js'
 import { applyOptions, type ContainerRecord } from './extra-config.js'
+import { collectOutput } from './output-collection.js'
 import { powerOffClaim, powerOffClaimed, powerOffEndedRun } from './power-off-claim.js'
 import { endOfRun } from './run-records.js'
 import { retrieve } from './vim-calls.js'
@@ -66,8 +67,10 @@ export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, att
     return { snap, procs, changed: false }
   }
   ctx.directory.forgetDeleted(ending.options)
+  const ended = withEntries(snap, applyOptions(snap.entries, ending.options))
+  if (claim) await collectOutput(ctx, id, snap.ref, ended.record as ContainerRecord)
   const powerState = claim ? await finishRun(ctx, id, snap.ref, claim) : snap.powerState
-  const after = withEntries({ ...snap, powerState }, applyOptions(snap.entries, ending.options))
+  const after = { ...ended, powerState }
   return { snap: after, procs, changed: true }
 }
 

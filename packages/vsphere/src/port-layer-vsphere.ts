@@ -10,8 +10,11 @@ import {
   type HandleFactory,
   type ID,
   InvalidStateError,
+  type OutputChunk,
   type PortLayer,
   PortLayerError,
+  type ProcessState,
+  type ReadOutputOptions,
   type RunState,
   validateAbsolutePath,
   validateData,
@@ -37,8 +40,10 @@ import { configFor, copyOut, currentVersion, extensionStateOf, listIds, stateFor
 import type { VsphereContext } from './context.js'
 import { destroyContainer } from './destroy.js'
 import { BACKEND, closed, notInitialised, wrap } from './errors.js'
+import { readOutputOf } from './process-output.js'
 import { execIn, signalIn } from './processes.js'
 import { type ResolvedSettings, resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
+import { waitForExit } from './wait-for-exit.js'
 
 /**
  * The vSphere backend: every container is a VM in the configured folder, its identity and
@@ -106,8 +111,10 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   }
 
   /** Runs one PortLayer call in its scope: its signal, the deadline, errors made portlayer errors. */
-  #op<T>(options: CallOptions | undefined, fn: () => Promise<T>): Promise<T> {
-    return inScope(callSignal(options), this.#settings.callTimeoutMs, async () => {
+  #op<T>(options: CallOptions | undefined, fn: () => Promise<T>, deadline = true): Promise<T> {
+    // Waiting has no deadline of its own: it lasts as long as the process, or until the signal.
+    const timeoutMs = deadline ? this.#settings.callTimeoutMs : 0
+    return inScope(callSignal(options), timeoutMs, async () => {
       try {
         return await fn()
       } catch (e) {
@@ -278,6 +285,61 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     })
   }
 
+  /**
+   * Resolves with the state of the process (the main process for a container ID) once it has
+   * exited. Each look is one property read and, while it runs, one guest process list.
+   */
+  async waitForExit(processOrContainerId: ID, options?: CallOptions): Promise<ProcessState> {
+    return this.#op(
+      options,
+      async () => {
+        checkArgument(BACKEND, () => validateId(processOrContainerId, 'processOrContainerId', BACKEND))
+        return waitForExit(this.#context(), processOrContainerId)
+      },
+      false,
+    )
+  }
+
+  /**
+   * What the process (the main process for a container ID) wrote: read from its files in the
+   * guest while its VM runs, from the datastore (collected before every power-off) while it is
+   * stopped. Errors, `NOT_FOUND` included, come from the first `next()`.
+   */
+  readOutput(processOrContainerId: ID, options?: ReadOutputOptions): AsyncIterable<OutputChunk> {
+    const self = this
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<OutputChunk> {
+        let inner: AsyncGenerator<OutputChunk> | undefined
+        return {
+          next: () =>
+            self.#op(
+              options,
+              async () => {
+                if (!inner) {
+                  const follow = checkArgument(BACKEND, () => {
+                    validateId(processOrContainerId, 'processOrContainerId', BACKEND)
+                    return followOf(options)
+                  })
+                  inner = readOutputOf(
+                    self.#context(),
+                    processOrContainerId,
+                    follow,
+                    self.#settings.outputLimitBytes,
+                  )
+                }
+                return inner.next()
+              },
+              false,
+            ),
+          return: async () => {
+            await inner?.return(undefined)
+            return { done: true, value: undefined }
+          },
+        }
+      },
+    }
+  }
+
   async destroyContainer(id: ID, options?: CallOptions): Promise<void> {
     return this.#op(options, () => this.#destroy(id))
   }
@@ -304,4 +366,13 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
       return (await extensionStateOf(this.#context(), containerId, namespace)) as T | undefined
     })
   }
+}
+
+/** The `follow` option of readOutput (a boolean, default false). */
+function followOf(options: unknown): boolean {
+  if (options === undefined || options === null) return false
+  const follow = (options as { follow?: unknown }).follow
+  if (follow === undefined) return false
+  if (typeof follow !== 'boolean') throw new TypeError('options.follow must be a boolean')
+  return follow
 }

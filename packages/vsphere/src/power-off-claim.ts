@@ -5,6 +5,7 @@ import { powerOff, writeGuarded } from './container-actions.js'
 import type { VsphereContext } from './context.js'
 import { isConflict } from './errors.js'
 import { Key, option } from './extra-config.js'
+import { collectOutput } from './output-collection.js'
 import type { VmSnapshot } from './vm-snapshot.js'
 
 // vSphere does not version powering a VM off, so a power-off decided on a read could hit a start
@@ -75,6 +76,7 @@ export async function powerOffEndedRun(ctx: VsphereContext, id: ID, snap: VmSnap
     if (r.pending || r.poweringOff || r.destroying) return false
     const token = await claimPowerOff(ctx, now)
     if (token !== undefined) {
+      await collectOutput(ctx, id, now.ref, r)
       await powerOffClaimed(ctx, id, now.ref, token)
       return true
     }

@@ -16,6 +16,7 @@ import { exitMessage } from './exit-message.js'
 import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
 import { commandLine, Guest, launchedSince, programNotFound } from './guest.js'
 import { observe } from './observe-exits.js'
+import { capturedCommandLine } from './output-capture.js'
 import { dropOldExited } from './run-records.js'
 import { visibleOf } from './vm-snapshot.js'
 
@@ -39,7 +40,7 @@ export async function execIn(ctx: VsphereContext, id: ID, proc: EntryPoint): Pro
   const reconcileMs = ctx.settings.reconcileTimeoutMs
   let exec: ExecRecord
   try {
-    const pid = await startProgram(ctx, snap.ref, proc, new Date(startedAt), record)
+    const pid = await startProgram(ctx, snap.ref, processId, proc, new Date(startedAt), record)
     exec = { ...base, pid, finishedAt: null, exitCode: 0, exitMsg: '', exited: false }
   } catch (e) {
     if (!programNotFound(e)) {
@@ -160,17 +161,18 @@ export async function signalIn(ctx: VsphereContext, processOrContainerId: ID, n:
 async function startProgram(
   ctx: VsphereContext,
   ref: MoRef,
+  processId: ID,
   proc: EntryPoint,
   since: Date,
   record: ContainerRecord,
 ): Promise<number> {
   const { guest } = ctx
   try {
-    return await guest.startProgram(ref, proc.execPath, proc.execArgs, proc.workDir)
+    return await guest.startCaptured(ref, processId, proc.execPath, proc.execArgs, proc.workDir)
   } catch (e) {
     if (!isOutcomeUnknown(e)) throw e
     const known = new Set([record.mainState?.pid ?? 0, ...record.execs.map((x) => x.pid)])
-    const cmd = commandLine(proc.execPath, proc.execArgs)
+    const cmd = capturedCommandLine(processId, proc.execPath, proc.execArgs)
     const found = await reconciling(ctx.settings.reconcileTimeoutMs, async () =>
       launchedSince(await guest.listProcesses(ref), cmd, since, known),
     ).catch(() => null)
@@ -182,7 +184,10 @@ async function startProgram(
 }
 
 /** Whether an ID names a container or one of its exec'd processes (and which container). */
-async function resolveTarget(ctx: VsphereContext, target: ID): Promise<{ containerId: ID; processId?: ID }> {
+export async function resolveTarget(
+  ctx: VsphereContext,
+  target: ID,
+): Promise<{ containerId: ID; processId?: ID }> {
   // A process this backend started or saw is known without asking vSphere for a VM by that name.
   const known = ctx.directory.knownOwner(target)
   if (known) return { containerId: known, processId: target }

@@ -1,5 +1,6 @@
 import { adoptError } from '@portlayer/backend-kit'
 import {
+  DEFAULT_OUTPUT_LIMIT_BYTES,
   type ID,
   InvalidArgumentError,
   isLogger,
@@ -47,7 +48,7 @@ export interface VsphereSettings {
   readonly guestToolsTimeoutMs?: number
   /** `guestId` of blank VMs (ignored with a template). Default `otherLinux64Guest`. */
   readonly guestId?: string
-  /** `maxObjects` per page when listing. Default 500. */
+  /** `maxObjects` per page when listing. Default 5,000 (a folder of 5,000 containers in one page). */
   readonly listPageSize?: number
   /**
    * How many exited exec'd processes each container keeps recorded (in extraConfig, so in
@@ -78,6 +79,11 @@ export interface VsphereSettings {
    * Default 30000.
    */
   readonly reconcileTimeoutMs?: number
+  /**
+   * How many bytes of each output stream `readOutput` returns per process: the last ones; older
+   * bytes are reported as `dropped`. Default 1 MiB.
+   */
+  readonly outputLimitBytes?: number
 }
 
 /** Guest credentials once resolved: the password is held where no inspection can reach it. */
@@ -105,6 +111,7 @@ export interface ResolvedSettings {
   readonly logger: Logger
   readonly callTimeoutMs: number
   readonly reconcileTimeoutMs: number
+  readonly outputLimitBytes: number
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 600_000
@@ -114,7 +121,7 @@ export const DEFAULT_STOP_GRACE_PERIOD_MS = 10_000
 export const DEFAULT_EXIT_POLL_INTERVAL_MS = 2_000
 export const DEFAULT_GUEST_TOOLS_TIMEOUT_MS = 120_000
 export const DEFAULT_GUEST_ID = 'otherLinux64Guest'
-export const DEFAULT_LIST_PAGE_SIZE = 500
+export const DEFAULT_LIST_PAGE_SIZE = 5_000
 export const DEFAULT_MAX_EXITED_EXECS = 64
 /** vSphere refuses VM names longer than this. */
 export const MAX_VM_NAME_LENGTH = 80
@@ -250,6 +257,13 @@ export function resolveSettings(settings: VsphereSettings): ResolvedSettings {
       1,
       HOUR_MS,
       DEFAULT_RECONCILE_TIMEOUT_MS,
+    ),
+    outputLimitBytes: integer(
+      settings.outputLimitBytes,
+      'outputLimitBytes',
+      1,
+      1024 * 1024 * 1024,
+      DEFAULT_OUTPUT_LIMIT_BYTES,
     ),
   })
 }

@@ -6,9 +6,18 @@ import type { VsphereContext } from './context.js'
 import { deleteStaged, materialise } from './datastore-staging.js'
 import { BACKEND, faultOf, isConflict } from './errors.js'
 import { exitMessage } from './exit-message.js'
-import { encodeMainState, Key, type MainStateRecord, option, type PendingFileRecord } from './extra-config.js'
+import {
+  type ContainerRecord,
+  encodeMainState,
+  Key,
+  type MainStateRecord,
+  option,
+  type PendingFileRecord,
+} from './extra-config.js'
 import { landedOrFenced, Undecided } from './fence.js'
-import { commandLine, launchedSince, programNotFound, toGuestFile } from './guest.js'
+import { launchedSince, programNotFound, toGuestFile } from './guest.js'
+import { capturedCommandLine } from './output-capture.js'
+import { collectOutput } from './output-collection.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
 import { powerOffClaim } from './power-off-claim.js'
 import { failedStartState, startedState } from './run-records.js'
@@ -47,6 +56,8 @@ export interface StartInput {
   readonly handleFiles: readonly FileCopy[]
   /** The VM is on from a run that ended: it goes off first, so the new run starts clean. */
   readonly powerOffFirst: boolean
+  /** The container as it was before this commit (whose ended run's output is kept first). */
+  readonly before?: ContainerRecord
   /**
    * The start is staged (see staged-start.ts): its record step is when it takes effect, and a
    * start taken back meanwhile by another client failed (nobody saw it). Otherwise (a create's
@@ -68,6 +79,7 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
     steps.push({
       name: `powering off the ended run of container ${id}`,
       run: async () => {
+        if (input.before) await collectOutput(ctx, id, ref, input.before)
         await powerOff(ctx, id, ref)
         return undefined
       },
@@ -134,7 +146,7 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
       run: async () => {
         launchedAt = new Date()
         try {
-          pid = await guest.startProgram(ref, main.execPath, main.execArgs, main.workDir)
+          pid = await guest.startCaptured(ref, main.processId, main.execPath, main.execArgs, main.workDir)
         } catch (e) {
           if (!programNotFound(e)) throw e
           pid = 0
@@ -228,11 +240,11 @@ async function recordOwnRun(
 async function findLaunched(
   ctx: VsphereContext,
   ref: MoRef,
-  main: { execPath: string; execArgs: string },
+  main: { processId: string; execPath: string; execArgs: string },
   since: Date,
 ): Promise<number | undefined> {
   const procs = await ctx.guest.listProcesses(ref)
-  return launchedSince(procs, commandLine(main.execPath, main.execArgs), since)
+  return launchedSince(procs, capturedCommandLine(main.processId, main.execPath, main.execArgs), since)
 }
 
 /** A staged start that another client took back (it waited longer than a start may take). */

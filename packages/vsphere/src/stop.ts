@@ -6,6 +6,7 @@ import type { VsphereContext } from './context.js'
 import { isCode, isConflict, isOutcomeUnknown } from './errors.js'
 import type { ContainerRecord, MainStateRecord } from './extra-config.js'
 import { Guest } from './guest.js'
+import { collectOutput } from './output-collection.js'
 import { endOfRun } from './run-records.js'
 import type { VmSnapshot } from './vm-snapshot.js'
 
@@ -46,6 +47,8 @@ export async function stopRun(
     const now = await ctx.directory.readRef(ref)
     if (!now?.record || now.record.mainState?.run !== state?.run) return
     let offFailed: unknown
+    // What the run's processes wrote goes to the datastore first: the guest's files go with the VM.
+    await collectOutput(ctx, id, ref, now.record)
     try {
       await powerOff(ctx, id, ref)
       irrevocable = true

@@ -179,10 +179,13 @@ describe('SOAP round trips per operation', () => {
     })
   })
 
-  it('stop: guarded reconfigure, SIGTERM, one look at the guest, a fresh read, the record guarded by it, power-off', async () => {
+  it('stop: guarded reconfigure, SIGTERM, one look at the guest, a fresh read, the output kept on the datastore, power-off, the record guarded by the read', async () => {
     const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
     const h = await pl.setRunState(await pl.getHandle(id), 'stopped')
     expect(await counting.measure(() => pl.commit(h))).toEqual({
+      InitiateFileTransferFromGuest: 2,
+      'transfer:GET': 2,
+      'transfer:PUT': 2,
       ListProcessesInGuest: 1,
       PowerOffVM_Task: 1,
       ReconfigVM_Task: 2,
@@ -213,6 +216,9 @@ describe('SOAP round trips per operation', () => {
     const took = Date.now() - began
     const { ListProcessesInGuest: lists = 0, ...rest } = counts
     expect(rest).toEqual({
+      InitiateFileTransferFromGuest: 2,
+      'transfer:GET': 2,
+      'transfer:PUT': 2,
       PowerOffVM_Task: 1,
       ReconfigVM_Task: 2,
       RetrievePropertiesEx: 2,
@@ -237,6 +243,8 @@ describe('SOAP round trips per operation', () => {
       Destroy_Task: 1,
       ReconfigVM_Task: 1,
       RetrievePropertiesEx: 1,
+      // The main process's output kept on the datastore goes with the container.
+      'transfer:DELETE': 2,
       waitForTask: 2,
     })
   })
@@ -288,6 +296,6 @@ describe('SOAP requests the server sees', () => {
       expected[method] = (expected[method] ?? 0) + n
     }
     expect(atServer).toEqual(expected)
-    expect(Object.values(atServer).reduce((a, b) => a + b, 0)).toBe(32)
+    expect(Object.values(atServer).reduce((a, b) => a + b, 0)).toBe(36)
   })
 })

@@ -237,6 +237,7 @@ const METHODS: Record<string, readonly string[]> = {
   ],
   stop: [
     'FindByInventoryPath',
+    'InitiateFileTransferFromGuest',
     'ListProcessesInGuest',
     'PowerOffVM_Task',
     'ReconfigVM_Task',

@@ -327,3 +327,60 @@ describe('extensions on vSphere', () => {
     await expect(pl.commit(h)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', target: id })
   })
 })
+
+describe('process output on vSphere', () => {
+  const decoder = new TextDecoder()
+  async function all(iterable: AsyncIterable<{ stream: string; data: Uint8Array; dropped?: number }>) {
+    const out = { stdout: '', stderr: '', dropped: 0 }
+    for await (const chunk of iterable) {
+      out[chunk.stream as 'stdout' | 'stderr'] += decoder.decode(chunk.data)
+      out.dropped += chunk.dropped ?? 0
+    }
+    return out
+  }
+
+  it('a crashed container: its output is kept on the datastore before the read that noticed the exit powers the VM off, and read from there while it is stopped', async () => {
+    const pl = await backend()
+    let h = await pl.createContainer('crashed')
+    h = await pl.setEntryPoint(h, '/tmp', '/bin/sh', '-c "echo it broke >&2; exit 3"')
+    const id = await track(pl, pl.commit(await pl.setRunState(h, 'running')))
+    const exited = await pl.waitForExit(id)
+    expect(exited).toMatchObject({ status: 'exited', exitCode: 3 })
+    expect((await pl.getContainerState(id)).status).toBe('stopped')
+    const vm = await vmOf(vcsim.gateway, id)
+    expect((await vmProperties(vcsim.gateway, vm, ['runtime.powerState'])).get('runtime.powerState')).toBe(
+      'poweredOff',
+    )
+    expect(await all(pl.readOutput(id))).toEqual({ stdout: '', stderr: 'it broke\n', dropped: 0 })
+    // Another client reads it too (from the datastore: the VM is off).
+    const other = await backend()
+    expect((await all(other.readOutput(id))).stderr).toBe('it broke\n')
+    await pl.destroyContainer(id)
+    await expect(pl.readOutput(id)[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+  })
+
+  it('keeps the last outputLimitBytes of a stream and says how many were dropped', async () => {
+    const pl = await backend({ outputLimitBytes: 4 })
+    let h = await pl.createContainer('limited')
+    h = await pl.setEntryPoint(h, '/tmp', '/bin/echo', 'abcdefgh')
+    const id = await track(pl, pl.commit(await pl.setRunState(h, 'running')))
+    await pl.waitForExit(id)
+    expect(await all(pl.readOutput(id))).toEqual({ stdout: 'fgh\n', stderr: '', dropped: 5 })
+  })
+
+  it('follows an exec’d process until it exits, binary-safe (bytes that are not UTF-8 come back as written)', async () => {
+    const pl = await backend()
+    let h = await pl.createContainer('binary')
+    h = await pl.setEntryPoint(h, '/tmp', '/bin/sleep', '3600')
+    const bytes = new Uint8Array([0, 255, 254, 10, 128, 1])
+    h = await pl.copyTo(h, '/tmp', 'blob.bin', 0o644, bytes)
+    const id = await track(pl, pl.commit(await pl.setRunState(h, 'running')))
+    const pid = await pl.execProcess(id, '/tmp', '/bin/cat', 'blob.bin')
+    const chunks: Uint8Array[] = []
+    for await (const c of pl.readOutput(pid, { follow: true })) if (c.stream === 'stdout') chunks.push(c.data)
+    expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes))
+    expect((await pl.waitForExit(pid)).exitCode).toBe(0)
+  })
+})

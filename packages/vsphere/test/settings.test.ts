@@ -39,7 +39,7 @@ describe('resolveSettings', () => {
     expect(s.exitPollIntervalMs).toBe(DEFAULT_EXIT_POLL_INTERVAL_MS)
     expect(s.template).toBeUndefined()
     expect(s.guestId).toBe('otherLinux64Guest')
-    expect(s.listPageSize).toBe(500)
+    expect(s.listPageSize).toBe(5_000)
     expect(s.maxExitedExecs).toBe(64)
     expect(DEFAULT_MAX_EXITED_EXECS).toBe(64)
     expect(s.vmName(ID)).toBe(`portlayer-${ID}`)
