@@ -2,6 +2,7 @@
 //   pnpm --filter @portlayer/simulator bench              print the figures
 //   pnpm --filter @portlayer/simulator bench -- --write   also rewrite BENCHMARKS.md at the repo root
 //   ... -- --check                                        exit 1 when a target is missed
+//   ... -- --events                                       only the event latency (change → reader)
 import { execSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
@@ -199,6 +200,61 @@ async function bytesPerIdle(query: boolean): Promise<number> {
   return (after - before) / IDLE_CONTAINERS
 }
 
+interface Latency {
+  /** Microseconds from the start of the commit that makes the change to the reader's loop. */
+  median: number
+  p99: number
+  /** The same from the instant the change is applied (a synchronous listener's timestamp). */
+  fromApplyMedian: number
+}
+
+/**
+ * Event latency: a reader in a `for await` loop over `events()` on the real clock, and a writer
+ * committing new containers one after another; each sample is the time from the change to the
+ * reader seeing its event, with `readers` such loops open (each one's delivery is timed).
+ */
+async function eventLatency(readers = 1, samples = 20_000): Promise<Latency> {
+  const sim = createSimulator()
+  const fromCall: number[] = []
+  const fromApply: number[] = []
+  let t0 = 0
+  let applied = 0
+  let seen = 0
+  let delivered: () => void = () => {}
+  sim.onEvent(() => {
+    applied = performance.now()
+  })
+  const loops = Array.from({ length: readers }, async () => {
+    for await (const e of sim.events({ types: ['created'] })) {
+      const t = performance.now()
+      fromCall.push(t - t0)
+      fromApply.push(t - applied)
+      if (++seen === readers) delivered()
+      if (e.type !== 'created') break
+    }
+  })
+  for (let i = 0; i < samples + 1_000; i++) {
+    const h = await sim.createContainer('watched')
+    seen = 0
+    const all = new Promise<void>((resolve) => {
+      delivered = resolve
+    })
+    t0 = performance.now()
+    await sim.commit(h)
+    await all
+    // The first 1,000 warm up.
+    if (i < 1_000) {
+      fromCall.length = 0
+      fromApply.length = 0
+    }
+  }
+  sim.close()
+  await Promise.all(loops)
+  const us = (xs: number[], q: number) =>
+    ([...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)] as number) * 1000
+  return { median: us(fromCall, 0.5), p99: us(fromCall, 0.99), fromApplyMedian: us(fromApply, 0.5) }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)] as number
@@ -221,11 +277,24 @@ function machine(): Record<string, string> {
   return { date: new Date().toString(), nproc, cpu, node: process.version }
 }
 
+async function printEventLatency(): Promise<void> {
+  for (const readers of [1, 10]) {
+    const l = await eventLatency(readers)
+    console.log(
+      `event latency, ${readers} reader(s), commit → for-await loop: median ${l.median.toFixed(1)} µs, p99 ${l.p99.toFixed(1)} µs; from the change applied: median ${l.fromApplyMedian.toFixed(1)} µs`,
+    )
+  }
+}
+
 async function main(): Promise<void> {
   const write = process.argv.includes('--write')
   const check = process.argv.includes('--check')
   const m = machine()
   console.log(`simulator bench — ${m.date}; ${m.nproc} cores, ${m.cpu}, node ${m.node}`)
+  if (process.argv.includes('--events')) {
+    await printEventLatency()
+    return
+  }
 
   const load0 = loadavg()[0] as number
   const seqRate = await batchRate(false)
@@ -246,6 +315,7 @@ async function main(): Promise<void> {
   )
   const tb = await tinybenchRates()
   console.log(`tinybench mean throughput: ${fmt(tb.plain)}/s; with extension ${fmt(tb.ext)}/s`)
+  await printEventLatency()
 
   const idle = await bytesPerIdle(false)
   const observed = await bytesPerIdle(true)

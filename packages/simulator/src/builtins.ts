@@ -1,6 +1,14 @@
-import { EXIT_NOT_FOUND, ExitMessage, MAX_SIGNAL, Program, splitExecArgs } from '@portlayer/contracts'
+import {
+  EXIT_NOT_FOUND,
+  ExitMessage,
+  MAX_SIGNAL,
+  OutputProgram,
+  Program,
+  splitExecArgs,
+} from '@portlayer/contracts'
 import { resolvePath } from './fs.js'
 import { baseName, FsNode, fsOf, joinPath, ownFs, parentOf } from './fs-tree.js'
+import { STDERR, STDOUT, type StreamIndex } from './output.js'
 import { type Container, MODE_SLEEP, type Proc, STARTED } from './records.js'
 
 /** What the built-in programs need of the engine that runs them. */
@@ -10,6 +18,14 @@ export interface BuiltinHost {
   armSleep(proc: Proc, ms: number): void
   deliver(proc: Proc, signal: number): void
   findByPid(c: Container, pid: number): Proc | undefined
+  /** Appends to the process's output; `data` is owned by the host from then on. */
+  write(proc: Proc, stream: StreamIndex, data: Uint8Array): void
+}
+
+const encoder = new TextEncoder()
+
+function writeText(engine: BuiltinHost, proc: Proc, stream: StreamIndex, text: string): void {
+  engine.write(proc, stream, encoder.encode(text))
 }
 
 /**
@@ -35,6 +51,12 @@ export function runBuiltin(engine: BuiltinHost, proc: Proc): boolean {
       return true
     case Program.Kill:
       kill(engine, proc, args(engine, proc))
+      return true
+    case OutputProgram.Echo:
+      echo(engine, proc, args(engine, proc))
+      return true
+    case OutputProgram.Cat:
+      cat(engine, proc, args(engine, proc))
       return true
     default:
       return false
@@ -78,22 +100,122 @@ function sleep(engine: BuiltinHost, proc: Proc, words: string[]): void {
 }
 
 const EXIT_SCRIPT = /^\s*exit(?:\s+(\d{1,10}))?\s*;?\s*$/
+// `echo TEXT; exit N` or `echo TEXT >&2; exit N`, as the emulated guest reads them: the
+// redirection stands apart from TEXT (`echo a1>&2` is not `echo a 1>&2`).
+const ECHO_SCRIPT = /^\s*echo(?:\s+(.*?))??(?:\s+(1?>&2))?\s*;\s*exit(?:\s+(\d{1,10}))?\s*;?\s*$/
+/** Characters that would make TEXT more than plain words to a shell (outside quotes). */
+const SHELL_SPECIAL = ';&|<>()$`*?[#~{}'
 
 function shell(engine: BuiltinHost, proc: Proc, words: string[]): void {
   if (proc.status !== STARTED) return
   const script = words[0] === '-c' ? words[1] : undefined
   if (script === undefined) {
-    engine.exitProcess(proc, EXIT_NOT_FOUND, 'sh: only -c "exit N" scripts are supported: not found')
+    engine.exitProcess(
+      proc,
+      EXIT_NOT_FOUND,
+      'sh: only -c "exit N" and "echo TEXT [>&2]; exit N" scripts are supported: not found',
+    )
     return
   }
   const m = EXIT_SCRIPT.exec(script)
-  if (m === null) {
+  if (m !== null) {
+    engine.exitProcess(proc, exitStatus(m[1]), '')
+    return
+  }
+  const e = ECHO_SCRIPT.exec(script)
+  const text = e === null ? undefined : echoWords(e[1] ?? '')
+  if (e === null || text === undefined) {
     const command = script.trim().split(/\s+/)[0] ?? script
     engine.exitProcess(proc, EXIT_NOT_FOUND, `sh: 1: ${command}: not found`)
     return
   }
-  // As in sh, the status is taken modulo 256.
-  engine.exitProcess(proc, m[1] === undefined ? 0 : Number(m[1]) % 256, '')
+  writeText(engine, proc, e[2] === undefined ? STDOUT : STDERR, `${text.join(' ')}\n`)
+  engine.exitProcess(proc, exitStatus(e[3]), '')
+}
+
+/** The status `exit N` ends a script with: as in sh, N modulo 256 (0 without N). */
+function exitStatus(n: string | undefined): number {
+  return n === undefined ? 0 : Number(n) % 256
+}
+
+/**
+ * The words of echo's TEXT as the shell would pass them; `undefined` for text a shell would read
+ * as more than plain words (another command, a redirection, an expansion), which this simulator
+ * does not run.
+ */
+function echoWords(text: string): string[] | undefined {
+  let quote = ''
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string
+    if (quote === "'") {
+      if (c === "'") quote = ''
+    } else if (c === '\\') {
+      i++
+    } else if (quote === '"') {
+      if (c === '"') quote = ''
+      else if (c === '$' || c === '`') return undefined
+    } else if (c === "'" || c === '"') {
+      quote = c
+    } else if (SHELL_SPECIAL.includes(c)) {
+      return undefined
+    }
+  }
+  try {
+    return splitExecArgs(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** `/bin/echo ARGS…`: the arguments joined by one space and a newline, on stdout. */
+function echo(engine: BuiltinHost, proc: Proc, words: string[]): void {
+  if (proc.status !== STARTED) return
+  writeText(engine, proc, STDOUT, `${words.join(' ')}\n`)
+  engine.exitProcess(proc, 0, '')
+}
+
+/**
+ * `/bin/cat FILE…`: each file (relative to the working directory) to stdout in order; one that
+ * cannot be read is reported on stderr in GNU cat's words and makes it exit 1.
+ */
+function cat(engine: BuiltinHost, proc: Proc, words: string[]): void {
+  if (proc.status !== STARTED) return
+  const fs = fsOf(proc.container)
+  let code = 0
+  for (const name of words) {
+    let path: string | undefined
+    try {
+      path = resolvePath(proc.config.workDir, name)
+    } catch {
+      // An empty operand names no file.
+      path = undefined
+    }
+    const node = path === undefined ? undefined : fs.get(path)
+    let reason = ''
+    if (node === undefined) {
+      reason = path !== undefined && underFile(fs, path) ? 'Not a directory' : 'No such file or directory'
+    } else if (node.dir) {
+      reason = 'Is a directory'
+    }
+    if (reason !== '') {
+      writeText(engine, proc, STDERR, `cat: ${name}: ${reason}\n`)
+      code = 1
+      continue
+    }
+    // Shared, not copied: file bytes and kept output are never changed in place.
+    const data = (node as FsNode).data
+    if (data !== null) engine.write(proc, STDOUT, data)
+  }
+  engine.exitProcess(proc, code, '')
+}
+
+/** True when some directory on the way to `path` is a file. */
+function underFile(fs: ReadonlyMap<string, FsNode>, path: string): boolean {
+  for (let p = parentOf(path); p !== '/'; p = parentOf(p)) {
+    const node = fs.get(p)
+    if (node !== undefined) return !node.dir
+  }
+  return false
 }
 
 function copy(engine: BuiltinHost, proc: Proc, words: string[]): void {
@@ -119,6 +241,7 @@ function copy(engine: BuiltinHost, proc: Proc, words: string[]): void {
   const fs = fsOf(c)
   const from = fs.get(src)
   if (from === undefined) {
+    writeText(engine, proc, STDERR, `${ExitMessage.copySourceMissing(srcWord)}\n`)
     engine.exitProcess(proc, 1, ExitMessage.copySourceMissing(srcWord))
     return
   }

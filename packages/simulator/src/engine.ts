@@ -22,6 +22,7 @@ import type { InternalClock } from './clock.js'
 import { conflict, containerNotFound, invalidState } from './errors.js'
 import type { EventHub } from './events.js'
 import { checkCopies, fsOf, landCopies, ownCopies } from './fs-tree.js'
+import { ProcOutput, STDERR, type StreamIndex } from './output.js'
 import { type ProcessHost, ProcessRun, type ProgramDefinition } from './program-context.js'
 import {
   Container,
@@ -41,6 +42,7 @@ import {
   STARTED,
   STOPPED,
   StopState,
+  wake,
 } from './records.js'
 
 /** An extension's value to record with the container when a commit applies. */
@@ -79,6 +81,8 @@ export class Engine implements ProcessHost {
     readonly graceMs: number,
     /** How many exited exec'd processes a container keeps listed. */
     readonly maxExitedExecs: number,
+    /** How many bytes of each stream a process keeps (the last ones). */
+    readonly outputLimit: number,
   ) {}
 
   nowMs(): number {
@@ -89,6 +93,21 @@ export class Engine implements ProcessHost {
   }
   clearTimer(timer: unknown): void {
     this.clock.clearTimer(timer)
+  }
+
+  /**
+   * Appends what `p` wrote to `stream`. `data` is owned from now on (callers pass a fresh copy);
+   * readers following the process are woken.
+   */
+  write(p: Proc, stream: StreamIndex, data: Uint8Array): void {
+    if (data.byteLength === 0) return
+    let out = p.output
+    if (out === null) {
+      out = new ProcOutput()
+      p.output = out
+    }
+    out.write(stream, data, this.outputLimit)
+    if (p.watchers !== null) wake(p)
   }
 
   emit(type: ContainerEventType, c: Container, p?: Proc): void {
@@ -236,6 +255,8 @@ export class Engine implements ProcessHost {
     p.exitMsg = ''
     p.startedAt = now
     p.finishedAt = -1
+    // A main process starting again writes afresh (as its capture files are truncated on vSphere).
+    p.output = null
     c.live++
   }
 
@@ -253,6 +274,7 @@ export class Engine implements ProcessHost {
       p.mode = node.data !== null && ignoresSigterm(node.data) ? MODE_IDLE_IGNORES_TERM : MODE_IDLE
       return
     }
+    this.write(p, STDERR, encoder.encode(`${ExitMessage.notFound(path)}\n`))
     this.exitProcess(p, EXIT_NOT_FOUND, ExitMessage.notFound(path))
   }
 
@@ -322,6 +344,7 @@ export class Engine implements ProcessHost {
     p.exitMsg = message
     p.finishedAt = now
     p.mode = MODE_NONE
+    if (p.watchers !== null) wake(p)
     const c = p.container
     c.live--
     if (!p.isMain) {
@@ -531,7 +554,10 @@ export class Engine implements ProcessHost {
 
 function noop(): void {}
 
-function processState(p: Proc): ProcessState {
+const encoder = new TextEncoder()
+
+/** The public state of a process record. */
+export function processState(p: Proc): ProcessState {
   return {
     processId: p.id,
     status: PROCESS_STATUS_NAMES[p.status] as ProcessState['status'],

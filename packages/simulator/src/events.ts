@@ -1,53 +1,37 @@
 import {
-  type CallOptions,
   type ContainerEvent,
   ContainerEventType,
   describeValue,
-  validateCallOptions,
+  type EventStream,
+  type PortLayerEvent,
   validateId,
 } from '@portlayer/contracts'
 import { whenAborted } from './call.js'
 import { BACKEND, invalidArgument } from './errors.js'
 
-/** Receives container events synchronously, as they happen. */
+/** Receives container events synchronously, as they happen (see `Simulator.onEvent`). */
 export type SimEventListener = (event: ContainerEvent) => void
 
-/** Narrows a stream to some event types and/or one container. */
-export interface EventFilter {
-  readonly types?: readonly ContainerEventType[]
-  readonly containerId?: string
+/** How many events a stream buffers for a reader that falls behind, by default. */
+export const DEFAULT_EVENT_QUEUE_LIMIT = 10_000
+
+const EVENT_TYPES: ReadonlySet<string> = new Set([...Object.values(ContainerEventType), 'resync'])
+
+interface CheckedFilter {
+  readonly types: ReadonlySet<string> | null
+  readonly only: string | undefined
 }
 
-/**
- * The simulator's container events: `created`, `started`, `exited` (with `processId` and
- * `exitCode`, for the main and exec'd processes), `stopped` and `destroyed`.
- */
-export interface SimEvents extends AsyncIterable<ContainerEvent> {
-  /**
-   * Calls `listener` for every event, synchronously while the state changes. A listener that
-   * throws does not disturb the simulator; its error is rethrown from a microtask (so a test
-   * runner reports it). Returns a function that removes the listener.
-   */
-  on(listener: SimEventListener): () => void
-  /**
-   * An async iterator over the events from now on (buffered until read); ending the loop (or
-   * calling `return`) unsubscribes. An abort of `options.signal` ends it too: a waiting `next()`
-   * and every later one give `done` (what was buffered is dropped, as with `return`).
-   * @throws InvalidArgumentError for a malformed filter or options.
-   */
-  stream(filter?: EventFilter, options?: CallOptions): AsyncIterableIterator<ContainerEvent>
-}
-
-const EVENT_TYPES: ReadonlySet<string> = new Set(Object.values(ContainerEventType))
-
-function checkFilter(filter: unknown): { types: ReadonlySet<string> | null; only: string | undefined } {
+/** Contracts' `EventFilter`, read once (any other value, or a throwing getter: INVALID_ARGUMENT). */
+function checkFilter(filter: unknown): CheckedFilter {
+  if (filter === undefined) return { types: null, only: undefined }
   if (typeof filter !== 'object' || filter === null)
     throw invalidArgument(`an event filter must be an object, got ${describeValue(filter)}`)
   let types: unknown
   let containerId: unknown
   let list: unknown[] | undefined
   try {
-    ;({ types, containerId } = filter as EventFilter)
+    ;({ types, containerId } = filter as { types?: unknown; containerId?: unknown })
     if (Array.isArray(types)) list = Array.from(types as unknown[])
   } catch (e) {
     throw invalidArgument('the event filter could not be read (a getter or proxy trap threw)', undefined, e)
@@ -68,21 +52,34 @@ function checkFilter(filter: unknown): { types: ReadonlySet<string> | null; only
   }
 }
 
-export class EventHub implements SimEvents {
+const DONE: IteratorResult<PortLayerEvent> = Object.freeze({ value: undefined, done: true })
+const READY = Promise.resolve()
+
+/**
+ * The world's events: synchronous listeners and the streams of `events()`, shared by every
+ * client of one world. Emission is synchronous with the change, so the order is the order the
+ * changes happened, for every container at once.
+ */
+export class EventHub {
   /** Kept as a field so the hot path checks "anyone listening?" without a call. */
   size = 0
   private readonly listeners = new Set<SimEventListener>()
-  /** Ends every open stream; a reader waiting on one would otherwise wait forever after close. */
-  private readonly enders = new Set<() => void>()
+  /** Streams that are open: told of a resync, ended by close. */
+  private readonly streams = new Set<StreamState>()
   private closed = false
+
+  constructor(
+    private readonly nowMs: () => number,
+    private readonly queueLimit: number,
+  ) {}
 
   close(): void {
     this.closed = true
-    for (const end of this.enders) end()
+    for (const s of Array.from(this.streams)) s.end(false)
   }
 
   on(listener: SimEventListener): () => void {
-    if (typeof listener !== 'function') throw invalidArgument('events.on needs a listener function')
+    if (typeof listener !== 'function') throw invalidArgument('onEvent needs a listener function')
     const wrapped: SimEventListener = (e) => listener(e)
     this.listeners.add(wrapped)
     this.size = this.listeners.size
@@ -104,56 +101,114 @@ export class EventHub implements SimEvents {
     }
   }
 
-  stream(filter: EventFilter = {}, options?: CallOptions): AsyncIterableIterator<ContainerEvent> {
-    const { types, only } = checkFilter(filter)
-    const signal = validateCallOptions(options, BACKEND)?.signal
-    const buffer: ContainerEvent[] = []
-    let waiting: ((r: IteratorResult<ContainerEvent>) => void) | null = null
-    let closed = false
-    const off = this.on((e) => {
-      if (types !== null && !types.has(e.type)) return
-      if (only !== undefined && e.containerId !== only) return
-      if (waiting !== null) {
-        const w = waiting
-        waiting = null
-        w({ value: e, done: false })
-      } else buffer.push(e)
-    })
-    // Ending keeps what is buffered for the reader; `return` (the reader leaving) drops it.
-    let unwatch: () => void = () => {}
-    const end = (): void => {
-      if (closed) return
-      closed = true
-      off()
-      unwatch()
-      this.enders.delete(end)
-      if (waiting !== null) waiting({ value: undefined, done: true })
-      waiting = null
-    }
-    const close = (): IteratorResult<ContainerEvent> => {
-      end()
-      buffer.length = 0
-      return { value: undefined, done: true }
-    }
-    if (this.closed) end()
-    else this.enders.add(end)
-    if (signal !== undefined && !closed) unwatch = whenAborted(signal, close)
-    const iterator: AsyncIterableIterator<ContainerEvent> = {
-      next: () => {
-        const e = buffer.shift()
-        if (e !== undefined) return Promise.resolve({ value: e, done: false })
-        if (closed) return Promise.resolve({ value: undefined, done: true })
-        return new Promise((resolve) => {
-          waiting = resolve
-        })
-      },
-      return: () => Promise.resolve(close()),
-      [Symbol.asyncIterator]: () => iterator,
-    }
-    return iterator
+  /** Tells every open stream that it may have missed changes (the world was replaced). */
+  resync(): void {
+    const at = new Date(this.nowMs())
+    for (const s of this.streams) s.push({ type: 'resync', at })
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ContainerEvent> {
-    return this.stream()
+  /**
+   * A stream of the events from now on (see `Simulator.events`). Throws INVALID_ARGUMENT for a
+   * malformed filter; the caller has checked the options and that the world is open.
+   */
+  stream(filter: unknown, signal: AbortSignal | undefined): EventStream {
+    const { types, only } = checkFilter(filter)
+    const state = new StreamState(this, this.queueLimit)
+    if (this.closed) state.end(false)
+    else {
+      this.streams.add(state)
+      state.off = this.on((e) => {
+        if (types !== null && !types.has(e.type)) return
+        if (only !== undefined && e.containerId !== only) return
+        state.push(e)
+      })
+      if (signal !== undefined) state.unwatch = whenAborted(signal, () => state.end(true))
+    }
+    const stream: EventStream = {
+      ready: READY,
+      next: () => state.next(),
+      return: () => {
+        state.end(true)
+        return Promise.resolve(DONE)
+      },
+      [Symbol.asyncIterator]: () => stream,
+    }
+    return stream
+  }
+
+  /** For a stream that ended: it no longer needs telling. */
+  forget(state: StreamState): void {
+    this.streams.delete(state)
+  }
+
+  now(): Date {
+    return new Date(this.nowMs())
   }
 }
+
+/** One stream's queue and its reader. */
+class StreamState {
+  private readonly buffer: PortLayerEvent[] = []
+  private waiting: ((r: IteratorResult<PortLayerEvent>) => void) | null = null
+  private ended = false
+  off: () => void = noop
+  unwatch: () => void = noop
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly limit: number,
+  ) {}
+
+  push(e: PortLayerEvent): void {
+    if (this.ended) return
+    const w = this.waiting
+    if (w !== null) {
+      this.waiting = null
+      w({ value: e, done: false })
+      return
+    }
+    if (this.buffer.length >= this.limit) {
+      // The reader fell too far behind: rather than grow without bound or drop silently, forget
+      // what it has not read and tell it to read the world again.
+      this.buffer.length = 0
+      this.buffer.push({ type: 'resync', at: this.hub.now() })
+    }
+    this.buffer.push(e)
+  }
+
+  next(): Promise<IteratorResult<PortLayerEvent>> {
+    const e = this.buffer.shift()
+    if (e !== undefined) return Promise.resolve({ value: e, done: false })
+    if (this.ended) return Promise.resolve(DONE)
+    // A second next() while one waits gets the event after it, as an async generator would.
+    const before = this.waiting
+    return new Promise((resolve) => {
+      this.waiting =
+        before === null
+          ? resolve
+          : (r) => {
+              before(r)
+              if (r.done) resolve(r)
+              else this.waiting = resolve
+            }
+    })
+  }
+
+  /**
+   * Ends the stream: no more events. `drop` (the reader left: `return`, `break`, the signal)
+   * forgets what is buffered; an end by `close` leaves it to be read.
+   */
+  end(drop: boolean): void {
+    if (drop) this.buffer.length = 0
+    if (this.ended) return
+    this.ended = true
+    this.off()
+    this.unwatch()
+    this.hub.forget(this)
+    const w = this.waiting
+    this.waiting = null
+    if (w !== null) w(DONE)
+  }
+}
+
+function noop(): void {}

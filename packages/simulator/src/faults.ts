@@ -20,6 +20,8 @@ export const SIM_OPERATIONS = [
   'execProcess',
   'signal',
   'getExtensionState',
+  'waitForExit',
+  'readOutput',
 ] as const
 export type SimOperation = (typeof SIM_OPERATIONS)[number]
 

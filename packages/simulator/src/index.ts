@@ -1,5 +1,5 @@
 export type { SimClock } from './clock.js'
-export type { EventFilter, SimEventListener, SimEvents } from './events.js'
+export { DEFAULT_EVENT_QUEUE_LIMIT, type SimEventListener } from './events.js'
 export { type FaultTarget, SIM_OPERATIONS, type SimFaults, type SimOperation } from './faults.js'
 export type { FileStat, SimFileSystem } from './fs.js'
 export {

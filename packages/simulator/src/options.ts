@@ -1,12 +1,16 @@
 import {
   type CommitExtension,
+  DEFAULT_OUTPUT_LIMIT_BYTES,
   describeValue,
   type HandleFactory,
+  isLogger,
+  type Logger,
   MAX_LIMITS,
   PortLayerError,
   type ResourceLimits,
 } from '@portlayer/contracts'
 import { invalidArgument } from './errors.js'
+import { DEFAULT_EVENT_QUEUE_LIMIT } from './events.js'
 import type { SimProgram } from './program-context.js'
 
 /** Limits of a container that never had any set, or asked for `-1`: 2048 MiB and 2000 MHz. */
@@ -48,9 +52,26 @@ export interface SimulatorOptions {
   programs?: Readonly<Record<string, SimProgram>>
   /**
    * Told of failures that must not fail the call they happen in: an extension's `release` that
-   * threw on destroy, a plan's `commit` or `rollback` hook that threw. Default: ignored.
+   * threw on destroy, a plan's `commit` or `rollback` hook that threw. Default: `logger.warn`.
    */
   onBackgroundError?: (error: PortLayerError) => void
+  /**
+   * Where background failures go when `onBackgroundError` is not given (`warn`); the shape of
+   * `console` and pino. Default `console`.
+   */
+  logger?: Logger
+  /**
+   * How many bytes of each output stream (stdout, stderr) a process keeps for `readOutput`: the
+   * last ones; older bytes are dropped and reported as `dropped`. Default 1 MiB
+   * (`DEFAULT_OUTPUT_LIMIT_BYTES` of `@portlayer/contracts`).
+   */
+  outputLimitBytes?: number
+  /**
+   * How many events an `events()` stream buffers for a reader that does not keep up. When one
+   * more arrives, the buffered ones are dropped and the stream yields a `resync` event instead
+   * (re-list to catch up). Default {@link DEFAULT_EVENT_QUEUE_LIMIT}.
+   */
+  eventQueueLimit?: number
   /** Commit extensions to register at once. */
   // biome-ignore lint/suspicious/noExplicitAny: extensions of any slot type are accepted
   extensions?: readonly CommitExtension<any>[]
@@ -106,6 +127,9 @@ function copyOptions(options: unknown): SimulatorOptions {
     programs: isPlainRecord(programs) ? Object.fromEntries(Object.entries(programs)) : programs,
     extensions: Array.isArray(extensions) ? Array.from(extensions) : extensions,
     onBackgroundError: o.onBackgroundError,
+    logger: o.logger,
+    outputLimitBytes: o.outputLimitBytes,
+    eventQueueLimit: o.eventQueueLimit,
   }
 }
 
@@ -121,6 +145,9 @@ function checkShape(o: SimulatorOptions): SimulatorOptions {
   }
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') {
     throw invalidArgument(`onBackgroundError must be a function, got ${describeValue(o.onBackgroundError)}`)
+  }
+  if (o.logger !== undefined && !isLogger(o.logger)) {
+    throw invalidArgument('logger must have debug, info, warn and error methods')
   }
   if (o.defaultLimits !== undefined && !isPlainRecord(o.defaultLimits)) {
     throw invalidArgument('defaultLimits must be an object with memoryMb and/or cpuMhz')
@@ -165,6 +192,42 @@ export function resolveCallTimeout(ms: number | undefined): number {
     throw invalidArgument(`callTimeoutMs must be a finite number ≥ 0, got ${describeValue(ms)}`)
   }
   return ms
+}
+
+/** A positive safe integer up to `max`, or `fallback` when not given. */
+export function resolveCount(n: number | undefined, what: string, fallback: number, max: number): number {
+  if (n === undefined) return fallback
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw invalidArgument(`${what} must be a positive integer up to ${max}, got ${describeValue(n)}`)
+  }
+  return n
+}
+
+export function resolveOutputLimit(n: number | undefined): number {
+  return resolveCount(n, 'outputLimitBytes', DEFAULT_OUTPUT_LIMIT_BYTES, 1024 * 1024 * 1024)
+}
+
+export function resolveEventQueueLimit(n: number | undefined): number {
+  return resolveCount(n, 'eventQueueLimit', DEFAULT_EVENT_QUEUE_LIMIT, 100_000_000)
+}
+
+/**
+ * Where background failures go: `onBackgroundError` when given, else one line to `logger.warn`
+ * (default `console`). A reporter that throws never breaks the work that reported.
+ */
+export function resolveBackgroundReporter(
+  onBackgroundError: ((error: PortLayerError) => void) | undefined,
+  logger: Logger | undefined,
+): (error: PortLayerError) => void {
+  if (onBackgroundError !== undefined) return onBackgroundError
+  const log = logger ?? console
+  return (error) => {
+    try {
+      log.warn(`portlayer simulator: background work failed: ${error.code}: ${error.message}`, error)
+    } catch {
+      // A logger that throws must not turn a background failure into a failed call.
+    }
+  }
 }
 
 export function resolveMaxExitedExecs(n: number | undefined): number {

@@ -1,6 +1,7 @@
-import { describeValue, type ID } from '@portlayer/contracts'
+import { describeValue, type ID, type OutputStreamName } from '@portlayer/contracts'
 import { invalidArgument } from './errors.js'
 import { FsView, type SimFileSystem } from './fs.js'
+import { STDERR, STDOUT, type StreamIndex } from './output.js'
 import { type Proc, STARTED } from './records.js'
 
 /** What a registered program sees of its process. */
@@ -35,6 +36,13 @@ export interface ProgramContext {
   onSignal(handler: ((signal: number) => void) | null): void
   /** A promise that never settles: `return ctx.forever()` keeps a program running until signalled. */
   forever(): Promise<never>
+  /**
+   * Writes `data` (text is written as UTF-8) to the process's stdout, or to `stream`: what
+   * `readOutput` returns. Does nothing once the process has ended.
+   * @throws InvalidArgumentError unless `data` is a string or a Uint8Array and `stream` is
+   * `'stdout'` or `'stderr'`.
+   */
+  write(data: string | Uint8Array, stream?: OutputStreamName): void
 }
 
 /**
@@ -58,7 +66,10 @@ export interface ProcessHost {
   setTimer(ms: number, fn: () => void): unknown
   clearTimer(timer: unknown): void
   exitProcess(proc: Proc, code: number, message: string): void
+  write(proc: Proc, stream: StreamIndex, data: Uint8Array): void
 }
+
+const encoder = new TextEncoder()
 
 const NEVER = new Promise<never>(() => {})
 
@@ -137,6 +148,23 @@ export class ProcessRun implements ProgramContext {
 
   forever(): Promise<never> {
     return NEVER
+  }
+
+  write(data: string | Uint8Array, stream: OutputStreamName = 'stdout'): void {
+    if (stream !== 'stdout' && stream !== 'stderr') {
+      throw invalidArgument(`write: stream must be 'stdout' or 'stderr', got ${describeValue(stream)}`)
+    }
+    let bytes: Uint8Array
+    if (typeof data === 'string') bytes = encoder.encode(data)
+    else if (data instanceof Uint8Array) {
+      try {
+        // A copy: the program may reuse its buffer.
+        bytes = Uint8Array.prototype.slice.call(data)
+      } catch (e) {
+        throw invalidArgument('write: data could not be read (a detached buffer?)', undefined, e)
+      }
+    } else throw invalidArgument(`write: data must be a string or a Uint8Array, got ${describeValue(data)}`)
+    if (this.running) this.host.write(this.proc, stream === 'stdout' ? STDOUT : STDERR, bytes)
   }
 
   /** Called once when the process ends: cancels the run's pending sleeps. */

@@ -1,5 +1,6 @@
 import type { EntryPoint, FileCopy } from '@portlayer/contracts'
 import type { FsMap } from './fs-tree.js'
+import type { ProcOutput } from './output.js'
 
 /** What a process record needs of the execution of a registered program (`ProcessRun`). */
 export interface ProgramRun {
@@ -95,6 +96,13 @@ export class Proc {
   deadline = 0
   /** The running registered program, if any. */
   run: ProgramRun | null = null
+  /** What the current (or last) run wrote; made on the first write. */
+  output: ProcOutput | null = null
+  /**
+   * Told of every write, exit and restart of this process and of the world's end (restore,
+   * close): waits for its exit and readers following its output. Made on first use.
+   */
+  watchers: Set<() => void> | null = null
 
   constructor(
     readonly id: string,
@@ -110,4 +118,28 @@ export function processesOf(c: Container): Proc[] {
   const procs = c.execd === null ? [] : [...c.execd]
   if (c.main !== null) procs.push(c.main)
   return procs
+}
+
+/** Tells every watcher of `p` that something about it changed; each checks what. */
+export function wake(p: Proc): void {
+  const watchers = p.watchers
+  if (watchers === null) return
+  // A watcher removes itself while being told: go over a copy.
+  for (const w of Array.from(watchers)) w()
+}
+
+/** Adds a watcher to `p`; returns the function that removes it. */
+export function watch(p: Proc, watcher: () => void): () => void {
+  let set = p.watchers
+  if (set === null) {
+    set = new Set()
+    p.watchers = set
+  }
+  set.add(watcher)
+  return () => {
+    const current = p.watchers
+    if (current === null) return
+    current.delete(watcher)
+    if (current.size === 0) p.watchers = null
+  }
 }

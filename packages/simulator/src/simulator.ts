@@ -4,14 +4,20 @@ import {
   type CommitExtension,
   type ContainerConfig,
   type ContainerState,
+  type EventFilter,
+  type EventStream,
   type ExtensibleBackend,
   type FileCopy,
   findPendingFileConflict,
   type Handle,
   type HandleFactory,
   type ID,
+  type Interaction,
+  type OutputChunk,
   type PendingChange,
   type PortLayer,
+  type ProcessState,
+  type ReadOutputOptions,
   type ResourceLimits,
   type RunState,
   validateAbsolutePath,
@@ -42,16 +48,20 @@ import {
   invalidState,
   notFound,
 } from './errors.js'
-import { EventHub, type SimEvents } from './events.js'
+import { EventHub, type SimEventListener } from './events.js'
 import { Faults, type SimFaults, type SimOperation } from './faults.js'
 import { FsView, type SimFileSystem } from './fs.js'
 import { fsOf, joinPath } from './fs-tree.js'
+import { type InteractionHost, readOutput, readOutputOptions, waitForExit, wakeAll } from './interaction.js'
 import {
   checkOptions,
+  resolveBackgroundReporter,
   resolveCallTimeout,
+  resolveEventQueueLimit,
   resolveGrace,
   resolveLimits,
   resolveMaxExitedExecs,
+  resolveOutputLimit,
   resolveStart,
   type SimulatorOptions,
 } from './options.js'
@@ -60,14 +70,13 @@ import { type Container, CREATED, RUN_STATE_NAMES, RUNNING, STARTED, STOPPED } f
 import { restoreWorld, type SimulatorSnapshot, takeSnapshot } from './snapshot.js'
 
 /**
- * The in-memory port layer: every `PortLayer` and `ExtensibleBackend` operation, plus controls
- * for tests (clock, events, faults, programs, file systems, snapshots).
+ * The in-memory port layer: every `PortLayer`, `Interaction` and `ExtensibleBackend` operation,
+ * plus controls for tests (clock, event listeners, faults, programs, file systems, snapshots).
  */
-export interface Simulator extends PortLayer, ExtensibleBackend {
+export interface Simulator extends PortLayer, Interaction, ExtensibleBackend {
   /** `'simulator'`: the backend name on every error. */
   readonly backend: 'simulator'
   readonly clock: SimClock
-  readonly events: SimEvents
   readonly faults: SimFaults
   readonly programs: ProgramRegistry
   /** The factory that makes every handle. */
@@ -80,6 +89,57 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   readonly maxExitedExecs: number
   /** Every call's deadline in simulator milliseconds; `0` for none (see `SimulatorOptions`). */
   readonly callTimeoutMs: number
+  /** Bytes of each output stream a process keeps (see `SimulatorOptions.outputLimitBytes`). */
+  readonly outputLimitBytes: number
+  /**
+   * The changes from now on, made by any client of this world: `created`, `started`, `exited`
+   * (with `processId` and `exitCode`, for main and exec'd processes), `stopped`, `destroyed`, in
+   * the order they happened. `ready` is resolved at once: every change after the call is
+   * reported.
+   *
+   * - Ends when the loop breaks, on `return()`, on `close()` (what is buffered can still be read),
+   *   and when `options.signal` aborts: the stream then **finishes** (a waiting and every later
+   *   `next()` give `done`; what was buffered is dropped), it never rejects.
+   * - A reader that falls `eventQueueLimit` events behind gets one `resync` event in place of
+   *   what it had not read; so does every stream when `restore` replaces the world. A `resync`
+   *   passes every filter.
+   *
+   * @throws InvalidArgumentError (from the call) for a malformed filter or options;
+   * UnavailableError once the simulator is closed.
+   */
+  events(filter?: EventFilter, options?: CallOptions): EventStream
+  /**
+   * The state of the process (the main process for a container ID) once it has exited, on the
+   * simulator's clock; at once if it has. Not bound by `callTimeoutMs`: waiting is what it is
+   * for. An abort rejects with `CANCELLED` (`outcome: 'not-applied'`) and leaves the process
+   * running. After a `restore` it looks for the process in the restored world.
+   * @throws NotFoundError for an unknown ID (or an exec'd process no longer kept);
+   * InvalidStateError for a container whose main process never started; UnavailableError once
+   * closed.
+   */
+  waitForExit(processOrContainerId: ID, options?: CallOptions): Promise<ProcessState>
+  /**
+   * What the process (the main process for a container ID) wrote, in the order it wrote it
+   * (so in order per stream), as copies. Each `for await` reads from the start of what is kept.
+   * Without `follow` it ends at what has been written; with it, once the process has exited
+   * and everything is read. Readable after the process exits, while its container is stopped
+   * and after the container starts again (a main process that starts again writes afresh; a
+   * read of its previous run then ends), until destroy. A main process that never started has
+   * written nothing. Each stream keeps the last `outputLimitBytes`; the first chunk after bytes
+   * were dropped says how many (`dropped`). Not bound by `callTimeoutMs`.
+   * @throws InvalidArgumentError (from the call) for a malformed ID or options; from the first
+   * `next()`: NotFoundError for an unknown ID, CancelledError when the signal has aborted (also
+   * from a `next()` waiting with `follow`), UnavailableError once closed.
+   */
+  readOutput(processOrContainerId: ID, options?: ReadOutputOptions): AsyncIterable<OutputChunk>
+  /**
+   * Calls `listener` for every container event, synchronously while the state changes (no
+   * `resync`: a listener misses nothing). A listener that throws does not disturb the simulator;
+   * its error is rethrown from a microtask (so a test runner reports it). Returns a function that
+   * removes the listener.
+   * @throws InvalidArgumentError unless `listener` is a function.
+   */
+  onEvent(listener: SimEventListener): () => void
   /**
    * {@link ExtensibleBackend.getExtensionState}, which here also takes the `{ signal }` option
    * of every port-layer call.
@@ -108,10 +168,12 @@ export interface Simulator extends PortLayer, ExtensibleBackend {
   /**
    * For teardown: cancels every timer (sleeps, grace periods, latencies) so a process can exit,
    * ends event streams, and fails every call from then on — also calls already waiting (on latency,
-   * a stop sequence or an extension's prepare) — with `UNAVAILABLE`. The world stays readable
-   * through `fs` and `snapshot`; `restore` fails.
+   * a stop sequence, an extension's prepare, an exit or more output) — with `UNAVAILABLE`. The
+   * world stays readable through `fs` and `snapshot`; `restore` fails. Closing twice does nothing.
    */
   close(): void
+  /** `await using sim = createSimulator()`: the same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 
 /** The container a call is about, for error messages: only a plausible ID string, never read twice. */
@@ -143,10 +205,10 @@ function isPlainBasicFactory(f: HandleFactory): boolean {
   return Object.getPrototypeOf(f) === BasicHandleFactory.prototype && Reflect.ownKeys(f).length === 0
 }
 
-class SimulatorImpl implements Simulator {
+class SimulatorImpl implements Simulator, InteractionHost {
   readonly backend = 'simulator'
   readonly clock: InternalClock
-  readonly events = new EventHub()
+  private readonly hub: EventHub
   readonly faults: Faults
   readonly programs = new Programs()
   readonly handleFactory: HandleFactory
@@ -154,6 +216,7 @@ class SimulatorImpl implements Simulator {
   readonly stopGracePeriodMs: number
   readonly maxExitedExecs: number
   readonly callTimeoutMs: number
+  readonly outputLimitBytes: number
   /** The world's engine, shared with every client of it (`restore` replaces it for all). */
   private readonly world: { engine: Engine }
   private get engine(): Engine {
@@ -169,7 +232,7 @@ class SimulatorImpl implements Simulator {
   constructor(given: SimulatorOptions, shared?: SimulatorImpl) {
     if (shared) {
       this.clock = shared.clock
-      this.events = shared.events
+      this.hub = shared.hub
       this.faults = shared.faults
       this.programs = shared.programs
       this.handleFactory = shared.handleFactory
@@ -178,6 +241,7 @@ class SimulatorImpl implements Simulator {
       this.stopGracePeriodMs = shared.stopGracePeriodMs
       this.maxExitedExecs = shared.maxExitedExecs
       this.callTimeoutMs = shared.callTimeoutMs
+      this.outputLimitBytes = shared.outputLimitBytes
       this.extensions = shared.extensions
       this.world = shared.world
       return
@@ -192,19 +256,23 @@ class SimulatorImpl implements Simulator {
     this.stopGracePeriodMs = resolveGrace(options.stopGracePeriodMs)
     this.maxExitedExecs = resolveMaxExitedExecs(options.maxExitedExecs)
     this.callTimeoutMs = resolveCallTimeout(options.callTimeoutMs)
+    this.outputLimitBytes = resolveOutputLimit(options.outputLimitBytes)
+    const clock = this.clock
+    this.hub = new EventHub(() => clock.nowMs(), resolveEventQueueLimit(options.eventQueueLimit))
     this.extensions = new ExtensionRegistry({
       backend: BACKEND,
-      onBackgroundError: options.onBackgroundError,
+      onBackgroundError: resolveBackgroundReporter(options.onBackgroundError, options.logger),
     })
     this.world = { engine: undefined as unknown as Engine }
     this.world.engine = new Engine(
       this.clock,
-      this.events,
+      this.hub,
       this.programs.map,
       this.handleFactory,
       this.defaultLimits,
       this.stopGracePeriodMs,
       this.maxExitedExecs,
+      this.outputLimitBytes,
     )
     for (const [path, program] of Object.entries(options.programs ?? {}))
       this.programs.register(path, program)
@@ -227,6 +295,15 @@ class SimulatorImpl implements Simulator {
     const call = new Call(this.clock, operation, target, signal, deadline, timeout)
     call.check()
     return call
+  }
+
+  /**
+   * The cancellation of a call that waits as long as it must (waitForExit, readOutput): its
+   * signal only, never `callTimeoutMs`. `undefined` without a signal.
+   */
+  private waiting(operation: SimOperation, id: unknown, signal: AbortSignal | undefined): Call | undefined {
+    if (signal === undefined) return undefined
+    return new Call(this.clock, operation, idTarget(id), signal, Number.POSITIVE_INFINITY, 0)
   }
 
   private handle(h: Handle): Handle {
@@ -549,6 +626,38 @@ class SimulatorImpl implements Simulator {
     e.deliver(p, signal)
   }
 
+  // ---- Interaction -------------------------------------------------------------------------
+
+  events(filter?: EventFilter, options?: CallOptions): EventStream {
+    const signal = validateCallOptions(options, BACKEND)?.signal
+    if (this.faults.closed) throw closed('events', undefined)
+    return this.hub.stream(filter, signal)
+  }
+
+  async waitForExit(processOrContainerId: ID, options?: CallOptions): Promise<ProcessState> {
+    const id = processOrContainerId
+    const call = this.waiting('waitForExit', id, validateCallOptions(options, BACKEND)?.signal)
+    call?.check()
+    if (this.faults.armed) await this.faults.enter('waitForExit', idTarget(id), call)
+    return waitForExit(this, id, call)
+  }
+
+  readOutput(processOrContainerId: ID, options?: ReadOutputOptions): AsyncIterable<OutputChunk> {
+    const id = processOrContainerId
+    const { follow, signal } = readOutputOptions(options)
+    validateId(id, 'processOrContainerId', BACKEND)
+    return readOutput(this, id, follow, () => this.waiting('readOutput', id, signal))
+  }
+
+  onEvent(listener: SimEventListener): () => void {
+    return this.hub.on(listener)
+  }
+
+  /** The current world, for waits and readers (InteractionHost). */
+  currentEngine(): Engine {
+    return this.world.engine
+  }
+
   // ---- ExtensibleBackend -------------------------------------------------------------------
 
   registerExtension<P, A>(extension: CommitExtension<P, A>): () => void {
@@ -580,7 +689,10 @@ class SimulatorImpl implements Simulator {
   restore(snapshot: SimulatorSnapshot): void {
     // A restored world would arm timers again, which a closed simulator must not have.
     if (this.faults.closed) throw closed('restore', undefined)
-    this.world.engine = restoreWorld(this.engine, snapshot)
+    const old = this.engine
+    this.world.engine = restoreWorld(old, snapshot)
+    wakeAll(old)
+    this.hub.resync()
   }
 
   connect(): Simulator {
@@ -589,10 +701,16 @@ class SimulatorImpl implements Simulator {
   }
 
   close(): void {
+    if (this.faults.closed) return
     this.faults.close()
     this.engine.releaseStopWaiters()
     this.clock.close()
-    this.events.close()
+    this.hub.close()
+    wakeAll(this.engine)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
   }
 }
 

@@ -16,7 +16,8 @@ import {
 /**
  * A deep copy of the simulated world at one moment: every container with its configuration,
  * version, run state, file system, pending copies, processes (with pids, exit codes and times)
- * and applied extension values, plus the create-handles issued but not yet committed.
+ * and applied extension values, what each process wrote (its kept output), plus the
+ * create-handles issued but not yet committed.
  * Controls are not part of it: programs, extensions, faults, listeners and the clock stay as they
  * are when restoring.
  *
@@ -29,6 +30,9 @@ import {
  *   process that runs until signalled, any signal ending it with 128 + n.
  * Commits waiting for a stop of the replaced world resolve; timers of the replaced world are
  * cancelled; file-system views and program contexts of the replaced world stop working.
+ * `waitForExit` calls look again in the restored world (NOT_FOUND, at once, or on its exit
+ * there); output reads of the replaced world end (NOT_FOUND if the process is not in the
+ * restored one); every `events()` stream yields a `resync` event.
  * Versions are never reused: restoring keeps the version counter at its highest value, so a
  * handle made after the snapshot is never mistaken for one of the restored world.
  */
@@ -77,6 +81,7 @@ function cloneContainer(src: Container, shift: (deadline: number) => number): Co
     q.finishedAt = p.finishedAt
     q.mode = p.mode === MODE_PROGRAM ? MODE_IDLE : p.mode
     q.deadline = p.mode === MODE_SLEEP ? shift(p.deadline) : 0
+    q.output = p.output === null ? null : p.output.clone()
     copies.set(p, q)
     return q
   }
@@ -114,6 +119,7 @@ export function restoreWorld(old: Engine, snapshot: SimulatorSnapshot): Engine {
     old.defaults,
     old.graceMs,
     old.maxExitedExecs,
+    old.outputLimit,
   )
   engine.version = Math.max(old.version, world.version)
   for (const id of world.issued) engine.issued.add(id)

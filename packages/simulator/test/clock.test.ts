@@ -17,7 +17,7 @@ describe('virtual clock', () => {
     const sim = virtualSim()
     const id = await startContainer(sim)
     const seen: Array<[string, number]> = []
-    sim.events.on((e) => {
+    sim.onEvent((e) => {
       if (e.type === 'exited') seen.push([e.processId as string, e.at.getTime()])
     })
     const t0 = sim.clock.now().getTime()

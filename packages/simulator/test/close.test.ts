@@ -105,15 +105,14 @@ describe('close', () => {
       },
     })
     const id = await startContainer(sim, '/bin/napper')
-    const stream = sim.events.stream()
+    const stream = sim.events()
     const next = stream.next()
     sim.close()
     expect(await settlesWithin(next)).toEqual({
       status: 'fulfilled',
       value: { value: undefined, done: true },
     })
-    const later = sim.events.stream()
-    expect(await settlesWithin(later.next())).toMatchObject({ value: { done: true } })
+    await expectCode(() => sim.events(), 'UNAVAILABLE')
     await new Promise((r) => setTimeout(r, 10))
     expect(sim.clock.pendingTimers()).toBe(0)
     expect(sim.fs(id).exists('/')).toBe(true)

@@ -11,7 +11,7 @@ describe('events', () => {
   it('reports a whole lifecycle in order, with process IDs and exit codes on exits', async () => {
     const sim = virtualSim()
     const events: ContainerEvent[] = []
-    const off = sim.events.on((e) => events.push(e))
+    const off = sim.onEvent((e) => events.push(e))
     const id = await startContainer(sim)
     const main = (await sim.getContainerState(id)).mainProcess?.processId
     const p = await sim.execProcess(id, '/', '/bin/false', '')
@@ -35,7 +35,7 @@ describe('events', () => {
   it('reports a restart and a main process that exits by itself', async () => {
     const sim = virtualSim()
     const seen: string[] = []
-    sim.events.on((e) => seen.push(brief(e)))
+    sim.onEvent((e) => seen.push(brief(e)))
     let h = await sim.createContainer('job')
     h = await sim.setEntryPoint(h, '/', '/bin/sh', '-c "exit 4"')
     const id = await sim.commit(await sim.setRunState(h, 'running'))
@@ -54,7 +54,7 @@ describe('events', () => {
 
   it('streams events as an async iterable, buffered from when the stream was made', async () => {
     const sim = virtualSim()
-    const stream = sim.events.stream()
+    const stream = sim.events()
     const id = await startContainer(sim)
     await stop(sim, id)
     const got: string[] = []
@@ -71,7 +71,7 @@ describe('events', () => {
     const sim = virtualSim()
     const a = await startContainer(sim)
     const b = await startContainer(sim)
-    const exits = sim.events.stream({ types: ['exited'], containerId: b })
+    const exits = sim.events({ types: ['exited'], containerId: b })
     const next = exits.next()
     await sim.execProcess(a, '/', '/bin/true', '')
     const p = await sim.execProcess(b, '/', '/bin/false', '')
@@ -79,11 +79,11 @@ describe('events', () => {
     await exits.return?.()
   })
 
-  it('iterates the event hub itself with for await', async () => {
+  it('iterates a stream of events() with for await', async () => {
     const sim = virtualSim()
     const got: string[] = []
     const reading = (async () => {
-      for await (const e of sim.events) {
+      for await (const e of sim.events()) {
         got.push(e.type)
         if (e.type === 'created') break
       }
@@ -97,14 +97,14 @@ describe('events', () => {
     const sim = virtualSim()
     const one: string[] = []
     const two: string[] = []
-    const offOne = sim.events.on((e) => one.push(e.type))
-    sim.events.on((e) => two.push(e.type))
+    const offOne = sim.onEvent((e) => one.push(e.type))
+    sim.onEvent((e) => two.push(e.type))
     await sim.commit(await sim.createContainer('x'))
     offOne()
     await sim.commit(await sim.createContainer('y'))
     expect(one).toEqual(['created'])
     expect(two).toEqual(['created', 'created'])
-    expect(() => sim.events.on(42 as never)).toThrow(InvalidArgumentError)
+    expect(() => sim.onEvent(42 as never)).toThrow(InvalidArgumentError)
   })
 })
 
@@ -112,7 +112,7 @@ describe('event streams with a signal', () => {
   it('an abort ends the stream: a waiting next() and later ones give done, and the listener goes', async () => {
     const sim = virtualSim()
     const controller = new AbortController()
-    const stream = sim.events.stream({}, { signal: controller.signal })
+    const stream = sim.events({}, { signal: controller.signal })
     const first = stream.next()
     await sim.commit(await sim.createContainer('x'))
     expect((await first).value).toMatchObject({ type: 'created' })
@@ -124,18 +124,18 @@ describe('event streams with a signal', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
     // Ending it another way removes the listener too.
     const other = new AbortController()
-    const s2 = sim.events.stream(undefined, { signal: other.signal })
+    const s2 = sim.events(undefined, { signal: other.signal })
     await s2.return?.()
     expect(getEventListeners(other.signal, 'abort')).toHaveLength(0)
   })
 
   it('an already-aborted signal gives a stream that is done at once; malformed options are INVALID_ARGUMENT', async () => {
     const sim = virtualSim()
-    const stream = sim.events.stream({}, { signal: AbortSignal.abort() })
+    const stream = sim.events({}, { signal: AbortSignal.abort() })
     await sim.commit(await sim.createContainer('x'))
     expect(await stream.next()).toEqual({ value: undefined, done: true })
     for (const bad of [null, 5, { signal: {} }]) {
-      expect(() => sim.events.stream({}, bad as never)).toThrow(
+      expect(() => sim.events({}, bad as never)).toThrow(
         expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
       )
     }

@@ -98,6 +98,8 @@ describe('fault injection', () => {
       execProcess: () => sim.execProcess(id, '/', '/bin/true', ''),
       signal: () => sim.signal(id, 10),
       getExtensionState: () => sim.getExtensionState(id, 'net'),
+      waitForExit: () => sim.waitForExit(id),
+      readOutput: () => sim.readOutput(id)[Symbol.asyncIterator]().next(),
     }
     expect(Object.keys(calls).sort()).toEqual([...SIM_OPERATIONS].sort())
     for (const [op, call] of Object.entries(calls)) {

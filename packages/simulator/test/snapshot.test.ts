@@ -170,7 +170,7 @@ describe('snapshot / restore', () => {
     const snap = sim.snapshot()
     await sim.commit(sim.handleFactory.withExtension(await sim.getHandle(id), 'tag', { v: 2 }))
     const seen: string[] = []
-    sim.events.on((e) => seen.push(e.type))
+    sim.onEvent((e) => seen.push(e.type))
     sim.restore(snap)
     expect(await sim.getExtensionState(id, 'tag')).toEqual({ v: 1 })
     await sim.destroyContainer(id)

@@ -41,11 +41,11 @@ describe('malformed arguments fail with INVALID_ARGUMENT, never a TypeError', ()
   it('in the event controls', async () => {
     const sim = virtualSim()
     await expectAllInvalid({
-      'on(42)': () => sim.events.on(42 as never),
-      'stream(null)': () => sim.events.stream(null as never),
-      'stream(types: string)': () => sim.events.stream({ types: 'exited' as never }),
-      'stream(types: unknown type)': () => sim.events.stream({ types: ['exploded' as never] }),
-      'stream(containerId: x)': () => sim.events.stream({ containerId: 'x' }),
+      'on(42)': () => sim.onEvent(42 as never),
+      'stream(null)': () => sim.events(null as never),
+      'stream(types: string)': () => sim.events({ types: 'exited' as never }),
+      'stream(types: unknown type)': () => sim.events({ types: ['exploded' as never] }),
+      'stream(containerId: x)': () => sim.events({ containerId: 'x' }),
     })
   })
 
@@ -180,9 +180,9 @@ describe('hostile values at the simulator’s own controls give INVALID_ARGUMENT
       'setLatency ms: a bigint': () => sim.faults.setLatency('commit', 5n as never),
       'clear: a revoked proxy': () => sim.faults.clear(revoked.proxy as never),
       'advance: a symbol': () => sim.clock.advance(Symbol('x') as never),
-      'stream filter: a proxy': () => sim.events.stream(throwing as never),
-      'stream filter: a revoked proxy': () => sim.events.stream(revoked.proxy as never),
-      'stream types: a symbol inside': () => sim.events.stream({ types: [Symbol('x')] as never }),
+      'stream filter: a proxy': () => sim.events(throwing as never),
+      'stream filter: a revoked proxy': () => sim.events(revoked.proxy as never),
+      'stream types: a symbol inside': () => sim.events({ types: [Symbol('x')] as never }),
     })
     for (const message of (await Promise.all([
       outcomeError(() => sim.faults.failNext('commit', 1, 'x'.repeat(1_000_000) as never)),
