@@ -1,9 +1,14 @@
-import type { ExtensibleBackend, HandleFactory, PortLayer } from '@portlayer/contracts'
+import type { ExtensibleBackend, HandleFactory, Interaction, PortLayer } from '@portlayer/contracts'
 
 /** What `describeConformance` runs against: one backend, made fresh (or reused) for each test. */
 export interface ConformanceBackend {
-  /** The port layer under test; extension tests use registerExtension/getExtensionState when present. */
-  portLayer: PortLayer & Partial<ExtensibleBackend>
+  /**
+   * The port layer under test; extension tests use registerExtension/getExtensionState when
+   * present. The interaction tests need `events`, `waitForExit` and `readOutput` (every backend
+   * has them; a test fails, naming the method, when one is missing), and the disposal tests its
+   * `close()` and `Symbol.asyncDispose`.
+   */
+  portLayer: PortLayer & Partial<Interaction> & Partial<ExtensibleBackend>
   /** Lets `ms` of backend time pass: a virtual clock advances it; a real backend waits. */
   advance(ms: number): Promise<void>
   /** Called after each test. */
@@ -13,6 +18,13 @@ export interface ConformanceBackend {
    * it was made. When given, the extension tests check that a failing `release` is reported.
    */
   backgroundErrors?(): readonly unknown[]
+  /**
+   * A second client of the same backend (the same containers), as another process would connect
+   * to it: for the test that events caused by another client are reported. The suite does not
+   * close it (closing one client of a simulator closes its world); close it in `close`. Without
+   * it that test is skipped.
+   */
+  otherClient?(): Promise<PortLayer>
 }
 
 /** Tuning for slow backends. */
@@ -34,6 +46,13 @@ export interface ConformanceOptions {
    * cannot find the bound out, so the test of it is skipped when it is not given.
    */
   maxExitedExecs?: number
+  /**
+   * The backend's `outputLimitBytes` (bytes of each output stream kept per process) as it was
+   * configured for the backends `createBackend` makes. A small one keeps the test short, but not
+   * below 1,024: other tests read up to 512 bytes of one stream. The suite cannot find the bound
+   * out, so the test of `dropped` is skipped when it is not given.
+   */
+  outputLimitBytes?: number
 }
 
 /** The options with every default filled in. */
@@ -44,6 +63,7 @@ export interface ResolvedOptions {
   readonly waitMs: number
   readonly handleFactory: Pick<HandleFactory, 'withExtension'> | undefined
   readonly maxExitedExecs: number | undefined
+  readonly outputLimitBytes: number | undefined
 }
 
 export function resolveOptions(options: ConformanceOptions = {}): ResolvedOptions {
@@ -56,16 +76,15 @@ export function resolveOptions(options: ConformanceOptions = {}): ResolvedOption
     // (what was awaited, the last value seen) instead of a bare test timeout.
     waitMs: Math.max(pollMs, Math.floor(timeoutMs / 2)),
     handleFactory: options.handleFactory,
-    maxExitedExecs: bound(options.maxExitedExecs),
+    maxExitedExecs: bound(options.maxExitedExecs, 'maxExitedExecs', 1),
+    outputLimitBytes: bound(options.outputLimitBytes, 'outputLimitBytes', 1024),
   }
 }
 
-function bound(value: number | undefined): number | undefined {
+function bound(value: number | undefined, what: string, least: number): number | undefined {
   if (value === undefined) return undefined
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(
-      `describeConformance: options.maxExitedExecs must be a positive integer, got ${value}`,
-    )
+  if (!Number.isSafeInteger(value) || value < least) {
+    throw new TypeError(`describeConformance: options.${what} must be an integer ≥ ${least}, got ${value}`)
   }
   return value
 }

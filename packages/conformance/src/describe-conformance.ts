@@ -6,6 +6,7 @@ import { badInputTests } from './suites/bad-input.js'
 import { cancellationTests } from './suites/cancellation.js'
 import { concurrencyTests } from './suites/concurrency.js'
 import type { SuiteContext } from './suites/context.js'
+import { eventTests } from './suites/events.js'
 import { extensionProtocolTests } from './suites/extension-protocol.js'
 import { extensionTests } from './suites/extensions.js'
 import { failureTests } from './suites/failures.js'
@@ -14,13 +15,15 @@ import { lifecycleTests } from './suites/lifecycle.js'
 import { limitsTests } from './suites/limits.js'
 import { notFoundTests } from './suites/not-found.js'
 import { outcomeTests } from './suites/outcome.js'
+import { outputTests } from './suites/output.js'
 import { processTests } from './suites/processes.js'
 import { programTests } from './suites/programs.js'
 
 /**
  * Declares the portlayer conformance suite for vitest: every behaviour of the design, the
  * program semantics, bad input, failure atomicity, concurrency, extensions (the commit-extension
- * protocol rule by rule), cancellation and the outcome rule.
+ * protocol rule by rule), cancellation and the outcome rule, events, waiting for exits, process
+ * output (every row of contracts' `PROGRAM_OUTPUT_CASES`) and disposal.
  *
  * After every test the suite also checks the outcome rule on every call the test made: each
  * `PortLayerError` must say `outcome: 'not-applied'` (in `toJSON()` too), since the backend is
@@ -85,6 +88,8 @@ export function describeConformance(
     extensionProtocolTests(context)
     outcomeTests(context)
     cancellationTests(context)
+    eventTests(context)
+    outputTests(context)
   })
 }
 

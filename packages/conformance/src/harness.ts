@@ -6,6 +6,7 @@ import {
   type ExtensibleBackend,
   type Handle,
   type ID,
+  type Interaction,
   type PortLayer,
   PortLayerError,
   type ProcessState,
@@ -15,7 +16,15 @@ import { eventually, type Held } from './eventually.js'
 import { type ContainerSnapshot, snapshotContainer } from './snapshot.js'
 
 /** The port layer as tests see it. */
-export type TestedPortLayer = PortLayer & Partial<ExtensibleBackend>
+export type TestedPortLayer = PortLayer & Partial<Interaction> & Partial<ExtensibleBackend>
+
+/** What a backend offers to end it: `close()` and `Symbol.asyncDispose` (every backend has both). */
+export interface Closable {
+  close(): unknown
+  [Symbol.asyncDispose](): PromiseLike<void>
+}
+
+const INTERACTION_METHODS = ['events', 'waitForExit', 'readOutput'] as const
 
 /** A main or exec'd process: where it runs, what it runs. */
 export interface ProgramSpec {
@@ -220,6 +229,41 @@ export class Harness {
       )
     }
     return this.raw as ExtensibleBackend
+  }
+
+  /**
+   * The backend's `Interaction` methods (through the tracked port layer); fails the test, naming
+   * what is missing, when the backend lacks one.
+   */
+  interaction(): PortLayer & Interaction {
+    const missing = INTERACTION_METHODS.filter((m) => typeof this.raw[m] !== 'function')
+    if (missing.length > 0) {
+      throw new Error(
+        `the backend lacks ${missing.join(', ')} of the Interaction contract (every backend has them)`,
+      )
+    }
+    return this.pl as PortLayer & Interaction
+  }
+
+  /** The backend's `close()` and `Symbol.asyncDispose`; fails the test when it lacks them. */
+  closable(): Closable {
+    const raw = this.raw as Partial<Closable>
+    if (typeof raw.close !== 'function' || typeof raw[Symbol.asyncDispose] !== 'function') {
+      throw new Error('the backend lacks close() or Symbol.asyncDispose (every backend has both)')
+    }
+    return raw as Closable
+  }
+
+  /** True when the backend offers a second client (`ConformanceBackend.otherClient`). */
+  get hasOtherClient(): boolean {
+    return typeof this.backend.otherClient === 'function'
+  }
+
+  /** A second client of the same backend; fails the test when there is none. */
+  async otherClient(): Promise<TestedPortLayer> {
+    const make = this.backend.otherClient
+    if (make === undefined) throw new Error('the backend offers no otherClient()')
+    return (await make.call(this.backend)) as TestedPortLayer
   }
 
   /** Registers an extension for this test only. */

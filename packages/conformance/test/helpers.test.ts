@@ -1,5 +1,6 @@
 import { InvalidStateError, NotFoundError } from '@portlayer/contracts'
 import { describe, expect, it } from 'vitest'
+import { resolveOptions } from '../src/backend.js'
 import { eventually } from '../src/eventually.js'
 import { describeOutcome, describeValue, expectPortLayerError, outcomeOf } from '../src/outcome.js'
 
@@ -110,5 +111,18 @@ describe('outcomes', () => {
     expect(describeValue(Number.NaN)).toBe('NaN')
     expect(describeValue(1n)).toBe('1n')
     expect(describeValue({ data: new Uint8Array(3) })).toBe('{"data":"<3 bytes>"}')
+  })
+})
+
+describe('options', () => {
+  it('checks outputLimitBytes and maxExitedExecs, which the suite cannot find out itself', () => {
+    expect(resolveOptions({ outputLimitBytes: 1024, maxExitedExecs: 4 })).toMatchObject({
+      outputLimitBytes: 1024,
+      maxExitedExecs: 4,
+    })
+    expect(resolveOptions({}).outputLimitBytes).toBeUndefined()
+    for (const bad of [1023, 1.5, Number.NaN, -1])
+      expect(() => resolveOptions({ outputLimitBytes: bad })).toThrow(/outputLimitBytes/)
+    expect(() => resolveOptions({ maxExitedExecs: 0 })).toThrow(/maxExitedExecs/)
   })
 })
