@@ -12,24 +12,40 @@
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
 const ENVELOPE = 'http://schemas.xmlsoap.org/soap/envelope/'
 const NAME_END = /[\s/>]/g
-const ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g
+const HEX = /^[0-9a-fA-F]{1,6}$/
+const DEC = /^[0-9]{1,7}$/
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
 
 class Unsupported extends Error {}
 const unsupported = new Unsupported()
 
 function decode(text: string): string {
-  if (text.indexOf('&') < 0) return text
-  return text.replace(ENTITY, (_, ref: string) => {
-    if (ref.charCodeAt(0) === 35 /* # */) {
-      const code = ref[1] === 'x' ? Number.parseInt(ref.slice(2), 16) : Number.parseInt(ref.slice(1), 10)
-      if (!Number.isFinite(code) || code > 0x10ffff) throw unsupported
-      return String.fromCodePoint(code)
-    }
-    const named = NAMED[ref]
-    if (named === undefined) throw unsupported
-    return named
-  })
+  let amp = text.indexOf('&')
+  if (amp < 0) return text
+  let out = ''
+  let from = 0
+  while (amp >= 0) {
+    const semi = text.indexOf(';', amp + 1)
+    if (semi < 0) throw unsupported
+    out += text.slice(from, amp) + entity(text.slice(amp + 1, semi))
+    from = semi + 1
+    amp = text.indexOf('&', from)
+  }
+  return out + text.slice(from)
+}
+
+function entity(ref: string): string {
+  if (ref.charCodeAt(0) === 35 /* # */) {
+    const hex = ref.charCodeAt(1) === 120 /* x */
+    const digits = ref.slice(hex ? 2 : 1)
+    if (!(hex ? HEX : DEC).test(digits)) throw unsupported
+    const code = Number.parseInt(digits, hex ? 16 : 10)
+    if (code > 0x10ffff) throw unsupported
+    return String.fromCodePoint(code)
+  }
+  const named = NAMED[ref]
+  if (named === undefined || !Object.hasOwn(NAMED, ref)) throw unsupported
+  return named
 }
 
 const localName = (name: string): string => {
@@ -39,6 +55,7 @@ const localName = (name: string): string => {
 
 interface Frame {
   readonly name: string
+  readonly local: string
   /** Child elements and `attributes`, made on first need. */
   obj: Record<string, unknown> | null
   attributes: Record<string, string> | null
@@ -51,12 +68,11 @@ function add(parent: Frame, name: string, value: unknown): void {
   parent.hasChildren = true
   parent.obj ??= {}
   const obj = parent.obj
-  if (!(name in obj)) {
-    obj[name] = value
-    return
-  }
+  // Values are never undefined (an empty element is null) nor functions, so one lookup tells a
+  // repeat from a first one — and from what an object inherits (`constructor`).
   const seen = obj[name]
-  if (Array.isArray(seen)) seen.push(value)
+  if (seen === undefined || typeof seen === 'function') obj[name] = value
+  else if (Array.isArray(seen)) seen.push(value)
   else obj[name] = [seen, value]
 }
 
@@ -85,7 +101,15 @@ export function parseAnswer(xml: string): Record<string, unknown> | undefined {
 }
 
 function parse(xml: string): Record<string, unknown> | undefined {
-  const root: Frame = { name: '', obj: null, attributes: null, text: '', hasChildren: false, nil: false }
+  const root: Frame = {
+    name: '',
+    local: '',
+    obj: null,
+    attributes: null,
+    text: '',
+    hasChildren: false,
+    nil: false,
+  }
   const stack: Frame[] = [root]
   // Namespace prefixes in scope are taken as declared once for the whole answer, as node-soap does.
   const xsiPrefixes: string[] = []
@@ -99,10 +123,9 @@ function parse(xml: string): Record<string, unknown> | undefined {
       if (xml.slice(pos).trim() !== '') throw unsupported
       break
     }
-    if (lt > pos && stack.length > 1) {
-      const raw = xml.slice(pos, lt)
-      // Whitespace between elements is not text (node-soap drops it beside children).
-      if (!top.hasChildren || raw.trim() !== '') top.text += decode(raw)
+    // Whitespace between elements is not text (node-soap drops it beside children).
+    if (lt > pos && stack.length > 1 && (!top.hasChildren || !blank(xml, pos, lt))) {
+      top.text += decode(xml.slice(pos, lt))
     }
     const next = xml.charCodeAt(lt + 1)
     if (next === 63 /* ? */) {
@@ -119,12 +142,13 @@ function parse(xml: string): Record<string, unknown> | undefined {
       continue
     }
     if (next === 47 /* / */) {
-      const gt = xml.indexOf('>', lt + 2)
-      if (gt < 0 || stack.length < 2) throw unsupported
-      const name = xml.slice(lt + 2, gt).trim()
+      if (stack.length < 2) throw unsupported
       const frame = stack.pop() as Frame
-      if (name !== frame.name) throw unsupported
-      if (!frame.nil) add(stack[stack.length - 1] as Frame, localName(name), elementValue(frame))
+      if (!xml.startsWith(frame.name, lt + 2)) throw unsupported
+      let gt = lt + 2 + frame.name.length
+      while (gt < end && isSpace(xml.charCodeAt(gt))) gt++
+      if (xml.charCodeAt(gt) !== 62 /* > */) throw unsupported
+      if (!frame.nil) add(stack[stack.length - 1] as Frame, frame.local, elementValue(frame))
       pos = gt + 1
       continue
     }
@@ -133,7 +157,7 @@ function parse(xml: string): Record<string, unknown> | undefined {
     const nameEnd = NAME_END.exec(xml)
     if (nameEnd === null) throw unsupported
     const name = xml.slice(lt + 1, nameEnd.index)
-    if (name === '') throw unsupported
+    if (name === '' || name.endsWith('__proto__')) throw unsupported
     let p = nameEnd.index
     let attributes: Record<string, string> | null = null
     let nil = false
@@ -166,7 +190,7 @@ function parse(xml: string): Record<string, unknown> | undefined {
         if (value === ENVELOPE) envelopePrefix = prefix
         continue
       }
-      if (attr === 'href' || attr === 'id') throw unsupported // multi-references
+      if (attr === 'href' || attr === 'id' || attr === '__proto__') throw unsupported // multi-references
       const colon = attr.indexOf(':')
       if (
         colon > 0 &&
@@ -179,17 +203,19 @@ function parse(xml: string): Record<string, unknown> | undefined {
       attributes ??= {}
       attributes[attr] = value
     }
+    const local = localName(name)
     const frame: Frame = {
       name,
+      local,
       obj: attributes === null ? null : { attributes },
       attributes,
       text: '',
       hasChildren: false,
       nil,
     }
-    if (localName(name) === 'Fault' && stack.length === 3) throw unsupported
+    if (local === 'Fault' && stack.length === 3) throw unsupported
     if (selfClosing) {
-      if (!nil) add(top, localName(name), elementValue(frame))
+      if (!nil) add(top, local, elementValue(frame))
     } else {
       stack.push(frame)
     }
@@ -203,6 +229,12 @@ function parse(xml: string): Record<string, unknown> | undefined {
   const body = envelope.Body as Record<string, unknown> | undefined | null
   if (body === undefined || body === null || typeof body !== 'object' || 'Fault' in body) throw unsupported
   return envelope
+}
+
+/** True when `xml` holds only white space from `from` to `to`. */
+function blank(xml: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isSpace(xml.charCodeAt(i))) return false
+  return true
 }
 
 function isSpace(c: number): boolean {

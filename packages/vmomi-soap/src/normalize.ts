@@ -18,10 +18,11 @@ export function xsiTypeOf(raw: unknown): string | undefined {
   if (!isRecord(raw)) return undefined
   const attrs = raw[ATTRIBUTES]
   if (!isRecord(attrs)) return undefined
-  for (const [name, value] of Object.entries(attrs)) {
+  for (const name in attrs) {
+    const value = attrs[name]
     // An unprefixed `type` is a managed object reference's own attribute, not the schema type.
     const colon = name.indexOf(':')
-    if (colon > 0 && name.slice(colon + 1) === 'type' && typeof value === 'string') {
+    if (colon > 0 && name.endsWith(':type') && name.length === colon + 5 && typeof value === 'string') {
       const valueColon = value.indexOf(':')
       return valueColon >= 0 ? value.slice(valueColon + 1) : value
     }
@@ -151,8 +152,9 @@ export function normalizeValue(raw: unknown, declared: string): unknown {
     }
     out[field.name] = normalizeField(value, field)
   }
-  for (const [key, value] of Object.entries(source)) {
+  for (const key in source) {
     if (key === ATTRIBUTES || key === VALUE || type.byName.has(key)) continue
+    const value = source[key]
     out[key] = Array.isArray(value) ? value.map(generic) : generic(value)
   }
   return out

@@ -44,6 +44,25 @@ describe('the fast answer parser', () => {
     )
   })
 
+  it('takes an element named like an inherited property as a field, and leaves __proto__ to node-soap', () => {
+    const answer = (inner: string) =>
+      parseAnswer(
+        envelope(
+          `<CurrentTimeResponse xmlns="urn:vim25"><returnval>${inner}</returnval></CurrentTimeResponse>`,
+        ),
+      )
+    const returned = (env: Record<string, unknown> | undefined) =>
+      returnval(env, 'CurrentTimeResponse') as Record<string, unknown>
+    expect(returned(answer('<constructor>a</constructor><toString>b</toString>'))).toEqual({
+      constructor: 'a',
+      toString: 'b',
+    })
+    expect(returned(answer('<constructor>a</constructor><constructor>b</constructor>'))).toEqual({
+      constructor: ['a', 'b'],
+    })
+    expect(answer('<__proto__>x</__proto__>')).toBeUndefined()
+  })
+
   it('leaves faults, CDATA, DTDs, references, unknown entities and malformed answers to node-soap', () => {
     const fault = envelope(
       '<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>no</faultstring></soapenv:Fault>',
@@ -56,6 +75,8 @@ describe('the fast answer parser', () => {
       `<!DOCTYPE x>${envelope('<CurrentTimeResponse xmlns="urn:vim25"/>')}`,
       envelope('<CurrentTimeResponse xmlns="urn:vim25"><returnval href="#1"/></CurrentTimeResponse>'),
       envelope('<CurrentTimeResponse xmlns="urn:vim25"><returnval>&nbsp;</returnval></CurrentTimeResponse>'),
+      envelope('<CurrentTimeResponse xmlns="urn:vim25"><returnval>&#xZZ;</returnval></CurrentTimeResponse>'),
+      envelope('<CurrentTimeResponse xmlns="urn:vim25"><returnval>a & b</returnval></CurrentTimeResponse>'),
       envelope('<CurrentTimeResponse xmlns="urn:vim25"><returnval>x</wrong></CurrentTimeResponse>'),
       '<Envelope><Body/></Envelope>',
       'not xml',
