@@ -2,6 +2,7 @@ import {
   type ContainerConfig,
   type ContainerState,
   type ID,
+  type Interaction,
   type PortLayer,
   PortLayerError,
   type ProcessState,
@@ -14,12 +15,16 @@ const untext = new TextDecoder()
 /** Where the quickstart reports what it does; the default prints to stdout. */
 export type Log = (line: string) => void
 
+/** What the quickstart needs of a backend: the port layer, plus waiting for exits and reading output. */
+export type QuickstartBackend = PortLayer & Pick<Interaction, 'waitForExit' | 'readOutput'>
+
 /**
  * The whole lifecycle of one container, on whatever backend `pl` is: create with an entry point
- * and limits, copy a file in while stopped, start, exec, copy a file out, lose a race on purpose,
- * stop, show config and state, destroy. Returns the container's ID.
+ * and limits, copy a file in while stopped, start, exec and wait for it, read what processes
+ * printed, copy a file out, lose a race on purpose, stop, show config and state, destroy.
+ * Returns the container's ID.
  */
-export async function runQuickstart(pl: PortLayer, log: Log = console.log): Promise<ID> {
+export async function runQuickstart(pl: QuickstartBackend, log: Log = console.log): Promise<ID> {
   log('1. create a container with an entry point and limits, and copy files in while it is stopped')
   let h = await pl.createContainer('quickstart-web')
   // Any file with an execute bit runs until signalled: our stand-in for a real server binary.
@@ -34,16 +39,24 @@ export async function runQuickstart(pl: PortLayer, log: Log = console.log): Prom
   await pl.commit(await pl.setRunState(await pl.getHandle(id), RunState.Running))
   log(`   ${(await pl.getContainerState(id)).status}`)
 
-  log('3. exec a process inside it: copy the config file to /tmp')
+  log('3. exec a process inside it and wait for it: copy the config file to /tmp')
   const pid = await pl.execProcess(id, '/', '/bin/cp', '/etc/web/config.json /tmp/config.copy')
-  const copied = await waitForExit(pl, id, pid)
+  const copied = await pl.waitForExit(pid)
   log(`   process ${pid} exited with code ${copied.exitCode}`)
 
-  log('4. copy the file out')
+  log('4. read what processes printed: stdout of one, stderr of one that failed')
+  const cat = await pl.execProcess(id, '/etc/web', '/bin/cat', 'config.json')
+  await pl.waitForExit(cat)
+  for (const line of await outputOf(pl, cat)) log(`   ${line}`)
+  const failed = await pl.execProcess(id, '/etc/web', '/bin/cat', 'missing.json')
+  log(`   exited with code ${(await pl.waitForExit(failed)).exitCode}:`)
+  for (const line of await outputOf(pl, failed)) log(`   ${line}`)
+
+  log('5. copy the file out')
   const data = await pl.copyFrom(id, '/tmp', 'config.copy')
   log(`   /tmp/config.copy: ${untext.decode(data).trim()}`)
 
-  log('5. two clients edit the same container; the second commit is refused')
+  log('6. two clients edit the same container; the second commit is refused')
   const first = await pl.getHandle(id)
   const second = await pl.getHandle(id)
   await pl.commit(await pl.copyTo(first, '/etc/web', 'motd', 0o644, text.encode('hello from client 1\n')))
@@ -55,28 +68,27 @@ export async function runQuickstart(pl: PortLayer, log: Log = console.log): Prom
     log(`   refused: ${e.code}: ${e.message}`)
   }
 
-  log('6. stop it (SIGTERM, then kill after the grace period)')
+  log('7. stop it (SIGTERM, then kill after the grace period)')
   await pl.commit(await pl.setRunState(await pl.getHandle(id), RunState.Stopped))
 
-  log('7. config and state')
+  log('8. config and state')
   for (const line of describe(await pl.getContainerConfig(id), await pl.getContainerState(id)))
     log(`   ${line}`)
 
-  log('8. destroy it')
+  log('9. destroy it')
   await pl.destroyContainer(id)
   log(`   containers left with that ID: ${(await pl.listContainers()).filter((c) => c === id).length}`)
   return id
 }
 
-async function waitForExit(pl: PortLayer, id: ID, processId: ID, timeoutMs = 30_000): Promise<ProcessState> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const state = await pl.getContainerState(id)
-    const proc = state.execdProcs.find((p) => p.processId === processId)
-    if (proc?.status === 'exited') return proc
-    if (Date.now() > deadline) throw new Error(`process ${processId} did not exit within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+/** What a process wrote, as lines prefixed with their stream (`docker logs`). */
+async function outputOf(pl: QuickstartBackend, processId: ID): Promise<string[]> {
+  const lines: string[] = []
+  for await (const chunk of pl.readOutput(processId)) {
+    for (const line of untext.decode(chunk.data).split('\n'))
+      if (line !== '') lines.push(`${chunk.stream}: ${line}`)
   }
+  return lines
 }
 
 function time(d: Date | null): string {

@@ -31,6 +31,8 @@ it('runs the same lifecycle on vSphere (vcsim harness, pinned TLS)', async () =>
     const out = lines.join('\n')
     expect(out).toMatch(/exited with code 0/)
     expect(out).toContain('/tmp/config.copy: {"port":8080}')
+    expect(out).toContain('stdout: {"port":8080}')
+    expect(out).toContain('stderr: cat: missing.json: No such file or directory')
     expect(out).toMatch(/refused: CONFLICT/)
     expect(out).toMatch(/main: \/usr\/local\/bin\/web-server .*: exited with code 143/)
     expect(await pl.listContainers()).not.toContain(id)
