@@ -233,10 +233,11 @@ export class Harness {
 
   /**
    * The backend's `Interaction` methods (through the tracked port layer); fails the test, naming
-   * what is missing, when the backend lacks one.
+   * what is missing, when the backend lacks one of `needed` (by default all of them).
    */
-  interaction(): PortLayer & Interaction {
-    const missing = INTERACTION_METHODS.filter((m) => typeof this.raw[m] !== 'function')
+  interaction(...needed: Array<keyof Interaction>): PortLayer & Interaction {
+    const wanted = needed.length === 0 ? INTERACTION_METHODS : needed
+    const missing = wanted.filter((m) => typeof this.raw[m] !== 'function')
     if (missing.length > 0) {
       throw new Error(
         `the backend lacks ${missing.join(', ')} of the Interaction contract (every backend has them)`,

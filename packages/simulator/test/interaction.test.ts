@@ -362,6 +362,19 @@ describe('readOutput()', () => {
     await expectCode(collect(sim.readOutput(crash)), 'NOT_FOUND')
   })
 
+  it('a snapshot keeps what processes wrote; restore brings it back', async () => {
+    const sim = virtualSim()
+    const box = await runningWith(sim)
+    const p = await sim.execProcess(box, '/', '/bin/echo', 'before')
+    const snap = sim.snapshot()
+    await sim.destroyContainer(await startContainer(sim, '/bin/true'))
+    await stop(sim, box)
+    await sim.destroyContainer(box)
+    await expectCode(collect(sim.readOutput(p)), 'NOT_FOUND')
+    sim.restore(snap)
+    expect(joined(await collect(sim.readOutput(p)), 'stdout')).toBe('before\n')
+  })
+
   it('a main process never started has written nothing; bad arguments are INVALID_ARGUMENT at the call', async () => {
     const sim = virtualSim()
     const bare = await sim.commit(await sim.createContainer('bare'))

@@ -48,7 +48,7 @@ export class Watched {
 
 /** Opens a stream, waits until it watches, and reads it in the background. */
 export async function watch(t: Harness, filter?: EventFilter): Promise<Watched> {
-  const stream = t.interaction().events(filter)
+  const stream = t.interaction('events').events(filter)
   await t.eventually(() => settled(stream.ready), 'the event stream is ready')
   return new Watched(stream)
 }
@@ -196,7 +196,7 @@ export function eventTests(s: SuiteContext): void {
 
     it('events: break and return() end an iterator', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('events')
       const broken = pl.events({ types: ['created'] })
       const returned = pl.events()
       await t.eventually(async () => (await settled(broken.ready)) && settled(returned.ready), 'ready')
@@ -220,13 +220,13 @@ export function eventTests(s: SuiteContext): void {
     it("events: the call's signal ends an iterator (it finishes or rejects with CANCELLED)", async () => {
       const t = s.t()
       const controller = new AbortController()
-      const stream = t.interaction().events(undefined, { signal: controller.signal })
+      const stream = t.interaction('events').events(undefined, { signal: controller.signal })
       await t.eventually(() => settled(stream.ready), 'ready')
       const pending = nextWithin(stream, t.options.waitMs)
       controller.abort(new Error('conformance: enough events'))
       expect(await endedBySignal(pending), 'the next() waiting when the signal aborted').toBe('done')
       expect(await endedBySignal(nextWithin(stream, t.options.waitMs)), 'a later next()').toBe('done')
-      const already = t.interaction().events(undefined, { signal: AbortSignal.abort() })
+      const already = t.interaction('events').events(undefined, { signal: AbortSignal.abort() })
       expect(await endedBySignal(nextWithin(already, t.options.waitMs)), 'an already aborted signal').toBe(
         'done',
       )
@@ -234,7 +234,7 @@ export function eventTests(s: SuiteContext): void {
 
     it("events: the backend's close() ends every iterator (it finishes)", async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('events')
       const streams = [pl.events(), pl.events({ types: ['destroyed'] })]
       for (const stream of streams) await t.eventually(() => settled(stream.ready), 'ready')
       const pending = streams.map((stream) => nextWithin(stream, t.options.waitMs))
@@ -245,7 +245,7 @@ export function eventTests(s: SuiteContext): void {
 
     it('events: a malformed filter is INVALID_ARGUMENT (from the call or the first next())', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('events')
       const bad: unknown[] = [
         null,
         42,
@@ -275,7 +275,7 @@ export function eventTests(s: SuiteContext): void {
     it('disposal: Symbol.asyncDispose closes the backend as close() does (later calls fail with UNAVAILABLE)', async () => {
       const t = s.t()
       const backend = t.closable()
-      const stream = t.interaction().events()
+      const stream = t.interaction('events').events()
       await t.eventually(() => settled(stream.ready), 'ready')
       const pending = nextWithin(stream, t.options.waitMs)
       await backend[Symbol.asyncDispose]()

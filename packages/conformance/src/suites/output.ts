@@ -101,7 +101,7 @@ export function outputTests(s: SuiteContext): void {
   describe('process output and waiting', () => {
     it('waitForExit: resolves at once for a process that has exited (by container, main process or exec ID)', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const id = await t.container('wait-done', {
         entry: { execPath: '/bin/sh', execArgs: '-c "exit 3"' },
         run: true,
@@ -120,7 +120,7 @@ export function outputTests(s: SuiteContext): void {
 
     it('waitForExit: resolves once a running process exits', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const id = await t.container('wait-sleep', {
         entry: { execPath: '/bin/sleep', execArgs: '1' },
         run: true,
@@ -141,7 +141,7 @@ export function outputTests(s: SuiteContext): void {
 
     it('waitForExit: NOT_FOUND for an unknown ID; INVALID_STATE for a main process never started', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       await expectPortLayerError(pl.waitForExit('00000000-0000-4000-8000-0000000e0e17'), 'NOT_FOUND')
       const bare = await t.container('wait-bare')
       await expectPortLayerError(pl.waitForExit(bare), 'INVALID_STATE', 'a container without an entry point')
@@ -151,7 +151,7 @@ export function outputTests(s: SuiteContext): void {
 
     it('waitForExit: an aborted wait rejects with CANCELLED (not-applied) and leaves the process running', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const id = await t.running('wait-abort')
       const controller = new AbortController()
       const reason = new Error('conformance: stopped waiting')
@@ -173,7 +173,7 @@ export function outputTests(s: SuiteContext): void {
 
     it('readOutput: every built-in program of PROGRAM_OUTPUT_CASES writes exactly its output, as a main process (read while stopped)', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const results = await Promise.all(
         cases.map(async (c) => {
           const id = await t.container(`out-main-${c.name.replace(/\W+/g, '-')}`, {
@@ -192,7 +192,7 @@ export function outputTests(s: SuiteContext): void {
       "readOutput: every built-in program of PROGRAM_OUTPUT_CASES writes exactly its output, as an exec'd process",
       async () => {
         const t = s.t()
-        const pl = t.interaction()
+        const pl = t.interaction('waitForExit', 'readOutput')
         const results = await Promise.all(
           groupsByFiles(cases).map(async (group, i) => {
             const files = group.flatMap((c) => filesOf(c.files))
@@ -219,7 +219,7 @@ export function outputTests(s: SuiteContext): void {
 
     it('readOutput: with follow it ends only once the process has exited and its output is drained', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const done = await t.container('out-follow-done', {
         entry: { execPath: '/bin/sh', execArgs: '-c "echo finished; exit 0"' },
         run: true,
@@ -238,7 +238,7 @@ export function outputTests(s: SuiteContext): void {
 
     it.skipIf(!caps.files)('readOutput: each stream comes in the order it was written', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const files = ['a', 'b', 'c'].map((n) => ({ dir: WORK_DIR, name: `${n}.txt`, data: text(`${n}\n`) }))
       const id = await t.container('out-order', {
         entry: { workDir: WORK_DIR, execPath: '/bin/cat', execArgs: 'a.txt x1 b.txt x2 c.txt' },
@@ -255,7 +255,7 @@ export function outputTests(s: SuiteContext): void {
 
     it.skipIf(!caps.files)('readOutput: binary output comes back byte for byte', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const data = Uint8Array.from({ length: 512 }, (_, i) => (i * 7 + (i >> 8)) & 255)
       const id = await t.container('out-binary', {
         entry: { workDir: WORK_DIR, execPath: '/bin/cat', execArgs: 'bin.dat' },
@@ -271,7 +271,7 @@ export function outputTests(s: SuiteContext): void {
 
     it("readOutput: a crashed container's output is readable while it is stopped, and NOT_FOUND after destroy", async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const id = await t.container('out-crash', {
         entry: { execPath: '/bin/sh', execArgs: '-c "echo crashed >&2; exit 3"' },
         run: true,
@@ -294,7 +294,7 @@ export function outputTests(s: SuiteContext): void {
       "readOutput: an exec'd process's output survives stop and start of its container, until destroy",
       async () => {
         const t = s.t()
-        const pl = t.interaction()
+        const pl = t.interaction('waitForExit', 'readOutput')
         const id = await t.running('out-restart')
         const p = await pl.execProcess(id, '/', '/bin/echo', 'kept across restarts')
         await t.execdExited(id, p)
@@ -313,14 +313,14 @@ export function outputTests(s: SuiteContext): void {
     it('readOutput: NOT_FOUND for an unknown ID (from the call or the first next())', async () => {
       const t = s.t()
       await expectPortLayerError(
-        () => readAll(t.interaction(), '00000000-0000-4000-8000-0000000e0e18'),
+        () => readAll(t.interaction('waitForExit', 'readOutput'), '00000000-0000-4000-8000-0000000e0e18'),
         'NOT_FOUND',
       )
     })
 
     it('readOutput: an aborted read rejects with CANCELLED and leaves the process running', async () => {
       const t = s.t()
-      const pl = t.interaction()
+      const pl = t.interaction('waitForExit', 'readOutput')
       const id = await t.running('out-abort')
       const before = new Error('conformance: aborted before the read')
       await expectCancelled(
@@ -343,7 +343,7 @@ export function outputTests(s: SuiteContext): void {
       'readOutput: a stream keeps its last outputLimitBytes and the first chunk after a drop says how many were dropped',
       async () => {
         const t = s.t()
-        const pl = t.interaction()
+        const pl = t.interaction('waitForExit', 'readOutput')
         const bound = limit as number
         const data = Uint8Array.from({ length: bound * 2 + 100 }, (_, i) => i % 251)
         const id = await t.container('out-dropped', {
