@@ -7,24 +7,37 @@ import { useVcsim } from './support/vcsim.js'
 // below 4, the most exec'd processes another test of the suite expects to find in one container.
 const vcsim = useVcsim()
 const MAX_EXITED_EXECS = 4
+const OUTPUT_LIMIT_BYTES = 1024
 
 describeConformance(
   'vsphere on vcsim',
   async () => {
     const reported: unknown[] = []
-    const pl = await vcsim.backend({
+    const settings = {
       exitPollIntervalMs: 100,
       stopGracePeriodMs: 2_000,
       maxExitedExecs: MAX_EXITED_EXECS,
-      onBackgroundError: (e) => reported.push(e),
-    })
+      outputLimitBytes: OUTPUT_LIMIT_BYTES,
+      onBackgroundError: (e: unknown) => reported.push(e),
+    }
+    const pl = await vcsim.backend(settings)
+    const others: Array<{ close(): Promise<void> }> = []
     return {
       portLayer: pl,
       backgroundErrors: () => reported,
       advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      close: () => pl.close(),
+      // Another client of the same folder: a second backend instance on the harness.
+      otherClient: async () => {
+        const other = await vcsim.backend(settings)
+        others.push(other)
+        return other
+      },
+      close: async () => {
+        for (const other of others) await other.close()
+        await pl.close()
+      },
     }
   },
   {},
-  { timeoutMs: 60_000, pollMs: 50, maxExitedExecs: MAX_EXITED_EXECS },
+  { timeoutMs: 60_000, pollMs: 50, maxExitedExecs: MAX_EXITED_EXECS, outputLimitBytes: OUTPUT_LIMIT_BYTES },
 )
