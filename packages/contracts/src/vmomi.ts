@@ -118,6 +118,51 @@ export interface RetrieveResult {
   objects: ObjectContent[]
 }
 
+/** vim25 `WaitOptions`: how long one `WaitForUpdatesEx` may wait, and how much it may answer. */
+export interface WaitOptions {
+  /** Seconds to wait for a change before answering with none; `0` answers at once. */
+  maxWaitSeconds?: number
+  /** Object updates per answer; past it the answer is `truncated`. */
+  maxObjectUpdates?: number
+}
+/** How a {@link PropertyChange} changes its property. */
+export type PropertyChangeOp = 'add' | 'remove' | 'assign' | 'indirectRemove'
+/** vim25 `PropertyChange`: one property of an object, as it is now (`val` absent when removed). */
+export interface PropertyChange {
+  name: string
+  op: PropertyChangeOp
+  val?: unknown
+}
+/** How an object's place in a filter changed: it came into it, changed, or left it. */
+export type ObjectUpdateKind = 'enter' | 'modify' | 'leave'
+/** vim25 `ObjectUpdate`: the changes of one object a property filter watches. */
+export interface ObjectUpdate {
+  kind: ObjectUpdateKind
+  obj: MoRef
+  changeSet: PropertyChange[]
+  missingSet: MissingProperty[]
+}
+/** vim25 `MissingObject`: an object a filter names that could not be read, with the fault that says why. */
+export interface MissingObject {
+  obj: MoRef
+  fault: LocalizedMethodFault
+}
+/** vim25 `PropertyFilterUpdate`: the updates of one property filter. */
+export interface PropertyFilterUpdate {
+  filter: MoRef
+  objectSet: ObjectUpdate[]
+  missingSet: MissingObject[]
+}
+/**
+ * vim25 `UpdateSet`: what one `WaitForUpdatesEx` answers. Pass `version` to the next wait;
+ * `truncated` means more is waiting (wait again at once).
+ */
+export interface UpdateSet {
+  version: string
+  filterSet: PropertyFilterUpdate[]
+  truncated?: boolean
+}
+
 // Faults and tasks
 
 export interface MethodFault extends Typed {
@@ -272,6 +317,15 @@ export interface VimMethods {
   }
   ContinueRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: RetrieveResult }
   CancelRetrievePropertiesEx: { args: { _this: MoRef; token: string }; result: undefined }
+  CreatePropertyCollector: { args: { _this: MoRef }; result: MoRef }
+  DestroyPropertyCollector: { args: { _this: MoRef }; result: undefined }
+  CreateFilter: { args: { _this: MoRef; spec: PropertyFilterSpec; partialUpdates: boolean }; result: MoRef }
+  DestroyPropertyFilter: { args: { _this: MoRef }; result: undefined }
+  WaitForUpdatesEx: {
+    args: { _this: MoRef; version?: string; options?: WaitOptions }
+    result: UpdateSet | undefined
+  }
+  CancelWaitForUpdates: { args: { _this: MoRef }; result: undefined }
   CreateContainerView: {
     args: { _this: MoRef; container: MoRef; type: string[]; recursive: boolean }
     result: MoRef
