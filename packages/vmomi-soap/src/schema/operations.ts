@@ -41,6 +41,20 @@ export const OPERATIONS = {
     changesNothing: true,
   },
   CancelRetrievePropertiesEx: { params: '_this:MOR token:string', returns: '', changesNothing: true },
+  CreatePropertyCollector: { params: '_this:MOR', returns: 'MOR', changesNothing: true },
+  DestroyPropertyCollector: { params: '_this:MOR', returns: '', changesNothing: true },
+  CreateFilter: {
+    params: '_this:MOR spec:PropertyFilterSpec partialUpdates:boolean',
+    returns: 'MOR',
+    changesNothing: true,
+  },
+  DestroyPropertyFilter: { params: '_this:MOR', returns: '', changesNothing: true },
+  WaitForUpdatesEx: {
+    params: '_this:MOR version:string? options:WaitOptions?',
+    returns: 'UpdateSet?',
+    changesNothing: true,
+  },
+  CancelWaitForUpdates: { params: '_this:MOR', returns: '', changesNothing: true },
   CreateContainerView: {
     params: '_this:MOR container:MOR type:string[] recursive:boolean',
     returns: 'MOR',
