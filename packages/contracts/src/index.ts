@@ -6,6 +6,7 @@
  * contract are in `@portlayer/contracts/vmomi`.
  * @module @portlayer/contracts
  */
+export * from './call-options.js'
 export * from './capabilities.js'
 export * from './describe.js'
 export * from './errors.js'

@@ -1,21 +1,10 @@
+import type { CallOptions } from './call-options.js'
 import type { Handle } from './handle.js'
+import type { Interaction } from './interaction.js'
 import type { ID } from './ids.js'
 import type { ContainerConfig, ContainerState } from './model.js'
 import type { RunState } from './states.js'
 
-/**
- * The optional last argument of every `PortLayer` method.
- *
- * An aborted call rejects with `CANCELLED` (`CancelledError`, `cause` = the signal's reason). Like
- * any failure it follows the outcome rule: `outcome: 'not-applied'` when nothing changed (always so
- * for reads and setters), `'unknown'` only when the backend had sent a change it could not confirm
- * or undo before giving up. Backends also apply a default per-call deadline from their settings
- * (`TIMEOUT` past it).
- */
-export interface CallOptions {
-  /** Aborts the call. */
-  readonly signal?: AbortSignal
-}
 
 /**
  * Creating and changing containers. Setters validate their arguments at once and return a new
@@ -137,4 +126,4 @@ export interface ProcessLifecycle {
 }
 
 /** The whole port layer: what every backend implements. */
-export interface PortLayer extends ContainerLifecycle, ContainerQuery, ProcessLifecycle {}
+export interface PortLayer extends ContainerLifecycle, ContainerQuery, ProcessLifecycle, Interaction {}

@@ -7,6 +7,7 @@ import { ContainerDirectory } from './container-directory.js'
 import type { VsphereContext } from './context.js'
 import { CreateGuard } from './create-guard.js'
 import { BACKEND } from './errors.js'
+import { EventHub } from './events/index.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { Guest } from './guest.js'
 import { resolveInventory } from './inventory.js'
@@ -50,6 +51,12 @@ export async function connect(
     creates: new CreateGuard(),
     abandoned: new AbandonedStarts(),
     extensions,
+    events: new EventHub({
+      gateway: scoped,
+      viewManager: inventory.viewManager,
+      folder: inventory.folder,
+      onBackgroundError: settings.onBackgroundError,
+    }),
   })
   exits.start(settings.exitPollIntervalMs)
   return ctx
@@ -57,6 +64,7 @@ export async function connect(
 
 /** Stops the exit poll (waiting for a round under way) and destroys the container view. */
 export async function disconnect(ctx: VsphereContext): Promise<void> {
+  await ctx.events.close()
   await ctx.exits.stop()
   await ctx.directory.destroyView()
 }

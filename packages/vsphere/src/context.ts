@@ -4,6 +4,7 @@ import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import type { AbandonedStarts } from './abandoned-starts.js'
 import type { ContainerDirectory } from './container-directory.js'
 import type { CreateGuard } from './create-guard.js'
+import type { EventHub } from './events/index.js'
 import type { ExitWatcher } from './exit-watcher.js'
 import type { Guest } from './guest.js'
 import type { Inventory } from './inventory.js'
@@ -28,4 +29,6 @@ export interface VsphereContext {
   /** Staged starts this process gave up on, taken back by its next commit without waiting. */
   readonly abandoned: AbandonedStarts
   readonly extensions: ExtensionRegistry
+  /** The one property-collector wait every events() iterator of this backend reads. */
+  readonly events: EventHub
 }

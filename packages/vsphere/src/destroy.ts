@@ -1,6 +1,6 @@
 import { type ID, RunState } from '@portlayer/contracts'
 import type { MoRef } from '@portlayer/contracts/vmomi'
-import { reconciling } from './call-scope.js'
+import { reconciling, scopeSignal } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
 import { powerOff, writeGuarded } from './container-actions.js'
 import { statusOf } from './container-status.js'
@@ -53,6 +53,12 @@ export async function destroyContainer(ctx: VsphereContext, id: ID): Promise<voi
         'not-applied',
       )
     }
+    // The property collector never tells of a VM made and destroyed between two of its answers:
+    // while someone watches events, the destroy lets the watch see the container first.
+    await ctx.events.until(snap.ref, (entries) => entries.get(Key.destroying) === token, {
+      timeoutMs: 10_000,
+      signal: scopeSignal(),
+    })
     await destroyClaimed(ctx, id, snap, record, token)
     return
   }

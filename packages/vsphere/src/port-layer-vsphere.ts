@@ -4,6 +4,8 @@ import {
   type CommitExtension,
   type ContainerConfig,
   type ContainerState,
+  type EventFilter,
+  type EventStream,
   type ExtensibleBackend,
   type FileCopy,
   type Handle,
@@ -40,6 +42,7 @@ import { configFor, copyOut, currentVersion, extensionStateOf, listIds, stateFor
 import type { VsphereContext } from './context.js'
 import { destroyContainer } from './destroy.js'
 import { BACKEND, closed, notInitialised, wrap } from './errors.js'
+import { openEventStream } from './events/index.js'
 import { readOutputOf } from './process-output.js'
 import { execIn, signalIn } from './processes.js'
 import { type ResolvedSettings, resolveSettings, type VsphereSettings, vmNameFor } from './settings.js'
@@ -283,6 +286,17 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
       })
       return signalIn(this.#context(), processOrContainerId, n)
     })
+  }
+
+  /**
+   * The changes from now on, made by any client: one property-collector wait over the folder's
+   * VMs, shared by every iterator of this backend (see `events/`). A lost session or a failed
+   * wait yields `resync`. Not bound by `callTimeoutMs`; the signal finishes the iterator.
+   */
+  events(filter?: EventFilter, options?: CallOptions): EventStream {
+    // A closed backend's stream just finishes.
+    if (this.#closed && this.#ctx) return openEventStream(this.#ctx.events, filter, options)
+    return openEventStream(this.#context().events, filter, options)
   }
 
   /**

@@ -85,7 +85,12 @@ describe('disposal', () => {
     const { gateway } = fakeGateway()
     let gatewayClosed = false
     const pl = await new PortLayerVsphere(settings).init(
-      { ...gateway, close: async () => void (gatewayClosed = true) } as VmomiGateway,
+      {
+        ...gateway,
+        close: async () => {
+          gatewayClosed = true
+        },
+      } as VmomiGateway,
       new BasicHandleFactory(),
     )
     await pl[Symbol.asyncDispose]()
