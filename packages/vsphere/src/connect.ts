@@ -8,11 +8,18 @@ import type { VsphereContext } from './context.js'
 import { CreateGuard } from './create-guard.js'
 import { BACKEND } from './errors.js'
 import { EventHub } from './events/index.js'
+import { ExitWaits } from './exit-waits.js'
 import { ExitWatcher } from './exit-watcher.js'
 import { Guest } from './guest.js'
 import { resolveInventory } from './inventory.js'
 import { pollRound } from './observe-exits.js'
 import type { ResolvedSettings } from './settings.js'
+
+/**
+ * How long a process waiter goes without looking when no event woke it: an exit shows in
+ * vSphere's properties only once someone recorded it, so a waiter still asks the guest this often.
+ */
+const EXIT_WAIT_IDLE_LOOK_MS = 1_000
 
 /**
  * Checks the gateway and factory, resolves the settings' inventory paths once and builds the
@@ -37,6 +44,12 @@ export async function connect(
   const inventory = await resolveInventory(gateway, settings)
   // Every call the backend makes carries the signal of the PortLayer call it serves.
   const scoped = scopedGateway(gateway)
+  const events = new EventHub({
+    gateway: scoped,
+    viewManager: inventory.viewManager,
+    folder: inventory.folder,
+    onBackgroundError: settings.onBackgroundError,
+  })
   // The watcher's round needs the context it belongs to: it is read when a round runs, later.
   let ctx: VsphereContext | undefined
   const exits = new ExitWatcher(() => pollRound(ctx as VsphereContext), settings.onBackgroundError)
@@ -51,12 +64,8 @@ export async function connect(
     creates: new CreateGuard(),
     abandoned: new AbandonedStarts(),
     extensions,
-    events: new EventHub({
-      gateway: scoped,
-      viewManager: inventory.viewManager,
-      folder: inventory.folder,
-      onBackgroundError: settings.onBackgroundError,
-    }),
+    events,
+    exitWaits: new ExitWaits(events, EXIT_WAIT_IDLE_LOOK_MS),
   })
   exits.start(settings.exitPollIntervalMs)
   return ctx

@@ -5,6 +5,7 @@ import type { AbandonedStarts } from './abandoned-starts.js'
 import type { ContainerDirectory } from './container-directory.js'
 import type { CreateGuard } from './create-guard.js'
 import type { EventHub } from './events/index.js'
+import type { ExitWaits } from './exit-waits.js'
 import type { ExitWatcher } from './exit-watcher.js'
 import type { Guest } from './guest.js'
 import type { Inventory } from './inventory.js'
@@ -31,4 +32,6 @@ export interface VsphereContext {
   readonly extensions: ExtensionRegistry
   /** The one property-collector wait every events() iterator of this backend reads. */
   readonly events: EventHub
+  /** The processes being waited for: one shared loop of looks per container. */
+  readonly exitWaits: ExitWaits
 }

@@ -7,6 +7,12 @@ import { parseRevs } from './commit-tokens.js'
 // entry per key, because vcsim appends on reconfigure where vCenter merges, and an empty value
 // means the key is gone (that is how vSphere deletes an extraConfig key).
 
+/**
+ * The prefix of every extraConfig key portlayer writes on a container's VM
+ * (`guestinfo.portlayer.`). A VM with `guestinfo.portlayer.id` is a container; other keys under
+ * the prefix are portlayer's, so leave them to it. `guestinfo.*` values can be read from inside
+ * the guest through VMware Tools.
+ */
 export const KEY_PREFIX = 'guestinfo.portlayer.'
 
 export const Key = {

@@ -1,3 +1,10 @@
+/**
+ * `createVsphere()` and `PortLayerVsphere`: the vSphere backend of portlayer. Each container is a
+ * VM in a folder of vCenter or ESXi, its configuration kept in the VM's extraConfig, its processes
+ * and files handled through guest operations; vSphere is reached only through a `VmomiGateway`
+ * (`@portlayer/vmomi-soap` or your own). Also its settings, their defaults and limits.
+ * @module @portlayer/vsphere
+ */
 export { type CreateVsphereOptions, createVsphere } from './create-vsphere.js'
 export { KEY_PREFIX as EXTRA_CONFIG_PREFIX } from './extra-config.js'
 export { INLINE_FILE_MAX_BYTES, INLINE_TOTAL_MAX_BYTES, STAGING_FOLDER } from './pending-file-rules.js'
@@ -13,6 +20,7 @@ export {
   defaultVmName,
   type GuestCredentials,
   MAX_VM_NAME_LENGTH,
+  type ResolvedGuestCredentials,
   type ResolvedSettings,
   resolveSettings,
   type VsphereSettings,

@@ -86,12 +86,20 @@ export interface VsphereSettings {
   readonly outputLimitBytes?: number
 }
 
-/** Guest credentials once resolved: the password is held where no inspection can reach it. */
+/**
+ * Guest credentials once resolved: only the user name is a property. The password is held where
+ * no inspection reaches it (not `util.inspect`, JSON or `structuredClone`), so logging resolved
+ * settings cannot leak it.
+ */
 export interface ResolvedGuestCredentials {
+  /** The guest user name, as given in {@link VsphereSettings.guest}. */
   readonly username: string
 }
 
-/** Settings with every default filled in and every value checked. */
+/**
+ * Settings with every default filled in and every value checked, as {@link resolveSettings}
+ * returns them (frozen). Each member means what the same member of {@link VsphereSettings} means.
+ */
 export interface ResolvedSettings {
   readonly datacenter: string
   readonly vmFolder: string
@@ -102,11 +110,21 @@ export interface ResolvedSettings {
   readonly defaultLimits: ResourceLimits
   readonly stopGracePeriodMs: number
   readonly exitPollIntervalMs: number
+  /**
+   * The VM name of a container: the given `vmName`, else {@link defaultVmName}. Its result is
+   * checked where it is used, not here: a name that is not 1–{@link MAX_VM_NAME_LENGTH}
+   * characters or holds `/`, `\`, `%` or a control character fails `createContainer` with
+   * `INVALID_ARGUMENT`.
+   */
   readonly vmName: (containerId: ID) => string
   readonly guestToolsTimeoutMs: number
   readonly guestId: string
   readonly listPageSize: number
   readonly maxExitedExecs: number
+  /**
+   * Where failures of background and best-effort work go: the given `onBackgroundError`, else
+   * one line (code and message, never a secret) to `logger.warn`. A logger that throws is ignored.
+   */
   readonly onBackgroundError: (error: unknown) => void
   readonly logger: Logger
   readonly callTimeoutMs: number
@@ -114,14 +132,30 @@ export interface ResolvedSettings {
   readonly outputLimitBytes: number
 }
 
+/** Default `callTimeoutMs`: 600000 ms (10 minutes) for one PortLayer call. */
 export const DEFAULT_CALL_TIMEOUT_MS = 600_000
+/** Default `reconcileTimeoutMs`: 30000 ms to find out what a change with a lost answer did. */
 export const DEFAULT_RECONCILE_TIMEOUT_MS = 30_000
+/**
+ * Default `defaultLimits`: 512 MiB of memory and 1000 MHz of CPU, for a container that never had
+ * limits set and for `-1`. Frozen.
+ */
 export const DEFAULT_LIMITS: ResourceLimits = Object.freeze({ memoryMb: 512, cpuMhz: 1000 })
+/** Default `stopGracePeriodMs`: 10000 ms between SIGTERM and powering the VM off. */
 export const DEFAULT_STOP_GRACE_PERIOD_MS = 10_000
+/**
+ * Default `exitPollIntervalMs`: every 2000 ms the backend checks in the background for main
+ * processes that exited by themselves. A round asks each running guest for its processes, so
+ * raise it for large fleets.
+ */
 export const DEFAULT_EXIT_POLL_INTERVAL_MS = 2_000
+/** Default `guestToolsTimeoutMs`: 120000 ms (2 minutes) to wait for guest tools after power-on. */
 export const DEFAULT_GUEST_TOOLS_TIMEOUT_MS = 120_000
+/** Default `guestId` of a blank VM (one made without a template): a 64-bit Linux guest. */
 export const DEFAULT_GUEST_ID = 'otherLinux64Guest'
+/** Default `listPageSize`: 5000 objects per property-collector page when listing containers. */
 export const DEFAULT_LIST_PAGE_SIZE = 5_000
+/** Default `maxExitedExecs`: each container keeps the records of its last 64 exited exec'd processes. */
 export const DEFAULT_MAX_EXITED_EXECS = 64
 /** vSphere refuses VM names longer than this. */
 export const MAX_VM_NAME_LENGTH = 80

@@ -384,3 +384,38 @@ describe('process output on vSphere', () => {
     expect((await pl.waitForExit(pid)).exitCode).toBe(0)
   })
 })
+
+describe('waiting for exits on vSphere', () => {
+  it('waiters of one container share their looks: three waiters ask the guest no more often than one', async () => {
+    const counting = new CountingGateway(vcsim.gateway)
+    const pl = await backend({}, counting)
+    let h = await pl.createContainer('shared-wait')
+    h = await pl.setEntryPoint(h, '/tmp', '/bin/sleep', '2')
+    const id = await track(pl, pl.commit(await pl.setRunState(h, 'running')))
+    counting.reset()
+    const alone = await pl.waitForExit(id)
+    const oneWaiter = counting.snapshot().ListProcessesInGuest ?? 0
+
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    counting.reset()
+    const three = await Promise.all([pl.waitForExit(id), pl.waitForExit(id), pl.waitForExit(id)])
+    const threeWaiters = counting.snapshot().ListProcessesInGuest ?? 0
+    expect(alone.exitCode).toBe(0)
+    expect(three.map((s) => s.exitCode)).toEqual([0, 0, 0])
+    expect(threeWaiters).toBeLessThanOrEqual(oneWaiter + 1)
+  })
+
+  it('an aborted waiter rejects CANCELLED and leaves the process and the other waiters alone', async () => {
+    const pl = await backend()
+    let h = await pl.createContainer('abort-wait')
+    h = await pl.setEntryPoint(h, '/tmp', '/bin/sleep', '2')
+    const id = await track(pl, pl.commit(await pl.setRunState(h, 'running')))
+    const other = pl.waitForExit(id)
+    await expect(pl.waitForExit(id, { signal: AbortSignal.timeout(200) })).rejects.toMatchObject({
+      code: 'CANCELLED',
+      outcome: 'not-applied',
+    })
+    expect((await pl.getContainerState(id)).mainProcess?.status).toBe('started')
+    expect((await other).exitCode).toBe(0)
+  })
+})
