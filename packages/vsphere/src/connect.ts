@@ -2,7 +2,7 @@ import type { ExtensionRegistry } from '@portlayer/backend-kit'
 import { type HandleFactory, InvalidArgumentError } from '@portlayer/contracts'
 import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import { AbandonedStarts } from './abandoned-starts.js'
-import { scopedGateway } from './call-scope.js'
+import { scopedGateway, unscoped } from './call-scope.js'
 import { ContainerDirectory } from './container-directory.js'
 import type { VsphereContext } from './context.js'
 import { CreateGuard } from './create-guard.js'
@@ -44,15 +44,32 @@ export async function connect(
   const inventory = await resolveInventory(gateway, settings)
   // Every call the backend makes carries the signal of the PortLayer call it serves.
   const scoped = scopedGateway(gateway)
+
+  // The watcher's round needs the context it belongs to: it is read when a round runs, later.
+  let ctx: VsphereContext | undefined
+  const exits = new ExitWatcher(() => pollRound(ctx as VsphereContext), settings.onBackgroundError)
   const events = new EventHub({
     gateway: scoped,
     viewManager: inventory.viewManager,
     folder: inventory.folder,
     onBackgroundError: settings.onBackgroundError,
+    // While someone listens, containers other clients start are watched for exits too, so their
+    // ends are recorded (by the background poll, when it runs) and reported.
+    observed: (seen) => {
+      for (const e of seen) {
+        if (e.type !== 'started' || !ctx) continue
+        const { directory } = ctx
+        const id = e.containerId
+        if (directory.refOf(id)) exits.watch(id)
+        else {
+          void unscoped(() => directory.lookup(id, false)).then(
+            (ref) => ref && exits.watch(id),
+            (err) => settings.onBackgroundError(err),
+          )
+        }
+      }
+    },
   })
-  // The watcher's round needs the context it belongs to: it is read when a round runs, later.
-  let ctx: VsphereContext | undefined
-  const exits = new ExitWatcher(() => pollRound(ctx as VsphereContext), settings.onBackgroundError)
   ctx = Object.freeze({
     settings,
     gateway: scoped,

@@ -419,3 +419,22 @@ describe('waiting for exits on vSphere', () => {
     expect((await other).exitCode).toBe(0)
   })
 })
+
+describe('events of containers other clients run', () => {
+  it('while someone listens, a container another client started is watched for exits: its exit is recorded and reported', async () => {
+    const listener = await backend({ exitPollIntervalMs: 100 })
+    const other = await backend({ exitPollIntervalMs: 0 })
+    const stream = listener.events({ types: ['started', 'exited'] })
+    await stream.ready
+    let h = await other.createContainer('others-exit')
+    h = await other.setEntryPoint(h, '/tmp', '/bin/sleep', '1')
+    const id = await track(other, other.commit(await other.setRunState(h, 'running')))
+    const seen: string[] = []
+    for await (const e of stream) {
+      if (e.type === 'resync' || e.containerId !== id) continue
+      seen.push(e.type === 'exited' ? `exited ${e.exitCode}` : e.type)
+      if (e.type === 'exited') break
+    }
+    expect(seen).toEqual(['started', 'exited 0'])
+  })
+})

@@ -26,6 +26,11 @@ export interface EventHubDeps {
   readonly folder: MoRef
   /** Told about every failure of the wait (each one also gives the iterators a `resync`). */
   readonly onBackgroundError: (error: unknown) => void
+  /**
+   * Told every batch of events before the subscribers (e.g. so the backend watches containers
+   * other clients started for their exits while someone listens). Must not throw.
+   */
+  readonly observed?: (events: readonly PortLayerEvent[]) => void
 }
 
 /** Tuning of a hub. */
@@ -302,6 +307,11 @@ export class EventHub {
   }
 
   #deliver(events: readonly PortLayerEvent[]): void {
+    try {
+      this.#deps.observed?.(events)
+    } catch (e) {
+      this.#deps.onBackgroundError(e)
+    }
     for (const sink of [...this.#sinks]) sink.deliver(events)
   }
 }
