@@ -51,7 +51,9 @@ import { waitForExit } from './wait-for-exit.js'
 /**
  * The vSphere backend: every container is a VM in the configured folder, its identity and
  * configuration in `guestinfo.portlayer.*` extraConfig, its processes run through guest
- * operations. Reaches vSphere only through the {@link @portlayer/contracts!"@portlayer/contracts/vmomi".VmomiGateway | VmomiGateway} given to {@link init}.
+ * operations. Reaches vSphere only through the
+ * {@link @portlayer/contracts!"@portlayer/contracts/vmomi".VmomiGateway | VmomiGateway} given to
+ * {@link init}.
  */
 export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   /** The backend name on errors and extension contexts. */
