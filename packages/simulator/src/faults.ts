@@ -23,6 +23,10 @@ export const SIM_OPERATIONS = [
   'waitForExit',
   'readOutput',
 ] as const
+/**
+ * The name of one port-layer operation of the simulator (an element of {@link SIM_OPERATIONS}):
+ * what `faults.failNext` and `faults.setLatency` target, and what an injected error names.
+ */
 export type SimOperation = (typeof SIM_OPERATIONS)[number]
 
 /** `'*'` stands for every operation. */

@@ -20,6 +20,11 @@ export interface FileStat {
  * Reads return copies; writes copy their input.
  */
 export interface SimFileSystem {
+  /**
+   * The file's bytes, as a copy the caller may change.
+   * @throws NotFoundError (`ENOENT`) when nothing is at `path`; InvalidArgumentError (`EISDIR`)
+   * when it is a directory.
+   */
   readFile(path: string): Uint8Array
   /** The file's contents decoded as UTF-8. */
   readText(path: string): string
@@ -34,7 +39,13 @@ export interface SimFileSystem {
   readdir(path: string): string[]
   /** `undefined` when nothing is at `path`. */
   stat(path: string): FileStat | undefined
+  /** True when a file or a directory is at `path`; never throws for a missing one. */
   exists(path: string): boolean
+  /**
+   * Sets the POSIX mode bits of a file or directory, keeping its contents.
+   * @throws InvalidArgumentError unless `perms` is an integer from 0 to 0o7777; NotFoundError
+   * (`ENOENT`) when nothing is at `path`.
+   */
   chmod(path: string, perms: number): void
   /** Removes a file or an empty directory; `recursive` removes a directory with its contents. */
   remove(path: string, options?: { recursive?: boolean }): void

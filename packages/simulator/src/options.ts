@@ -22,6 +22,12 @@ export const DEFAULT_STOP_GRACE_PERIOD_MS = 10_000
 /** How many exited exec'd processes each container keeps listed: 64. */
 export const DEFAULT_MAX_EXITED_EXECS = 64
 
+/**
+ * Options of `createSimulator`; every one is optional. They are read once, into a copy, when the
+ * simulator is made: changing the object later changes nothing. A malformed option (wrong type,
+ * out of range, a getter that throws) makes `createSimulator` throw `INVALID_ARGUMENT`. Times
+ * are in simulator milliseconds, which follow the wall clock unless `clock` is `'virtual'`.
+ */
 export interface SimulatorOptions {
   /** `'real'` (default) follows the wall clock; `'virtual'` moves only with `sim.clock.advance`. */
   clock?: 'real' | 'virtual'

@@ -52,8 +52,17 @@ export interface ProgramContext {
  * signal but SIGKILL instead of the default action (use `() => {}` to ignore SIGTERM).
  */
 export interface ProgramDefinition {
+  /**
+   * Runs the program in a new process. The exit code is what it returns or resolves to (0 for
+   * nothing); a throw or rejection exits with 1 and the error's message.
+   */
   // biome-ignore lint/suspicious/noConfusingVoidType: a program may return nothing, or an exit code
   run(ctx: ProgramContext): void | number | Promise<void | number>
+  /**
+   * Receives every signal but SIGKILL (9) sent to the process, in place of the default (exit
+   * with 128 + signal); omit it for the default. A throw ends the process as a throw from `run`
+   * does. `ctx.onSignal` replaces it while the process runs (`null` restores the default).
+   */
   onSignal?(ctx: ProgramContext, signal: number): void
 }
 

@@ -15,6 +15,10 @@ export interface ProgramRegistry {
   register(path: string, program: SimProgram): () => void
   /** Removes the program at `path`; false when none was registered. */
   unregister(path: string): boolean
+  /**
+   * True when a program is registered at `path` (built-ins and files do not count).
+   * @throws InvalidArgumentError unless `path` is an absolute path.
+   */
   has(path: string): boolean
   /** Registered paths, sorted. */
   list(): string[]

@@ -141,8 +141,8 @@ export interface Simulator extends PortLayer, Interaction, ExtensibleBackend {
    */
   onEvent(listener: SimEventListener): () => void
   /**
-   * {@link ExtensibleBackend.getExtensionState}, which here also takes the `{ signal }` option
-   * of every port-layer call.
+   * {@link @portlayer/contracts!"@portlayer/contracts".ExtensibleBackend.getExtensionState | ExtensibleBackend.getExtensionState},
+   * which here also takes the `{ signal }` option of every port-layer call.
    */
   getExtensionState<T = unknown>(
     containerId: ID,
