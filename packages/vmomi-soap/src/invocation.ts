@@ -263,7 +263,7 @@ export class Invoker {
     this.#byMethod[op.name] = (this.#byMethod[op.name] ?? 0) + 1
     this.#inFlight++
     try {
-      const raw = await this.#deps.client.invoke(op.name, soapArgs, scope.signal)
+      const raw = await this.#deps.client.invoke(op.name, soapArgs, scope)
       trace.acted = true
       if (op.returns === undefined) return undefined
       const returnval = (raw as { returnval?: unknown } | null)?.returnval

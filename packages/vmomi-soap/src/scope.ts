@@ -9,14 +9,27 @@ export type StopReason = 'timeout' | 'aborted' | 'closed'
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
+/** Something that can stop: what a request listens to, without an `AbortSignal` of its own. */
+export interface Stoppable {
+  /** Why it stopped; undefined while it runs. */
+  readonly stopped: StopReason | undefined
+  /** Calls `listener` once when it stops (at once if it already has); returns the unsubscribe. */
+  onStop(listener: () => void): () => void
+}
+
+const noop = (): void => {}
+
 /**
  * The life of one gateway operation: its deadline, the caller's `AbortSignal` and the gateway's
  * closing, folded into one signal handed to every request, retry pause and poll the operation
  * makes. Records why it stopped, so the error says deadline, abort or closed rather than whatever
  * the interrupted request happened to report.
  */
-export class CallScope {
-  readonly #controller = new AbortController()
+export class CallScope implements Stoppable {
+  // Made only when someone needs a real AbortSignal (a pause, node-soap, a transfer): a request
+  // sent by the gateway itself listens through onStop, which costs far less per call.
+  #controller: AbortController | undefined
+  #listeners: Set<() => void> | undefined
   readonly #timer: NodeJS.Timeout | undefined
   readonly #cleanups: (() => void)[] = []
   #reason: StopReason | undefined
@@ -68,11 +81,31 @@ export class CallScope {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.#abortReason = abortReason
-    this.#controller.abort()
+    this.#controller?.abort()
+    const listeners = this.#listeners
+    this.#listeners = undefined
+    if (listeners) for (const listener of listeners) listener()
   }
 
+  /** Aborted when the operation stops (deadline, the caller's signal, the gateway closing). */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort()
+    }
     return this.#controller.signal
+  }
+
+  onStop(listener: () => void): () => void {
+    if (this.#reason !== undefined) {
+      listener()
+      return noop
+    }
+    this.#listeners ??= new Set()
+    this.#listeners.add(listener)
+    return () => {
+      this.#listeners?.delete(listener)
+    }
   }
 
   get stopped(): StopReason | undefined {

@@ -2,6 +2,7 @@ import { type Client, createClientAsync, type IOptions } from 'soap'
 import { encodeRequest } from './encode.js'
 import { parseAnswer } from './fast-parse.js'
 import type { Redactor } from './redact.js'
+import type { CallScope } from './scope.js'
 import { SOAP_CONTENT_TYPE, SoapHttpClient, type Transport, toTransportError } from './transport.js'
 import { vim25Wsdl } from './wsdl.js'
 
@@ -9,7 +10,7 @@ type SoapMethod = (args: unknown, options?: { signal?: AbortSignal }) => Promise
 
 /** The slice of a node-soap client the gateway uses. */
 export interface VimSoapClient {
-  invoke(method: string, args: unknown, signal: AbortSignal): Promise<unknown>
+  invoke(method: string, args: unknown, scope: CallScope): Promise<unknown>
 }
 
 // node-soap parses a WSDL string once per cache; ours holds only the generated vim25 subset.
@@ -123,7 +124,7 @@ export async function createVimSoapClient(
    * A call whose envelope the gateway wrote itself: sent, and its answer read, as node-soap would
    * (its parser, its errors for a fault, an HTTP error status or an answer without a body).
    */
-  const direct = async (method: string, xml: string, signal: AbortSignal): Promise<unknown> => {
+  const direct = async (method: string, xml: string, scope: CallScope): Promise<unknown> => {
     let answer: Awaited<ReturnType<Transport['request']>>
     try {
       answer = await transport.request({
@@ -131,7 +132,7 @@ export async function createVimSoapClient(
         url: transport.endpoint,
         headers: ['content-type', SOAP_CONTENT_TYPE, 'soapaction', action],
         body: xml,
-        signal,
+        stop: scope,
       })
     } catch (error) {
       throw toTransportError(error, redactor)
@@ -157,9 +158,10 @@ export async function createVimSoapClient(
     return found[`${method}Response`] ?? found[method] ?? found[`${method}Out`] ?? found[`${method}Output`]
   }
   return {
-    async invoke(method, args, signal) {
+    async invoke(method, args, scope) {
       const xml = wsdl ? encodeRequest(method, args as Record<string, unknown>) : undefined
-      if (xml !== undefined) return direct(method, xml, signal)
+      if (xml !== undefined) return direct(method, xml, scope)
+      const signal = scope.signal
       const fn = client[`${method}Async`] as SoapMethod | undefined
       if (typeof fn !== 'function') throw new Error(`node-soap client lacks ${method}`)
       try {

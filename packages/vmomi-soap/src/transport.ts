@@ -2,6 +2,7 @@ import { ErrorCode, type Outcome, type PortLayerError } from '@portlayer/contrac
 import { Agent, type Dispatcher } from 'undici'
 import { GatewayCause, gatewayError } from './errors.js'
 import type { Redactor } from './redact.js'
+import type { Stoppable } from './scope.js'
 import { Connector, isTlsErrorCode, THUMBPRINT_MISMATCH, type TlsOptions } from './tls.js'
 
 const SESSION_COOKIE = 'vmware_soap_session'
@@ -118,7 +119,9 @@ export interface HttpRequest {
   /** Header names and values, flat (`[name, value, name, value, …]`). */
   readonly headers: string[]
   readonly body?: string | Uint8Array
+  /** Gives the request up when aborted (or `stop`, when it stops). */
   readonly signal?: AbortSignal
+  readonly stop?: Stoppable
 }
 
 export interface HttpAnswer {
@@ -170,19 +173,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   #rawHeaders: Buffer[] = []
   readonly #chunks: Buffer[] = []
   #size = 0
-  readonly #signal: AbortSignal | undefined
-  readonly #onAbort: (() => void) | undefined
+  #unsubscribe: (() => void) | undefined
 
   constructor(
     readonly resolve: (answer: HttpAnswer) => void,
     readonly reject: (error: TransportError) => void,
     readonly redactor: Redactor,
     signal: AbortSignal | undefined,
+    stop: Stoppable | undefined,
   ) {
-    this.#signal = signal
-    if (signal) {
-      this.#onAbort = () => this.#aborted()
-      signal.addEventListener('abort', this.#onAbort, { once: true })
+    const onAbort = (): void => this.#aborted()
+    if (stop) {
+      this.#unsubscribe = stop.onStop(onAbort)
+    } else if (signal) {
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#unsubscribe = () => signal.removeEventListener('abort', onAbort)
     }
   }
 
@@ -238,7 +243,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   #settle(): void {
     this.#settled = true
-    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort)
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    unsubscribe?.()
   }
 }
 
@@ -321,7 +328,7 @@ export class Transport {
       }
     }
     return new Promise<HttpAnswer>((resolve, reject) => {
-      if (request.signal?.aborted) {
+      if (request.signal?.aborted || request.stop?.stopped !== undefined) {
         reject(new TransportError('request aborted', 'ABORT_ERR', 'none'))
         return
       }
@@ -329,7 +336,7 @@ export class Transport {
         if (sameOrigin) this.#takeCookie(answer.rawHeaders)
         resolve(answer)
       }
-      const exchange = new Exchange(onAnswer, reject, this.#redactor, request.signal)
+      const exchange = new Exchange(onAnswer, reject, this.#redactor, request.signal, request.stop)
       this.#agent.dispatch(
         {
           origin: request.url.origin,
