@@ -95,17 +95,16 @@ export async function pollRound(ctx: VsphereContext): Promise<void> {
   const ids = exits.watchedIds().filter((id) => directory.refOf(id) !== undefined)
   for (const id of exits.watchedIds()) if (directory.refOf(id) === undefined) exits.unwatch(id)
   if (ids.length === 0) return
-  const contents = await retrieve(
-    ctx.gateway,
-    'VirtualMachine',
-    ids.map((id) => directory.refOf(id) as MoRef),
-    VM_PROPERTIES,
-    true,
-  )
+  // While the event stream watches, its view of the VMs is the round's read (no call of its own).
+  const refs = ids.map((id) => directory.refOf(id) as MoRef)
+  const fromStream = refs.map((ref) => ctx.events.snapshot(ref))
+  const snaps = fromStream.every((snap) => snap !== undefined)
+    ? (fromStream as VmSnapshot[])
+    : (await retrieve(ctx.gateway, 'VirtualMachine', refs, VM_PROPERTIES, true)).map(snapshotOf)
   const seen = new Set<ID>()
-  for (const content of contents) {
+  for (const read of snaps) {
     if (exits.stopped) return
-    let snap = snapshotOf(content)
+    let snap = read
     const id = snap.record?.id
     if (!id || !exits.isWatched(id)) continue
     seen.add(id)

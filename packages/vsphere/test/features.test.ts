@@ -438,3 +438,23 @@ describe('events of containers other clients run', () => {
     expect(seen).toEqual(['started', 'exited 0'])
   })
 })
+
+describe('the exit poll built on the event stream', () => {
+  it('while the event stream watches, a poll round reads no VM properties of its own (only the guests are asked)', async () => {
+    const counting = new CountingGateway(vcsim.gateway)
+    const pl = await backend({ exitPollIntervalMs: 100 }, counting)
+    let h = await pl.createContainer('poll-on-stream')
+    h = await pl.setEntryPoint(h, '/tmp', '/bin/sleep', '3600')
+    const id = await track(pl, pl.commit(await pl.setRunState(h, 'running')))
+    await pl.getContainerState(id) // watched from now on
+    const stream = pl.events({ containerId: id })
+    await stream.ready
+    await pause(300)
+    counting.reset()
+    await pause(1_000)
+    const calls = counting.snapshot()
+    await stream.return?.()
+    expect(calls.ListProcessesInGuest ?? 0).toBeGreaterThanOrEqual(3)
+    expect(calls.RetrievePropertiesEx ?? 0).toBe(0)
+  })
+})

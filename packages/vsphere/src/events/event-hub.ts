@@ -2,7 +2,8 @@ import { type PortLayerEvent, UnavailableError } from '@portlayer/contracts'
 import type { MoRef, PropertyFilterSpec, UpdateSet, VmomiGateway } from '@portlayer/contracts/vmomi'
 import { unscoped } from '../call-scope.js'
 import { BACKEND, wrap } from '../errors.js'
-import { WATCHED_PROPERTIES } from './update-diff.js'
+import type { VmSnapshot } from '../vm-snapshot.js'
+import { snapshotFromProps, WATCHED_PROPERTIES } from './update-diff.js'
 import { VmUpdates } from './vm-updates.js'
 
 /** Seconds one `WaitForUpdatesEx` waits for a change before answering with none. */
@@ -158,6 +159,17 @@ export class EventHub {
       options.signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiters.add(waiter)
     })
+  }
+
+  /**
+   * VM `ref` as the hub last saw it while watching (see `snapshotFromProps`); `undefined` when the
+   * hub does not watch or has not seen it. Up to one update batch old: act on it only guarded by
+   * its version.
+   */
+  snapshot(ref: MoRef): VmSnapshot | undefined {
+    if (!this.#watching) return undefined
+    const props = this.#vms.propsOf(ref.value)
+    return props ? snapshotFromProps(ref, props) : undefined
   }
 
   /** Ends every subscriber, stops the wait and destroys the collector and view. */

@@ -1,9 +1,9 @@
 import { type ContainerEvent, type ID, ProcessStatus } from '@portlayer/contracts'
-import type { ObjectContent, OptionValue, PropertyChange } from '@portlayer/contracts/vmomi'
+import type { MoRef, ObjectContent, OptionValue, PropertyChange } from '@portlayer/contracts/vmomi'
 import { execProcessState, mainProcessState, UNKNOWN_EXIT_CODE } from '../container-status.js'
 import { POWER_OFF_EXIT_CODE } from '../exit-message.js'
 import { type ContainerRecord, KEY_PREFIX, type MainStateRecord } from '../extra-config.js'
-import { type PowerState, snapshotOf, visibleOf } from '../vm-snapshot.js'
+import { type PowerState, snapshotOf, type VmSnapshot, visibleOf } from '../vm-snapshot.js'
 
 // What the event stream derives from the property collector's updates. Pure, so the rules can be
 // tested with plain records: a VM's properties as last seen, the container readers would see in
@@ -18,10 +18,13 @@ import { type PowerState, snapshotOf, visibleOf } from '../vm-snapshot.js'
 export const WATCHED_PROPERTIES: readonly string[] = Object.freeze([
   'config.extraConfig',
   'runtime.powerState',
+  // Not for events: the background exit poll acts on the hub's view, guarded by this version.
+  'config.changeVersion',
 ])
 
 const EXTRA_CONFIG = 'config.extraConfig'
 const POWER_STATE = 'runtime.powerState'
+const CHANGE_VERSION = 'config.changeVersion'
 /** `config.extraConfig["key"]`: how a server may report one entry when it reports nested changes. */
 const KEYED_ENTRY = /^config\.extraConfig\["(.*)"\]$/
 
@@ -29,6 +32,7 @@ const KEYED_ENTRY = /^config\.extraConfig\["(.*)"\]$/
 export interface VmProperties {
   readonly extraConfig: readonly OptionValue[]
   readonly powerState: unknown
+  readonly changeVersion?: unknown
 }
 
 /** The container in a VM as readers see it; `undefined` when the VM is not a portlayer container. */
@@ -47,10 +51,12 @@ function ours(list: unknown): OptionValue[] {
 
 /** `props` after the changes of one object update. */
 export function applyChanges(props: VmProperties, changes: readonly PropertyChange[]): VmProperties {
-  let { extraConfig, powerState } = props
+  let { extraConfig, powerState, changeVersion } = props
   for (const change of changes) {
     const removed = change.op === 'remove' || change.op === 'indirectRemove'
-    if (change.name === EXTRA_CONFIG) {
+    if (change.name === CHANGE_VERSION) {
+      changeVersion = removed ? undefined : change.val
+    } else if (change.name === EXTRA_CONFIG) {
       extraConfig = removed ? [] : ours(change.val)
     } else if (change.name === POWER_STATE) {
       powerState = removed ? undefined : change.val
@@ -65,7 +71,7 @@ export function applyChanges(props: VmProperties, changes: readonly PropertyChan
       extraConfig = removed || typeof value !== 'string' ? rest : [...rest, { key, value }]
     }
   }
-  return { extraConfig, powerState }
+  return { extraConfig, powerState, changeVersion }
 }
 
 /** The container readers would see in a VM with `props` (a staged start not yet taken effect is hidden). */
@@ -77,6 +83,7 @@ export function viewOf(props: VmProperties): ContainerView | undefined {
       { name: POWER_STATE, val: props.powerState },
     ],
   }
+  // (The version plays no part in what readers see.)
   const visible = visibleOf(snapshotOf(content))
   return visible.record ? { record: visible.record, powerState: visible.powerState } : undefined
 }
@@ -264,4 +271,21 @@ function endRun(view: ContainerView): ContainerView {
       ? { ...state, phase: 'exited' }
       : { ...state, phase: 'exited', exitCode: POWER_OFF_EXIT_CODE, finishedAt: null }
   return { ...view, record: { ...view.record, mainState: ended } }
+}
+
+/**
+ * A VM read as the hub last saw it, for the background exit poll: its portlayer entries, power
+ * state and `changeVersion` (what observing an exit needs; not limits or foreign keys).
+ */
+export function snapshotFromProps(ref: MoRef, props: VmProperties): VmSnapshot {
+  return snapshotOf({
+    obj: ref,
+    propSet: [
+      { name: EXTRA_CONFIG, val: props.extraConfig },
+      { name: POWER_STATE, val: props.powerState },
+      ...(typeof props.changeVersion === 'string'
+        ? [{ name: CHANGE_VERSION, val: props.changeVersion }]
+        : []),
+    ],
+  })
 }

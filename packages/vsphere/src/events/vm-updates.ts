@@ -74,6 +74,11 @@ export class VmUpdates {
     return seen ? portlayerEntries(seen.props.extraConfig) : undefined
   }
 
+  /** The watched properties of VM `vm` as last seen. */
+  propsOf(vm: string): VmProperties | undefined {
+    return this.#vms.get(vm)?.props
+  }
+
   clear(): void {
     this.#vms.clear()
   }
