@@ -1,7 +1,7 @@
+import type { CallOptions } from './call-options.js'
 import type { ContainerEvent, ContainerEventType } from './events.js'
 import type { ID } from './ids.js'
 import type { ProcessState } from './model.js'
-import type { CallOptions } from './call-options.js'
 
 /**
  * Told instead of events a stream may have missed (a lost session, a reconnect): a consumer

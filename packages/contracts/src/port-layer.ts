@@ -1,10 +1,9 @@
 import type { CallOptions } from './call-options.js'
 import type { Handle } from './handle.js'
-import type { Interaction } from './interaction.js'
 import type { ID } from './ids.js'
+import type { Interaction } from './interaction.js'
 import type { ContainerConfig, ContainerState } from './model.js'
 import type { RunState } from './states.js'
-
 
 /**
  * Creating and changing containers. Setters validate their arguments at once and return a new

@@ -1,3 +1,4 @@
+import type { CallOptions } from './call-options.js'
 import {
   describeValue,
   isWellFormedString,
@@ -7,7 +8,6 @@ import {
 } from './describe.js'
 import { InvalidArgumentError, PortLayerError } from './errors.js'
 import { type ID, isId } from './ids.js'
-import type { CallOptions } from './call-options.js'
 import { MAX_SIGNAL, splitExecArgs } from './programs.js'
 import { isRunState, type RunState } from './states.js'
 
