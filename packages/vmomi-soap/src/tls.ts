@@ -1,11 +1,15 @@
+import { Buffer } from 'node:buffer'
 import net from 'node:net'
 import tls from 'node:tls'
 import { invalidArgument } from './errors.js'
 
 /** How the server's certificate is checked. Each option applies to this connection only. */
 export interface TlsOptions {
-  /** PEM certificate(s) of the CA to trust for this connection instead of Node's default store. */
-  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  /**
+   * PEM certificate(s) of the CA to trust for this connection instead of Node's default store, as
+   * text or bytes (a `Buffer` is a `Uint8Array`).
+   */
+  readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>
   /**
    * SHA-256 fingerprint of the server's certificate (`AB:CD:…`, colons optional). A certificate
    * with this fingerprint is accepted whoever signed it (with `ca` as well, the chain must also
@@ -38,6 +42,20 @@ export class ThumbprintMismatchError extends Error {
     )
     this.name = 'ThumbprintMismatchError'
   }
+}
+
+type Pem = string | Buffer
+
+/** `tls.ca` as node:tls takes it; anything but text or bytes (or a list of them) is refused. */
+function caOption(value: unknown): Pem | Pem[] | undefined {
+  if (value === undefined) return undefined
+  const one = (v: unknown): Pem => {
+    if (typeof v === 'string') return v
+    if (v instanceof Uint8Array)
+      return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+    throw invalidArgument('tls.ca must be PEM text or bytes, or a list of them')
+  }
+  return Array.isArray(value) ? value.map(one) : one(value)
 }
 
 function handshakeError(message: string, code: string): Error {
@@ -76,7 +94,7 @@ export class Connector {
     if (o.insecure && (o.ca !== undefined || o.thumbprint !== undefined)) {
       throw invalidArgument('tls.insecure cannot be combined with tls.ca or tls.thumbprint')
     }
-    const ca = o.ca === undefined ? undefined : Array.isArray(o.ca) ? [...o.ca] : (o.ca as string | Buffer)
+    const ca = caOption(o.ca)
     if (o.thumbprint !== undefined) {
       if (typeof o.thumbprint !== 'string') throw invalidArgument('tls.thumbprint must be a string')
       const expected = normalizeThumbprint(o.thumbprint)

@@ -36,6 +36,8 @@ describe('settings', () => {
     ],
     ['a SHA-1 thumbprint', { tls: { thumbprint: 'AB:'.repeat(19).concat('AB') } }, /SHA-1/],
     ['a malformed thumbprint', { tls: { thumbprint: 'xyz' } }, /SHA-256/],
+    ['a CA that is neither text nor bytes', { tls: { ca: 42 as never } }, /tls.ca must be PEM/],
+    ['a CA list with a number in it', { tls: { ca: ['x', 42] as never } }, /tls.ca must be PEM/],
     ['a zero timeout', { timeoutMs: 0 }, /timeoutMs/],
     ['a bad API version', { apiVersion: 'latest' }, /apiVersion/],
     ['a task deadline beyond the timer range', { taskTimeoutMs: 2 ** 31 }, /taskTimeoutMs/],

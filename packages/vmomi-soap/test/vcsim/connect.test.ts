@@ -108,6 +108,17 @@ describe('connecting over HTTPS', () => {
     await gw.close()
   })
 
+  it('takes the CA as bytes too (a plain Uint8Array, or a list of them), not only as text', async () => {
+    const pem = new TextEncoder().encode(vcsim().certificatePem)
+    for (const ca of [pem, [pem]]) {
+      const gw = await createSoapGateway(settings({ ca }))
+      expect(
+        await gw.call('CurrentTime', { _this: { type: 'ServiceInstance', value: 'ServiceInstance' } }),
+      ).toBeInstanceOf(Date)
+      await gw.close()
+    }
+  })
+
   it('connects with the right SHA-256 thumbprint, in any letter case and without colons', async () => {
     const thumbprint = vcsim().thumbprint ?? ''
     for (const form of [thumbprint, thumbprint.replaceAll(':', '').toLowerCase()]) {
