@@ -82,4 +82,9 @@ export class ForwardingGateway implements VmomiGateway {
   async close(): Promise<void> {
     return this.#inner.close()
   }
+
+  /** Same as `close()` (a subclass's `close()` included), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
 }

@@ -42,7 +42,10 @@ export interface SoapGatewayStats {
 export interface SoapGateway extends VmomiGateway {
   /** The SDK endpoint this gateway talks to. */
   readonly url: string
+  /** Counters since the gateway was created (a copy; it does not change afterwards). */
   stats(): SoapGatewayStats
+  /** Same as `close()`: `await using gateway = await createSoapGateway(…)` logs out at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 
 /**
@@ -157,6 +160,10 @@ class SoapGatewayImpl implements SoapGateway {
   close(): Promise<void> {
     this.#closed ??= this.#shutdown()
     return this.#closed
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   async #shutdown(): Promise<void> {

@@ -39,6 +39,8 @@ export interface RecordingGateway extends VmomiGateway {
   fixture(): GatewayFixture
   /** Writes {@link fixture} as JSON to `path`. */
   save(path: string): Promise<void>
+  /** Same as `close()` (which also writes the fixture to `options.path`), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 
 type Slot = { entry: FixtureEntry | undefined }

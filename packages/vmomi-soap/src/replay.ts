@@ -41,6 +41,8 @@ export interface ReplayOptions {
 export interface ReplayGateway extends VmomiGateway {
   /** Recorded entries not served yet. */
   readonly remaining: number
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 
 /** Reads a caller's value; one that cannot be read (a revoked proxy) is INVALID_ARGUMENT. */
@@ -153,6 +155,9 @@ export function createReplayGateway(
       ) as HttpTransferResponse
     },
     async close(): Promise<void> {
+      closed = true
+    },
+    async [Symbol.asyncDispose](): Promise<void> {
       closed = true
     },
   }

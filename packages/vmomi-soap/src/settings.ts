@@ -1,14 +1,25 @@
+import { PortLayerError } from '@portlayer/contracts'
 import { invalidArgument } from './errors.js'
 import { MAX_TIMER_MS } from './scope.js'
 import type { TlsOptions } from './tls.js'
 
-/** Receives the gateway's log lines. Lines never hold credentials, cookies or session keys. */
+/**
+ * Receives the gateway's log lines; every method is optional. Contracts' {@link Logger} (`console`, a
+ * pino logger) fits as it is. Lines never hold credentials, cookies or session keys.
+ */
 export interface GatewayLogger {
+  /** Routine steps, e.g. a keepalive sent. */
   debug?(message: string): void
+  /** Events worth knowing: connected, session restored, a paged read resumed, a task cancelled. */
   info?(message: string): void
+  /**
+   * Failures no caller sees or that a caller's call survived: a keepalive, `Logout` or `CancelTask`
+   * that failed, a request sent again, credentials refused when a lost session is renewed.
+   */
   warn?(message: string): void
 }
 
+/** What {@link createSoapGateway} needs: the endpoint and credentials, and optional tuning. */
 export interface SoapGatewaySettings {
   /** The SDK endpoint, e.g. `https://vcenter.example.com/sdk` (a bare host gets `/sdk`). */
   readonly url: string | URL
@@ -47,6 +58,11 @@ export interface SoapGatewaySettings {
   readonly locale?: string
   /** Sockets per host (8). */
   readonly maxSockets?: number
+  /**
+   * Where log lines go (nothing is logged without one). A logger that is not an object, or whose
+   * `debug`, `info` or `warn` is given but not a function, is `INVALID_ARGUMENT`. A logger that
+   * throws is ignored.
+   */
   readonly logger?: GatewayLogger
 }
 
@@ -84,6 +100,29 @@ function millis(value: unknown, name: string, fallback: number, min: number): nu
   const ms = count(value, name, fallback, min)
   if (ms > MAX_TIMER_MS) throw invalidArgument(`settings.${name} must be at most ${MAX_TIMER_MS} ms`)
   return ms
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn'] as const
+
+/** The logger as given, once each method it has is known to be callable. */
+function checkLogger(value: unknown): GatewayLogger {
+  if (value === undefined) return {}
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+    throw invalidArgument('settings.logger must be an object with debug, info and warn methods')
+  }
+  try {
+    for (const level of LOG_LEVELS) {
+      const method = (value as Record<string, unknown>)[level]
+      if (method !== undefined && typeof method !== 'function') {
+        throw invalidArgument(`settings.logger.${level} must be a function`)
+      }
+    }
+  } catch (error) {
+    if (PortLayerError.isInstance(error)) throw error
+    // A proxy that throws when read.
+    throw invalidArgument('settings.logger could not be read')
+  }
+  return value as GatewayLogger
 }
 
 /** Checks settings; errors never repeat the credentials. */
@@ -132,6 +171,6 @@ export function resolveSettings(settings: SoapGatewaySettings): ResolvedSettings
     apiVersion: settings.apiVersion ?? '6.5',
     locale: settings.locale,
     maxSockets: count(settings.maxSockets, 'maxSockets', 8, 1),
-    logger: settings.logger ?? {},
+    logger: checkLogger(settings.logger),
   }
 }

@@ -198,6 +198,34 @@ describe('recording and replay (unit)', () => {
     })
   })
 
+  it('Symbol.asyncDispose closes like close(): the inner gateway, the fixture file, the replay', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'portlayer-dispose-'))
+    try {
+      const inner = scriptedGateway()
+      const path = join(dir, 'fixture.json')
+      const recorder = createRecordingGateway(inner, { path })
+      await recorder.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' })
+      await recorder[Symbol.asyncDispose]()
+      expect(inner.closed).toBe(true)
+      const replay = createReplayGateway(await readFile(path, 'utf8'))
+      expect(replay.remaining).toBe(1)
+      {
+        await using disposable = replay
+        expect(
+          await disposable.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }),
+        ).toEqual({
+          type: 'Folder',
+          value: 'group-v3',
+        })
+      }
+      await expect(
+        replay.call('FindByInventoryPath', { _this: CONTENT.searchIndex, inventoryPath: 'a' }),
+      ).rejects.toMatchObject({ code: 'UNAVAILABLE', detail: { closed: true } })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('records a call the inner gateway refuses for an unserialisable argument, as a rejection', async () => {
     const inner = scriptedGateway()
     inner.call = (async () => {

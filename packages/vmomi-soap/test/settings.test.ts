@@ -54,6 +54,45 @@ describe('settings', () => {
     expect(error.message).not.toContain(PASSWORD)
   })
 
+  it.each<[string, unknown, RegExp]>([
+    ['a string', 'console', /settings.logger must be an object/],
+    ['null', null, /settings.logger must be an object/],
+    ['a warn that is not a function', { warn: 'loud' }, /settings.logger.warn must be a function/],
+    ['a debug that is not a function', { debug: 1, info() {}, warn() {} }, /settings.logger.debug must be/],
+    [
+      'a proxy that throws when read',
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error('trap')
+          },
+        },
+      ),
+      /settings.logger could not be read/,
+    ],
+  ])('refuses a logger that is %s with INVALID_ARGUMENT', async (_name, logger, message) => {
+    const error = await refused({ ...BASE, logger: logger as never })
+    expect(error.code).toBe('INVALID_ARGUMENT')
+    expect(error.message).toMatch(message)
+  })
+
+  it.each<[string, unknown]>([
+    ['console', console],
+    ['a logger with only warn', { warn() {} }],
+    ['a logger with no methods', {}],
+    ['a function with logger methods', Object.assign(() => undefined, { warn() {}, info() {} })],
+  ])('accepts %s as the logger', async (_name, logger) => {
+    // Accepted settings get as far as the network: the port refuses the connection.
+    const error = await refused({
+      ...BASE,
+      url: 'http://127.0.0.1:9/sdk',
+      retries: 0,
+      logger: logger as never,
+    })
+    expect(error.code).toBe('UNAVAILABLE')
+  })
+
   it('reports an unreachable endpoint as UNAVAILABLE', async () => {
     const error = await refused({ ...BASE, url: 'http://127.0.0.1:9/sdk', timeoutMs: 5_000 })
     expect(error.code).toBe('UNAVAILABLE')
