@@ -19,22 +19,35 @@ import { isRecord } from './values.js'
  * `{ "$bytes": base64 }` and bigints `{ "$bigint": decimal }`.
  */
 export interface GatewayFixture {
+  /** Always {@link FIXTURE_FORMAT}. */
   readonly format: typeof FIXTURE_FORMAT
+  /** The version of this layout; a replay refuses any other. */
   readonly version: 1
+  /** The inner gateway's `serviceContent`, encoded and scrubbed. */
   readonly serviceContent: unknown
+  /** What was asked of the gateway, in the order it was started. */
   readonly entries: readonly FixtureEntry[]
 }
 
+/** The `format` of every fixture, by which a replay knows a fixture from any other JSON. */
 export const FIXTURE_FORMAT = 'portlayer-vmomi-fixture'
 
+/** A recorded error: enough to throw the same `PortLayerError` again on replay. */
 export interface FixtureError {
+  /** The error's code; an unknown one replays as `UNAVAILABLE`. */
   readonly code: ErrorCode
+  /** The error's message, secrets cut out. */
   readonly message: string
+  /** The error's `detail`, encoded and scrubbed. */
   readonly detail?: unknown
   /** Written only when `'unknown'` (older fixtures have none: `'not-applied'`). */
   readonly outcome?: Outcome
 }
 
+/**
+ * One recorded call, task wait or transfer with its encoded, scrubbed result, or its error when it
+ * failed (then `result` is absent).
+ */
 export type FixtureEntry =
   | {
       readonly kind: 'call'
@@ -103,10 +116,18 @@ export function sha256(bytes: Uint8Array): string {
 }
 
 /** How a transfer request is written to a fixture: secrets out of the URL, the body as a digest. */
+/**
+ * A transfer request as a fixture keeps it: the body is replaced by its SHA-256 and length, so a
+ * replay can match an upload without storing it.
+ */
 export interface RecordedTransfer {
+  /** The HTTP method, e.g. `GET` or `PUT`. */
   readonly method: string
+  /** The URL as given, with the secrets the recorder knows cut out. */
   readonly url: string
+  /** Hex SHA-256 of the request body, when there was one. */
   readonly bodySha256?: string
+  /** Bytes in the request body, when there was one. */
   readonly bodyLength?: number
 }
 

@@ -26,6 +26,7 @@ import {
 import { ForwardingGateway } from './forwarding.js'
 import { Redactor, scrub } from './redact.js'
 
+/** Options of {@link createRecordingGateway}. */
 export interface RecordingOptions {
   /** Written with the fixture when the gateway is closed. */
   readonly path?: string

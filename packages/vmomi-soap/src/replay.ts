@@ -25,6 +25,7 @@ import {
 } from './fixture.js'
 import { Redactor } from './redact.js'
 
+/** Options of {@link createReplayGateway}. */
 export interface ReplayOptions {
   /**
    * `by-request` (default): a call is answered by the next unused recording of the same method

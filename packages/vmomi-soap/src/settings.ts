@@ -4,8 +4,9 @@ import { MAX_TIMER_MS } from './scope.js'
 import type { TlsOptions } from './tls.js'
 
 /**
- * Receives the gateway's log lines; every method is optional. Contracts' {@link Logger} (`console`, a
- * pino logger) fits as it is. Lines never hold credentials, cookies or session keys.
+ * Receives the gateway's log lines; every method is optional. Contracts'
+ * {@link @portlayer/contracts!"@portlayer/contracts".Logger | Logger} (`console`, a pino logger)
+ * fits as it is. Lines never hold credentials, cookies or session keys.
  */
 export interface GatewayLogger {
   /** Routine steps, e.g. a keepalive sent. */
