@@ -60,7 +60,8 @@ export interface SoapGatewaySettings {
   /** Sockets per host (8). */
   readonly maxSockets?: number
   /**
-   * Where log lines go (nothing is logged without one). A logger that is not an object, or whose
+   * Where log lines go (without one, `warn` lines go to `console.warn` and nothing else is logged).
+   * A logger that is not an object, or whose
    * `debug`, `info` or `warn` is given but not a function, is `INVALID_ARGUMENT`. A logger that
    * throws is ignored.
    */
@@ -104,10 +105,12 @@ function millis(value: unknown, name: string, fallback: number, min: number): nu
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn'] as const
+const CONSOLE_WARNINGS: GatewayLogger = Object.freeze({ warn: (message: string) => console.warn(message) })
 
 /** The logger as given, once each method it has is known to be callable. */
 function checkLogger(value: unknown): GatewayLogger {
-  if (value === undefined) return {}
+  // Failures no caller sees never go nowhere: without a logger, warnings reach the console.
+  if (value === undefined) return CONSOLE_WARNINGS
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
     throw invalidArgument('settings.logger must be an object with debug, info and warn methods')
   }
