@@ -34,7 +34,7 @@ import { toGuestFile } from './guest.js'
 import { lastCopyPerPath } from './pending-file-rules.js'
 import { powerOffEndedRun } from './power-off-claim.js'
 import { abandonedStart, endOfRun, startingState, stoppingState } from './run-records.js'
-import { pendingOption, takeBack } from './staged-start.js'
+import { pendingOption, takeBack, takeBackLater } from './staged-start.js'
 import type { StartProgress } from './start-steps.js'
 import { stopRun } from './stop.js'
 import { afterClaimsUnderWay } from './turn-taking.js'
@@ -269,8 +269,9 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
     await runPlan(steps, ctx.settings.reconcileTimeoutMs, id)
   } catch (e) {
     const error = PortLayerError.isInstance(e) ? e : wrap(e, `committing container ${id}`, id)
-    // A start left staged is this process's to take back when it next commits here.
-    if (error.outcome === 'unknown' && wantStart) ctx.abandoned.add(token)
+    // A start left staged is this process's to take back, now in the background, and at once
+    // when it next commits here.
+    if (error.outcome === 'unknown' && wantStart) takeBackLater(ctx, id, snap.ref, token)
     if (error.outcome === 'unknown') prepared.commit()
     else if (revoked) prepared.commit(revoked)
     else prepared.rollback()

@@ -92,8 +92,18 @@ export class ContainerDirectory {
     return ref
   }
 
-  /** One read of a VM; `undefined` when it no longer exists. */
+  /**
+   * One read of a VM; `undefined` when it no longer exists. "Gone" decides outcomes (a destroy
+   * whose answer was lost, a change that did not land), so an answer without the VM is confirmed
+   * by a second read before it is believed.
+   */
   async readRef(ref: MoRef): Promise<VmSnapshot | undefined> {
+    const once = await this.#readOnce(ref)
+    if (once !== undefined) return once
+    return this.#readOnce(ref)
+  }
+
+  async #readOnce(ref: MoRef): Promise<VmSnapshot | undefined> {
     try {
       const [content] = await retrieve(this.gateway, 'VirtualMachine', [ref], VM_PROPERTIES)
       return content ? snapshotOf(content) : undefined

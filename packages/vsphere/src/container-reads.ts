@@ -11,11 +11,13 @@ import { versionOf, visibleOf } from './vm-snapshot.js'
 // see (observe-exits.ts): those are facts, not commits, so they never move a handle's version.
 
 /**
- * The version a handle for `id` is made at: one read. Only commits move it, so the guest is not
- * asked (exits it would record are facts, which never move a version).
+ * The version a handle for `id` is made at: one read, its exits recorded (so the commit of the
+ * handle plans on a container whose ended run is known: files go to a running guest or wait).
  */
 export async function currentVersion(ctx: VsphereContext, id: ID): Promise<string> {
-  return versionOf(await ctx.directory.read(id))
+  const snap = await ctx.directory.read(id)
+  await observe(ctx, id, snap)
+  return versionOf(snap)
 }
 
 /** The IDs of the containers in the folder (in `state` when given); running ones are watched. */

@@ -41,7 +41,8 @@ export function isOutcomeUnknown(error: unknown): boolean {
   if (!PortLayerError.isInstance(error)) return true
   if (error.outcome === 'unknown') return true
   // An answer that never came in time may still have been applied, whatever a gateway guessed;
-  // finding out costs one read. A fault vSphere answered with was certainly not applied.
+  // finding out costs one read. A fault vSphere answered with was certainly not applied, and so
+  // was a request the gateway never sent.
   if (error.detail?.sent === false) return false
   if (error.code === 'TIMEOUT' || error.code === 'CANCELLED') return true
   return error.code === 'UNAVAILABLE' && error.detail?.fault === undefined

@@ -30,7 +30,9 @@ export async function landedOrFenced(
 ): Promise<boolean> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const now = await ctx.directory.readRef(ref)
-    if (!now) return false
+    // A read that shows no VM, or no container in it, says nothing about the change (a VM that is
+    // really gone leaves the outcome unknown below): read again.
+    if (!now?.record) continue
     if (isMine(now)) return true
     // Without a changeVersion nothing can be fenced; the commit tokens already told.
     if (now.version === '') return false

@@ -1,5 +1,6 @@
 import type { ID } from '@portlayer/contracts'
 import type { MoRef, OptionValue, VirtualMachineConfigSpec } from '@portlayer/contracts/vmomi'
+import { reconciling, unscoped } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
 import type { VsphereContext } from './context.js'
 import { isConflict, isOutcomeUnknown } from './errors.js'
@@ -73,4 +74,29 @@ export async function takeBack(ctx: VsphereContext, id: ID, ref: MoRef, token: s
     return 'taken'
   }
   throw new Error(`container ${id} kept changing while a start was taken back`)
+}
+
+/**
+ * After a commit whose staged start ended with an unknown outcome (vSphere could not be reached
+ * to find out or to take it back): this process keeps trying to take it back in the background,
+ * so other clients do not wait for it as long as a start may take. Safe whatever happened: a
+ * start that took effect is no longer staged, and taking back checks that first.
+ */
+export function takeBackLater(ctx: VsphereContext, id: ID, ref: MoRef, token: string): void {
+  ctx.abandoned.add(token)
+  void unscoped(async () => {
+    let delay = 200
+    for (let attempt = 0; attempt < 12 && !ctx.exits.stopped; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, delay).unref?.())
+      delay = Math.min(delay * 2, 10_000)
+      if (!ctx.abandoned.has(token)) return
+      try {
+        await reconciling(ctx.settings.reconcileTimeoutMs, () => takeBack(ctx, id, ref, token))
+        ctx.abandoned.delete(token)
+        return
+      } catch {
+        // Still unreachable: try again later (the next commit here also takes it back at once).
+      }
+    }
+  })
 }

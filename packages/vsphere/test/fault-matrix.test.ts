@@ -247,6 +247,7 @@ const METHODS: Record<string, readonly string[]> = {
   'copyTo (running)': [
     'FindByInventoryPath',
     'InitiateFileTransferToGuest',
+    'ListProcessesInGuest',
     'MakeDirectoryInGuest',
     'ReconfigVM_Task',
     'RetrievePropertiesEx',
@@ -263,7 +264,7 @@ const METHODS: Record<string, readonly string[]> = {
   copyFrom: ['FindByInventoryPath', 'InitiateFileTransferFromGuest', 'RetrievePropertiesEx'],
   getContainerState: ['FindByInventoryPath', 'ListProcessesInGuest', 'RetrievePropertiesEx'],
   getContainerConfig: ['FindByInventoryPath', 'RetrievePropertiesEx'],
-  getHandle: ['FindByInventoryPath', 'RetrievePropertiesEx'],
+  getHandle: ['FindByInventoryPath', 'ListProcessesInGuest', 'RetrievePropertiesEx'],
   listContainers: ['CreateContainerView', 'RetrievePropertiesEx'],
 }
 

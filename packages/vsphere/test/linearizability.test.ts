@@ -156,6 +156,8 @@ describe('linearizable histories on the harness: two instances, 16 clients', () 
       const base = seedFromEnv()
       for (let r = 0; r < runs; r++) {
         const seed = base + r
+        // Printed first, so a run that hangs can be replayed too (PORTLAYER_SEED=…).
+        console.log(`linearizability run: PORTLAYER_SEED=${seed} (faults: ${faults})`)
         const a = await instance()
         const b = await instance()
         const noise = faults ? chaos(vcsim.vc.admin, seed) : undefined

@@ -169,6 +169,7 @@ describe('errors name the container', () => {
     created.push(id)
     const reads: Array<[string, () => Promise<unknown>]> = [
       ['getContainerState', () => pl.getContainerState(id)],
+      ['getHandle', () => pl.getHandle(id)],
       ['signal', () => pl.signal(id, 10)],
       ['commit', async () => pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))],
     ]

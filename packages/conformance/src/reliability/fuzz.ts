@@ -496,7 +496,7 @@ class Cmd implements fc.AsyncCommand<Model, Real> {
         count(real, `getHandle:${r.ok ? 'ok' : r.error.code}`)
         if (!c.exists) return expectError(r, ['NOT_FOUND'], `getHandle of destroyed ${c.id}`)
         if (!r.ok) fail(`getHandle(${c.id}) failed: ${r.error.code} ${r.error.message}`)
-        // A handle needs only the version, which exits never move: it need not notice them.
+        c.exitUnobserved = false
         m.handles.push({
           handle: r.value,
           container: m.containers.indexOf(c),
@@ -830,6 +830,7 @@ async function hostileCmd(m: Model, real: Real, a: Extract<Action, { kind: 'host
     if (!made.ok) fail(`createContainer failed: ${made.error.code}`)
     h = made.value
   }
+  if (base?.ok) c.exitUnobserved = false
   const args = method.valid(c, h)
   const position = a.arg % method.args
   args[position] = a.value.value()
