@@ -411,3 +411,38 @@ describe('problem 8: secrets', () => {
     expect(JSON.stringify(e.toJSON())).not.toContain(secret)
   })
 })
+
+describe('a read that comes back without the VM decides nothing', () => {
+  it('a reconfigure whose answer comes late and whose first look-up read is empty is still found landed (the VM is read again)', async () => {
+    const hooked = new HookedGateway(await gatewayWithDeadline(800))
+    const pl = await backend(hooked)
+    const id = await createdContainer(pl)
+    const h = await pl.setLimits(await pl.getHandle(id), 333, 1333)
+    await vcsim.vc.admin.delayResponse('ReconfigVM_Task', 1_500)
+    let timedOut = false
+    let emptied = false
+    hooked.intercept('ReconfigVM_Task', async (_args, forward) => {
+      try {
+        return await forward()
+      } catch (e) {
+        timedOut = true
+        throw e
+      }
+    })
+    // The first property read after the late answer comes back without any object, as an answer
+    // can under a lost session; only a second read shows the VM.
+    hooked.intercept('RetrievePropertiesEx', async (args, forward) => {
+      const answer = await forward()
+      if (!timedOut || emptied || args.specSet[0]?.propSet[0]?.type !== 'VirtualMachine') return answer
+      emptied = true
+      return answer ? { ...answer, objects: [] } : answer
+    })
+    const result = await codeOf(pl.commit(h))
+    await vcsim.vc.admin.reset()
+    expect(emptied).toBe(true)
+    const limits = (await pl.getContainerConfig(id)).limits
+    // Landed, so the commit succeeded (it must never say not-applied for a change that landed).
+    expect(limits).toEqual({ memoryMb: 333, cpuMhz: 1333 })
+    expect(result).toBe('ok')
+  })
+})
