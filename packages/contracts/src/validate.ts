@@ -7,7 +7,9 @@ import {
   unusableBuffer,
 } from './describe.js'
 import { InvalidArgumentError, PortLayerError } from './errors.js'
+import { ContainerEventType } from './events.js'
 import { type ID, isId } from './ids.js'
+import type { PortLayerEventType } from './interaction.js'
 import { MAX_SIGNAL, splitExecArgs } from './programs.js'
 import { isRunState, type RunState } from './states.js'
 
@@ -259,4 +261,55 @@ export function validateCallOptions(value: unknown, backend?: string): CallOptio
   }
   if (!isSignal) fail(`options.signal must be an AbortSignal, got ${describeValue(signal)}`, backend)
   return { signal: signal as AbortSignal }
+}
+
+/** Every type of event `events()` can yield, `resync` included. */
+export const PORTLAYER_EVENT_TYPES: ReadonlySet<PortLayerEventType> = new Set<PortLayerEventType>([
+  ...Object.values(ContainerEventType),
+  'resync',
+])
+
+/** An event filter as read once: the types asked for (`null`: all) and the one container, if any. */
+export interface CheckedEventFilter {
+  readonly types: ReadonlySet<PortLayerEventType> | null
+  readonly containerId: ID | undefined
+}
+
+/**
+ * The filter of `events()`, read once (a getter cannot answer differently later): `undefined`, or
+ * an object whose `types` is an array of known event types and whose `containerId` is an ID (of a
+ * container that may not exist yet). Anything else, or a getter that throws, is `INVALID_ARGUMENT`.
+ */
+export function validateEventFilter(filter: unknown, backend?: string): CheckedEventFilter {
+  if (filter === undefined) return { types: null, containerId: undefined }
+  if (typeof filter !== 'object' || filter === null)
+    fail(`an event filter must be an object, got ${describeValue(filter)}`, backend)
+  let types: unknown
+  let containerId: unknown
+  let list: unknown[] | undefined
+  try {
+    ;({ types, containerId } = filter as { types?: unknown; containerId?: unknown })
+    if (Array.isArray(types)) list = Array.from(types as unknown[])
+  } catch (e) {
+    throw new InvalidArgumentError('the event filter could not be read (a getter or proxy trap threw)', {
+      backend,
+      cause: e,
+    })
+  }
+  if (types !== undefined) {
+    if (list === undefined)
+      fail(`filter.types must be an array of event types, got ${describeValue(types)}`, backend)
+    for (const t of list) {
+      if (typeof t !== 'string' || !PORTLAYER_EVENT_TYPES.has(t as PortLayerEventType))
+        fail(
+          `filter.types: unknown event type ${describeValue(t)}; one of ${[...PORTLAYER_EVENT_TYPES].join(', ')}`,
+          backend,
+        )
+    }
+  }
+  return {
+    types: list === undefined ? null : new Set(list as PortLayerEventType[]),
+    containerId:
+      containerId === undefined ? undefined : validateId(containerId, 'filter.containerId', backend),
+  }
 }

@@ -1,10 +1,8 @@
 import {
   type ContainerEvent,
-  ContainerEventType,
-  describeValue,
   type EventStream,
   type PortLayerEvent,
-  validateId,
+  validateEventFilter,
 } from '@portlayer/contracts'
 import { whenAborted } from './call.js'
 import { BACKEND, invalidArgument } from './errors.js'
@@ -14,43 +12,6 @@ export type SimEventListener = (event: ContainerEvent) => void
 
 /** How many events a stream buffers for a reader that falls behind, by default. */
 export const DEFAULT_EVENT_QUEUE_LIMIT = 10_000
-
-const EVENT_TYPES: ReadonlySet<string> = new Set([...Object.values(ContainerEventType), 'resync'])
-
-interface CheckedFilter {
-  readonly types: ReadonlySet<string> | null
-  readonly only: string | undefined
-}
-
-/** Contracts' `EventFilter`, read once (any other value, or a throwing getter: INVALID_ARGUMENT). */
-function checkFilter(filter: unknown): CheckedFilter {
-  if (filter === undefined) return { types: null, only: undefined }
-  if (typeof filter !== 'object' || filter === null)
-    throw invalidArgument(`an event filter must be an object, got ${describeValue(filter)}`)
-  let types: unknown
-  let containerId: unknown
-  let list: unknown[] | undefined
-  try {
-    ;({ types, containerId } = filter as { types?: unknown; containerId?: unknown })
-    if (Array.isArray(types)) list = Array.from(types as unknown[])
-  } catch (e) {
-    throw invalidArgument('the event filter could not be read (a getter or proxy trap threw)', undefined, e)
-  }
-  if (types !== undefined) {
-    if (list === undefined) throw invalidArgument('filter.types must be an array of event types')
-    for (const t of list) {
-      if (typeof t !== 'string' || !EVENT_TYPES.has(t)) {
-        throw invalidArgument(
-          `filter.types: unknown event type ${describeValue(t)}; one of ${[...EVENT_TYPES].join(', ')}`,
-        )
-      }
-    }
-  }
-  return {
-    types: list === undefined ? null : new Set(list as string[]),
-    only: containerId === undefined ? undefined : validateId(containerId, 'filter.containerId', BACKEND),
-  }
-}
 
 const DONE: IteratorResult<PortLayerEvent> = Object.freeze({ value: undefined, done: true })
 const READY = Promise.resolve()
@@ -112,7 +73,7 @@ export class EventHub {
    * malformed filter; the caller has checked the options and that the world is open.
    */
   stream(filter: unknown, signal: AbortSignal | undefined): EventStream {
-    const { types, only } = checkFilter(filter)
+    const { types, containerId: only } = validateEventFilter(filter, BACKEND)
     const state = new StreamState(this, this.queueLimit)
     if (this.closed) state.end(false)
     else {

@@ -1,12 +1,9 @@
 import {
-  ContainerEventType,
-  describeValue,
+  type CheckedEventFilter,
   type EventStream,
-  type ID,
-  InvalidArgumentError,
   type PortLayerEvent,
   validateCallOptions,
-  validateId,
+  validateEventFilter,
 } from '@portlayer/contracts'
 import { BACKEND } from '../errors.js'
 import type { EventSink } from './event-hub.js'
@@ -15,48 +12,6 @@ import type { EventSink } from './event-hub.js'
 export interface EventSource {
   readonly maxQueued: number
   subscribe(sink: EventSink): () => void
-}
-
-const EVENT_TYPES: ReadonlySet<string> = new Set([...Object.values(ContainerEventType), 'resync'])
-
-interface CheckedFilter {
-  readonly types: ReadonlySet<string> | null
-  readonly containerId: ID | undefined
-}
-
-function invalid(message: string, cause?: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(message, { backend: BACKEND, cause })
-}
-
-/** The filter of `events()`, read once (a getter cannot answer differently later). */
-function checkFilter(filter: unknown): CheckedFilter {
-  if (filter === undefined) return { types: null, containerId: undefined }
-  if (typeof filter !== 'object' || filter === null)
-    throw invalid(`an event filter must be an object, got ${describeValue(filter)}`)
-  let types: unknown
-  let containerId: unknown
-  let list: unknown[] | undefined
-  try {
-    ;({ types, containerId } = filter as { types?: unknown; containerId?: unknown })
-    if (Array.isArray(types)) list = Array.from(types as unknown[])
-  } catch (e) {
-    throw invalid('the event filter could not be read (a getter or proxy trap threw)', e)
-  }
-  if (types !== undefined) {
-    if (list === undefined)
-      throw invalid(`filter.types must be an array of event types, got ${describeValue(types)}`)
-    for (const t of list) {
-      if (typeof t !== 'string' || !EVENT_TYPES.has(t))
-        throw invalid(
-          `filter.types: unknown event type ${describeValue(t)}; one of ${[...EVENT_TYPES].join(', ')}`,
-        )
-    }
-  }
-  return {
-    types: list === undefined ? null : new Set(list as string[]),
-    containerId:
-      containerId === undefined ? undefined : validateId(containerId, 'filter.containerId', BACKEND),
-  }
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true })
@@ -77,7 +32,7 @@ class HubStream implements EventStream, EventSink {
 
   constructor(
     source: EventSource,
-    private readonly filter: CheckedFilter,
+    private readonly filter: CheckedEventFilter,
     private readonly maxQueued: number,
     signal: AbortSignal | undefined,
   ) {
@@ -178,7 +133,7 @@ class HubStream implements EventStream, EventSink {
  * can still be read).
  */
 export function openEventStream(source: EventSource, filter?: unknown, options?: unknown): EventStream {
-  const checked = checkFilter(filter)
+  const checked = validateEventFilter(filter, BACKEND)
   const signal = validateCallOptions(options, BACKEND)?.signal
   return new HubStream(source, checked, source.maxQueued, signal)
 }
