@@ -4,7 +4,7 @@ import type { VsphereContext } from './context.js'
 import { invalidState } from './errors.js'
 import type { ContainerRecord } from './extra-config.js'
 import { guestPath } from './guest.js'
-import { observe } from './observe-exits.js'
+import { observe, observeShown } from './observe-exits.js'
 import { versionOf, visibleOf } from './vm-snapshot.js'
 
 // The operations that read containers. Reads of running containers also record the exits they
@@ -39,9 +39,8 @@ export async function configFor(ctx: VsphereContext, id: ID): Promise<ContainerC
 }
 
 export async function stateFor(ctx: VsphereContext, id: ID): Promise<ContainerState> {
-  const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
-  const shown = visibleOf(snap)
-  return stateOf(shown.record as ContainerRecord, shown.powerState, shown === snap ? procs : undefined)
+  const { snap, record, procs } = await observeShown(ctx, id)
+  return stateOf(record, snap.powerState, procs)
 }
 
 /** The bytes of file `dir`/`name` in the guest of running container `id`. */

@@ -10,7 +10,14 @@ import { collectOutput } from './output-collection.js'
 import { powerOffClaim, powerOffClaimed, powerOffEndedRun } from './power-off-claim.js'
 import { endOfRun } from './run-records.js'
 import { retrieve } from './vim-calls.js'
-import { type PowerState, snapshotOf, VM_PROPERTIES, type VmSnapshot, withEntries } from './vm-snapshot.js'
+import {
+  type PowerState,
+  snapshotOf,
+  VM_PROPERTIES,
+  type VmSnapshot,
+  visibleOf,
+  withEntries,
+} from './vm-snapshot.js'
 
 /** What a read learnt from the guest. */
 export interface Observed {
@@ -72,6 +79,25 @@ export async function observe(ctx: VsphereContext, id: ID, snap: VmSnapshot, att
   const powerState = claim ? await finishRun(ctx, id, snap.ref, claim) : snap.powerState
   const after = { ...ended, powerState }
   return { snap: after, procs, changed: true }
+}
+
+/**
+ * Container `id` as readers see it, read once with its exits recorded: a staged start not yet
+ * taken effect is hidden, and the guest's processes come along only when they belong to what is
+ * shown.
+ */
+export async function observeShown(
+  ctx: VsphereContext,
+  id: ID,
+): Promise<Observed & { record: ContainerRecord }> {
+  const observed = await observe(ctx, id, await ctx.directory.read(id))
+  const snap = visibleOf(observed.snap)
+  return {
+    snap,
+    record: snap.record as ContainerRecord,
+    ...(snap === observed.snap && observed.procs ? { procs: observed.procs } : {}),
+    changed: observed.changed,
+  }
 }
 
 /** Powers off the VM of a run whose end is recorded, under claim `claim`; the power state it is left in. */

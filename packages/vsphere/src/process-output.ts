@@ -10,11 +10,10 @@ import { stateOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { isCode, notFound } from './errors.js'
 import type { ContainerRecord } from './extra-config.js'
-import { observe } from './observe-exits.js'
+import { observeShown } from './observe-exits.js'
 import { OUTPUT_STREAMS, type OutputStreamName, outputPath } from './output-capture.js'
 import { inGuest, keptPath, urlOf } from './output-collection.js'
 import { resolveTarget } from './processes.js'
-import { visibleOf } from './vm-snapshot.js'
 
 /** What process `processId` of container `id` wrote so far, per stream (empty when nothing). */
 async function readStreams(
@@ -22,10 +21,8 @@ async function readStreams(
   id: ID,
   processId: ID,
 ): Promise<{ streams: Record<OutputStreamName, Uint8Array>; state: ProcessState | null }> {
-  const { snap, procs } = await observe(ctx, id, await ctx.directory.read(id))
-  const shown = visibleOf(snap)
-  const record = shown.record as ContainerRecord
-  const states = stateOf(record, shown.powerState, shown === snap ? procs : undefined)
+  const { snap: shown, record, procs } = await observeShown(ctx, id)
+  const states = stateOf(record, shown.powerState, procs)
   const state =
     record.main?.processId === processId
       ? states.mainProcess

@@ -15,7 +15,7 @@ import { BACKEND, invalidState, isOutcomeUnknown, withOutcome, wrap } from './er
 import { exitMessage } from './exit-message.js'
 import { type ContainerRecord, type ExecRecord, encodeExec, execKey, option } from './extra-config.js'
 import { commandLine, Guest, launchedSince, programNotFound } from './guest.js'
-import { observe } from './observe-exits.js'
+import { observeShown } from './observe-exits.js'
 import { capturedCommandLine } from './output-capture.js'
 import { dropOldExited } from './run-records.js'
 import { visibleOf } from './vm-snapshot.js'
@@ -103,11 +103,8 @@ export async function execIn(ctx: VsphereContext, id: ID, proc: EntryPoint): Pro
 export async function signalIn(ctx: VsphereContext, processOrContainerId: ID, n: number): Promise<void> {
   const { guest } = ctx
   const { containerId, processId } = await resolveTarget(ctx, processOrContainerId)
-  const observed = await observe(ctx, containerId, await ctx.directory.read(containerId))
   // A start not yet taken effect is not seen: the container reads as before it.
-  const snap = visibleOf(observed.snap)
-  const procs = snap === observed.snap ? observed.procs : undefined
-  const record = snap.record as ContainerRecord
+  const { snap, record, procs } = await observeShown(ctx, containerId)
   const on = snap.powerState === 'poweredOn'
   let pid: number
   let what: string

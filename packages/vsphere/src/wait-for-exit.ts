@@ -3,10 +3,8 @@ import { reconciling } from './call-scope.js'
 import { stateOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { invalidState, notFound } from './errors.js'
-import type { ContainerRecord } from './extra-config.js'
-import { observe } from './observe-exits.js'
+import { observeShown } from './observe-exits.js'
 import { resolveTarget } from './processes.js'
-import { visibleOf } from './vm-snapshot.js'
 
 // Waiting for a process to end. vSphere tells a process's end only through the guest's process
 // list, so a look is one property read and, while the process runs, one guest process list (the
@@ -18,10 +16,8 @@ export async function waitForExit(ctx: VsphereContext, target: ID): Promise<Proc
   const { containerId, processId } = await resolveTarget(ctx, target)
   const look = (): Promise<{ state: ContainerState; mainId: ID | undefined }> =>
     reconciling(ctx.settings.reconcileTimeoutMs, async () => {
-      const { snap, procs } = await observe(ctx, containerId, await ctx.directory.read(containerId))
-      const shown = visibleOf(snap)
-      const record = shown.record as ContainerRecord
-      const state = stateOf(record, shown.powerState, shown === snap ? procs : undefined)
+      const { snap, record, procs } = await observeShown(ctx, containerId)
+      const state = stateOf(record, snap.powerState, procs)
       return { state, mainId: record.main?.processId }
     })
   return ctx.exitWaits.wait(containerId, look, ({ state, mainId }) => {
