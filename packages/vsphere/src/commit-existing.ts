@@ -86,12 +86,12 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<
     if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   }
   const record = snap.record as ContainerRecord
-  // Whether the main process still runs matters when the handle starts it or sets limits: a
-  // container whose main process exited unobserved is stopped, so it starts afresh and takes the
-  // limits. (A stop needs no look first: the stop sequence asks the guest and records the real
+  // Whether the main process still runs matters when the handle starts it, sets limits or copies
+  // files: a container whose main process exited unobserved is stopped, so it starts afresh,
+  // takes the limits and keeps the files for its next start. (A stop needs no look first: the stop sequence asks the guest and records the real
   // exit code.)
   const procs =
-    (p.runState === RunState.Running || p.limits !== undefined) &&
+    (p.runState === RunState.Running || p.limits !== undefined || p.files.length > 0) &&
     snap.powerState === 'poweredOn' &&
     (record.mainState?.phase === 'started' || record.mainState?.phase === 'stopping')
       ? await listProcessesQuietly(ctx, snap.ref, id)

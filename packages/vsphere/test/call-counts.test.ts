@@ -169,11 +169,12 @@ describe('SOAP round trips per operation', () => {
     })
   })
 
-  it('files into a running container: one guarded reconfigure, then the copy', async () => {
+  it('files into a running container: one look at the guest (is the run still going?), one guarded reconfigure, then the copy', async () => {
     const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
     const h = await pl.copyTo(await pl.getHandle(id), '/var/data', 'x.bin', 0o644, text.encode('x'))
     expect(await counting.measure(() => pl.commit(h))).toEqual({
       InitiateFileTransferToGuest: 1,
+      ListProcessesInGuest: 1,
       MakeDirectoryInGuest: 1,
       ReconfigVM_Task: 1,
       RetrievePropertiesEx: 1,

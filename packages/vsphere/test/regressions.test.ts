@@ -446,3 +446,25 @@ describe('a read that comes back without the VM decides nothing', () => {
     expect(result).toBe('ok')
   })
 })
+
+describe('a commit on a container whose main process ended unnoticed', () => {
+  it('files of the commit wait for the next start (the run is over), and the container is not running', async () => {
+    const pl = await backend()
+    const id = await createdContainer(pl, true)
+    const h = await pl.copyTo(
+      await pl.getHandle(id),
+      '/srv',
+      'late.txt',
+      0o644,
+      new TextEncoder().encode('x'),
+    )
+    // The main process dies; nothing records it yet.
+    await pl.signal(id, 9)
+    expect(await codeOf(pl.commit(h))).toBe('ok')
+    // No read in between: the commit itself must have noticed the end.
+    expect(await codeOf(pl.execProcess(id, '/', '/bin/true', ''))).toBe('INVALID_STATE')
+    expect((await pl.getContainerState(id)).status).toBe('stopped')
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
+    expect(new TextDecoder().decode(await pl.copyFrom(id, '/srv', 'late.txt'))).toBe('x')
+  })
+})
