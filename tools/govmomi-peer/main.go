@@ -11,38 +11,58 @@
 // thumbprint the harness prints, pinned) or VC_INSECURE=1, which is refused unless the host is
 // a loopback address.
 //
+// Inventory (flags, defaults as the bench configures the backend): -folder, -pool, -datastore,
+// and -datacenter, the dcPath of the datastore URLs the output is kept at.
+//
 // Once per run (not timed): log in, resolve the folder, the resource pool and the guest process
 // and file managers. Then per lifecycle (timed), each change as one call and every task awaited
 // with govmomi's own task.Wait (a property collector, a filter, WaitForUpdatesEx, destroying the
 // collector: four calls per task):
 //
 //  1. CreateVM_Task with the limits (memoryMB 256, CPU limit 500 MHz) and extraConfig: the
-//     container's identity (id, name, created), its limits and entry point as JSON, and a small
-//     file inline (base64 in JSON), as the backend records a create-handle's pending file.
+//     container's identity (id, name, created), its limits and entry point (with the main
+//     process's id) as JSON, and a small file inline (base64 in JSON), as the backend records a
+//     create-handle's pending file.
 //  2. PowerOnVM_Task.
 //  3. One property read: guest.toolsRunningStatus and config.changeVersion (tools are up at once
 //     on the harness; otherwise it waits for them with property.Wait).
 //  4. The file into the guest: InitiateFileTransferToGuest, then an HTTP PUT.
-//  5. StartProgramInGuest of the entry point (/bin/sleep 3600 in /).
+//  5. StartProgramInGuest of the entry point (/bin/sleep 3600 in /) through /bin/sh, its stdout
+//     and stderr in /var/log/portlayer/<processId>.{stdout,stderr}, the command line quoted as
+//     the backend's captureCommand quotes it.
 //  6. ReconfigVM_Task guarded by that changeVersion: the run recorded (pid, start time), the
 //     pending file cleared.
 //  7. Read state: one property read (changeVersion, extraConfig, powerState) and
 //     ListProcessesInGuest of the main pid.
-//  8. Stop: StartProgramInGuest of /bin/kill -15 <pid>, ListProcessesInGuest until it has ended
-//     (every 20 ms, up to 10 s), PowerOffVM_Task, then ReconfigVM_Task guarded by the version of
-//     step 7 recording the exit code.
-//  9. Destroy_Task.
+//  8. Stop: StartProgramInGuest of /bin/kill -15 <pid> (no working directory, as the backend),
+//     ListProcessesInGuest until it has ended (every 20 ms, up to 10 s); then the output kept:
+//     for stdout, then stderr (one after the other, as the backend does), InitiateFileTransferFromGuest,
+//     an HTTP GET of the file and an HTTP PUT of it to the datastore at
+//     portlayer-output/<containerId>/<processId>.<stream>; then PowerOffVM_Task and
+//     ReconfigVM_Task guarded by the version of step 7 recording the exit code.
+//  9. Destroy_Task, then an HTTP DELETE of both kept files at once (as the backend does).
+//
+// Per lifecycle that is 39 SOAP calls on the harness: 6 tasks, each its own call and govmomi's
+// four-call wait (30); 2 property reads; 2 StartProgramInGuest; 2 ListProcessesInGuest (more
+// where the exit is not seen at the first look); 1 InitiateFileTransferToGuest; 2
+// InitiateFileTransferFromGuest. Beside them, 7 HTTP transfers (the file in; a GET and a PUT per
+// output stream; 2 DELETEs). Its own count ("soapCalls", "calls") covers SOAP requests only, and
+// HTTP transfers are counted apart ("transfers"), as the bench keeps them out of the SOAP count.
 //
 // What it leaves out, compared with the backend (so its counts are a floor, not the same
 // guarantees): no lookup by name before the create (it relies on DuplicateName only); no
 // `starting`/`stopping` records written before power-on and before the SIGTERM (it records a run
 // only once it has a pid, and its end only after power-off); no re-read that checks, after the
-// tools came up, that the run is still its own; no destroy claim (a guarded reconfigure that makes
-// destroys exclusive); no commit tokens; no retries or reconciliation of lost answers. It also
-// skips govmomi's guest.FileManager.TransferURL (which reads the VM and its host to find the ESX
-// address) and replaces the "*" host of the transfer URL with the host it connected to, as
-// vSphere documents for that placeholder, and it obtains the guest managers once rather than per
-// VM (guest.OperationsManager's getters are one property read each).
+// tools came up, that the run is still its own, nor the read before the output is kept that
+// checks the run is still the stop's; no destroy claim (a guarded reconfigure that makes
+// destroys exclusive); no commit tokens; no retries or reconciliation of lost answers. A failed
+// output transfer ends the run rather than being reported and passed over as the backend does
+// (a missing file would mean the peer did less work than it is measured for); a DELETE of a file
+// already gone counts as done, as in the backend. It also skips govmomi's
+// guest.FileManager.TransferURL (which reads the VM and its host to find the ESX address) and
+// replaces the "*" host of a guest transfer URL with the host it connected to, as vSphere
+// documents for that placeholder, and it obtains the guest managers once rather than per VM
+// (guest.OperationsManager's getters are one property read each).
 //
 // With -handshake it prints {"ready":true} after logging in, waits for a line on stdin before
 // the first lifecycle, prints the result as one JSON line, then waits for stdin to close before
@@ -51,6 +71,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -63,6 +84,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"reflect"
@@ -83,6 +105,13 @@ import (
 )
 
 const keyPrefix = "guestinfo.peer."
+
+const (
+	// outputDir is where the guest keeps the output of processes (the backend's OUTPUT_DIR).
+	outputDir = "/var/log/portlayer"
+	// outputFolder is the datastore folder of kept output (the backend's OUTPUT_FOLDER).
+	outputFolder = "portlayer-output"
+)
 
 // counter counts the SOAP requests that go through the vim25 client, by method.
 type counter struct {
@@ -108,16 +137,17 @@ func (c *counter) reset() map[string]int {
 }
 
 type peer struct {
-	soap      *soap.Client
-	vc        *vim25.Client
-	count     *counter
-	folder    *object.Folder
-	pool      *object.ResourcePool
-	datastore string
-	procs     types.ManagedObjectReference
-	files     types.ManagedObjectReference
-	auth      types.BaseGuestAuthentication
-	transfers int64
+	soap       *soap.Client
+	vc         *vim25.Client
+	count      *counter
+	folder     *object.Folder
+	pool       *object.ResourcePool
+	datastore  string
+	datacenter string
+	procs      types.ManagedObjectReference
+	files      types.ManagedObjectReference
+	auth       types.BaseGuestAuthentication
+	transfers  int64
 }
 
 type result struct {
@@ -140,13 +170,14 @@ func main() {
 	folderPath := flag.String("folder", "DC0/vm", "inventory path of the VM folder")
 	poolPath := flag.String("pool", "DC0/host/DC0_C0/Resources", "inventory path of the resource pool")
 	datastore := flag.String("datastore", "LocalDS_0", "datastore name")
+	datacenter := flag.String("datacenter", "DC0", "inventory path of the datacenter (the dcPath of datastore URLs)")
 	flag.Parse()
 	if *n < 1 || *inFlight < 1 {
 		fail(errors.New("-n and -inflight must be at least 1"))
 	}
 
 	ctx := context.Background()
-	p, err := connect(ctx, *folderPath, *poolPath, *datastore)
+	p, err := connect(ctx, *folderPath, *poolPath, *datastore, *datacenter)
 	if err != nil {
 		fail(err)
 	}
@@ -209,7 +240,7 @@ func main() {
 	_ = session.NewManager(p.vc).Logout(ctx)
 }
 
-func connect(ctx context.Context, folderPath, poolPath, datastore string) (*peer, error) {
+func connect(ctx context.Context, folderPath, poolPath, datastore, datacenter string) (*peer, error) {
 	u, err := soap.ParseURL(os.Getenv("VC_URL"))
 	if err != nil || u == nil {
 		return nil, fmt.Errorf("VC_URL: not a URL")
@@ -274,14 +305,15 @@ func connect(ctx context.Context, folderPath, poolPath, datastore string) (*peer
 		return nil, fmt.Errorf("guest operations managers: %v", err)
 	}
 	return &peer{
-		soap:      sc,
-		vc:        vc,
-		count:     count,
-		folder:    folder,
-		pool:      pool,
-		datastore: datastore,
-		procs:     *gom.ProcessManager,
-		files:     *gom.FileManager,
+		soap:       sc,
+		vc:         vc,
+		count:      count,
+		folder:     folder,
+		pool:       pool,
+		datastore:  datastore,
+		datacenter: datacenter,
+		procs:      *gom.ProcessManager,
+		files:      *gom.FileManager,
 		auth: &types.NamePasswordAuthentication{
 			Username: os.Getenv("GUEST_USERNAME"),
 			Password: os.Getenv("GUEST_PASSWORD"),
@@ -296,7 +328,8 @@ func (p *peer) lifecycle(ctx context.Context) error {
 	files, _ := json.Marshal([]map[string]interface{}{
 		{"dir": "/tmp", "name": "seed.txt", "perms": 0o644, "size": len(seed), "data": base64.StdEncoding.EncodeToString(seed)},
 	})
-	main, _ := json.Marshal(map[string]string{"processId": newID(), "workDir": "/", "execPath": "/bin/sleep", "execArgs": "3600"})
+	processID := newID()
+	main, _ := json.Marshal(map[string]string{"processId": processID, "workDir": "/", "execPath": "/bin/sleep", "execArgs": "3600"})
 	limit := int64(500)
 	spec := types.VirtualMachineConfigSpec{
 		Name:          "peer-" + id,
@@ -357,7 +390,8 @@ func (p *peer) lifecycle(ctx context.Context) error {
 		return err
 	}
 	started := time.Now().UTC()
-	pid, err := p.start(ctx, ref, "/bin/sleep", "3600", "/")
+	program, args := captureCommand(processID, "/bin/sleep", "3600")
+	pid, err := p.start(ctx, ref, program, args, "/")
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
@@ -397,6 +431,14 @@ func (p *peer) lifecycle(ctx context.Context) error {
 			break
 		}
 	}
+	// The guest's output files go with the VM, so they are kept on the datastore first. One stream
+	// after the other, not concurrently, because that is what the backend does today: the peer
+	// measures the same work, not the best schedule for it.
+	for _, stream := range []string{"stdout", "stderr"} {
+		if err := p.keepOutput(ctx, ref, id, processID, stream); err != nil {
+			return err
+		}
+	}
 	if err := wait(ctx, vm.PowerOff); err != nil {
 		return fmt.Errorf("power off: %w", err)
 	}
@@ -409,7 +451,7 @@ func (p *peer) lifecycle(ctx context.Context) error {
 	if err := wait(ctx, vm.Destroy); err != nil {
 		return fmt.Errorf("destroy: %w", err)
 	}
-	return nil
+	return p.deleteOutput(ctx, id, processID)
 }
 
 func wait(ctx context.Context, call func(context.Context) (*object.Task, error)) error {
@@ -462,12 +504,9 @@ func (p *peer) upload(ctx context.Context, vm types.ManagedObjectReference, path
 	if err != nil {
 		return fmt.Errorf("file transfer: %w", err)
 	}
-	target, err := url.Parse(res.Returnval)
+	target, err := p.guestURL(res.Returnval)
 	if err != nil {
-		return fmt.Errorf("file transfer URL: %w", err)
-	}
-	if target.Hostname() == "*" {
-		target.Host = net.JoinHostPort(p.soap.URL().Hostname(), target.Port())
+		return err
 	}
 	param := soap.DefaultUpload
 	param.ContentLength = int64(len(data))
@@ -476,6 +515,125 @@ func (p *peer) upload(ctx context.Context, vm types.ManagedObjectReference, path
 		return fmt.Errorf("file upload: %w", err)
 	}
 	return nil
+}
+
+// guestURL is a guest file transfer URL with its "*" host (vSphere's "the host you connected
+// to") replaced by that host, keeping the port the URL names.
+func (p *peer) guestURL(raw string) (*url.URL, error) {
+	target, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("file transfer URL: %w", err)
+	}
+	if target.Hostname() == "*" {
+		target.Host = net.JoinHostPort(p.soap.URL().Hostname(), target.Port())
+	}
+	return target, nil
+}
+
+// captureCommand is the program and arguments that run `execPath execArgs` with its stdout and
+// stderr in guest files named for the process, quoted as the backend's captureCommand
+// (packages/vsphere/src/output-capture.ts) quotes them, so the guest sees the same command line.
+func captureCommand(processID, execPath, execArgs string) (string, string) {
+	program := execPath
+	if execArgs != "" {
+		program += " " + execArgs
+	}
+	script := "mkdir -p " + outputDir + " && exec " + program +
+		" >" + outputPath(processID, "stdout") + " 2>" + outputPath(processID, "stderr")
+	return "/bin/sh", "-c '" + strings.ReplaceAll(script, "'", `'\''`) + "'"
+}
+
+func outputPath(processID, stream string) string {
+	return outputDir + "/" + processID + "." + stream
+}
+
+// datastoreURL is where a container's kept output goes on the datastore, in the /folder form the
+// backend's datastoreUrl builds, resolved against the server the peer connected to.
+func (p *peer) datastoreURL(containerID, processID, stream string) *url.URL {
+	segments := []string{outputFolder, containerID, processID + "." + stream}
+	for i, s := range segments {
+		segments[i] = url.PathEscape(s)
+	}
+	base := p.soap.URL()
+	rel, _ := url.Parse("/folder/" + strings.Join(segments, "/") +
+		"?dcPath=" + url.QueryEscape(p.datacenter) + "&dsName=" + url.QueryEscape(p.datastore))
+	return base.ResolveReference(rel)
+}
+
+// keepOutput copies one output stream of a process from the guest to the datastore: the guest
+// hands out a URL for the file, the bytes come down with a GET and go up with a PUT. A failure
+// ends the run (the backend reports it and powers off anyway): a peer that skipped the work
+// quietly would be measured doing less than the backend.
+func (p *peer) keepOutput(ctx context.Context, vm types.ManagedObjectReference, containerID, processID, stream string) error {
+	path := outputPath(processID, stream)
+	res, err := methods.InitiateFileTransferFromGuest(ctx, p.vc, &types.InitiateFileTransferFromGuest{
+		This:          p.files,
+		Vm:            vm,
+		Auth:          p.auth,
+		GuestFilePath: path,
+	})
+	if err != nil {
+		return fmt.Errorf("file transfer of %s: %w", path, err)
+	}
+	source, err := p.guestURL(res.Returnval.Url)
+	if err != nil {
+		return err
+	}
+	atomic.AddInt64(&p.transfers, 1)
+	body, _, err := p.soap.Download(ctx, source, &soap.DefaultDownload)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	data, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	param := soap.DefaultUpload
+	param.ContentLength = int64(len(data))
+	atomic.AddInt64(&p.transfers, 1)
+	if err := p.soap.Upload(ctx, bytes.NewReader(data), p.datastoreURL(containerID, processID, stream), &param); err != nil {
+		return fmt.Errorf("keeping %s: %w", path, err)
+	}
+	return nil
+}
+
+// deleteOutput deletes a destroyed container's kept output, both streams at once as the backend's
+// deleteOutput does. A file already gone counts as deleted.
+func (p *peer) deleteOutput(ctx context.Context, containerID, processID string) error {
+	streams := []string{"stdout", "stderr"}
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, stream := range streams {
+		wg.Add(1)
+		go func(i int, stream string) {
+			defer wg.Done()
+			errs[i] = p.deleteFile(ctx, p.datastoreURL(containerID, processID, stream))
+		}(i, stream)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("deleting kept output: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *peer) deleteFile(ctx context.Context, target *url.URL) error {
+	req, err := http.NewRequest(http.MethodDelete, target.String(), nil)
+	if err != nil {
+		return err
+	}
+	atomic.AddInt64(&p.transfers, 1)
+	return p.soap.Do(ctx, req, func(res *http.Response) error {
+		// Read to the end so the connection goes back to the pool.
+		_, _ = io.Copy(io.Discard, res.Body)
+		if res.StatusCode/100 != 2 && res.StatusCode != http.StatusNotFound {
+			return errors.New(res.Status)
+		}
+		return nil
+	})
 }
 
 // options builds extraConfig entries from key/value pairs, keys under keyPrefix.
