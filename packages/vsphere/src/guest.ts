@@ -75,16 +75,27 @@ export class Guest {
    * fetches `paths`, and the last one (taken with tools running) is returned.
    * @throws TimeoutError when they do not start within `timeoutMs`.
    */
+  /** What {@link waitForTools} reads: the tools' state and `paths`. */
+  toolsPaths(paths: readonly string[]): string[] {
+    return [TOOLS_STATUS, ...paths]
+  }
+
   async waitForTools(
     vm: MoRef,
     timeoutMs: number,
     target: string,
     paths: readonly string[] = [],
+    seen?: ObjectContent,
   ): Promise<ObjectContent | undefined> {
     const deadline = Date.now() + timeoutMs
     let pause = 100
+    // A read made already (with the power-on, see runTaskThenRead) may have found them running.
+    let first = seen
     for (;;) {
-      const [content] = await retrieve(this.gateway, 'VirtualMachine', [vm], [TOOLS_STATUS, ...paths])
+      const [content] = first
+        ? [first]
+        : await retrieve(this.gateway, 'VirtualMachine', [vm], this.toolsPaths(paths))
+      first = undefined
       const status = content?.propSet?.find((p) => p.name === TOOLS_STATUS)?.val
       if (status === 'guestToolsRunning') return content
       if (content === undefined || Date.now() + pause > deadline) {
@@ -217,6 +228,8 @@ export class Guest {
         auth: this.#auth(),
         guestFilePath: path,
       })
+      // An empty file has nothing to fetch (most output files of a quiet process are empty).
+      if (info.size === 0) return new Uint8Array()
       const response = await this.gateway.transfer({ method: 'GET', url: info.url })
       return response.body
     } catch (e) {

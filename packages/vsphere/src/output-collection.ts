@@ -13,6 +13,9 @@ import { datastoreUrl } from './pending-file-rules.js'
 /** The datastore folder the collected output of container `id` is kept in. */
 export const OUTPUT_FOLDER = 'portlayer-output'
 
+/** Output files copied at the same time before a power-off. */
+const PARALLEL_COPIES = 8
+
 export function keptPath(containerId: ID, processId: ID, stream: OutputStreamName): string {
   return `${OUTPUT_FOLDER}/${containerId}/${processId}.${stream}`
 }
@@ -42,20 +45,29 @@ export async function collectOutput(
   ref: MoRef,
   record: ContainerRecord,
 ): Promise<void> {
-  for (const processId of runProcesses(record)) {
-    for (const stream of OUTPUT_STREAMS) {
-      try {
-        const data = await ctx.guest.copyOut(ref, outputPath(processId, stream), id)
-        await ctx.gateway.transfer({
-          method: 'PUT',
-          url: urlOf(ctx, keptPath(id, processId, stream)),
-          body: data,
-        })
-      } catch (e) {
-        // No file: the process wrote nothing there (or the guest lost it).
-        if (!isCode(e, 'NOT_FOUND')) ctx.settings.onBackgroundError(e)
-      }
-    }
+  const copies = runProcesses(record).flatMap((processId) =>
+    OUTPUT_STREAMS.map((stream) => ({ processId, stream })),
+  )
+  // Several at once: the copies are independent and the power-off waits for all of them; a few
+  // at a time so a run with many exec'd processes does not flood the server.
+  for (let i = 0; i < copies.length; i += PARALLEL_COPIES) {
+    await Promise.all(
+      copies.slice(i, i + PARALLEL_COPIES).map(async ({ processId, stream }) => {
+        try {
+          const data = await ctx.guest.copyOut(ref, outputPath(processId, stream), id)
+          // Nothing written: nothing to keep (a missing kept file reads as empty output).
+          if (data.byteLength === 0) return
+          await ctx.gateway.transfer({
+            method: 'PUT',
+            url: urlOf(ctx, keptPath(id, processId, stream)),
+            body: data,
+          })
+        } catch (e) {
+          // No file: the process wrote nothing there (or the guest lost it).
+          if (!isCode(e, 'NOT_FOUND')) ctx.settings.onBackgroundError(e)
+        }
+      }),
+    )
   }
 }
 

@@ -1,5 +1,5 @@
 import { ConcurrentModificationError, EXIT_NOT_FOUND, type FileCopy, type ID } from '@portlayer/contracts'
-import type { MoRef, OptionValue } from '@portlayer/contracts/vmomi'
+import type { MoRef, ObjectContent, OptionValue } from '@portlayer/contracts/vmomi'
 import type { PlanStep } from './commit-plan.js'
 import { powerOff, writeGuarded } from './container-actions.js'
 import type { VsphereContext } from './context.js'
@@ -22,7 +22,7 @@ import { lastCopyPerPath } from './pending-file-rules.js'
 import { powerOffClaim } from './power-off-claim.js'
 import { failedStartState, startedState } from './run-records.js'
 import { unstaged } from './staged-start.js'
-import { runTask } from './vim-calls.js'
+import { runTaskThenRead } from './vim-calls.js'
 import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm-snapshot.js'
 
 // The steps of a start, after the commit's guarded reconfiguration wrote `starting` with the run
@@ -71,6 +71,8 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
   const { id, ref, main, run } = input
   const { gateway, guest } = ctx
   let seen: VmSnapshot | undefined
+  // What the power-on's wait read of the VM (the tools may be up already).
+  let afterPowerOn: ObjectContent | undefined
   let pid = 0
   let launchedAt: Date | undefined
   const steps: PlanStep[] = []
@@ -91,7 +93,12 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
       name: `powering on container ${id}`,
       run: async () => {
         try {
-          await runTask(gateway, 'PowerOnVM_Task', { _this: ref })
+          afterPowerOn = await runTaskThenRead(
+            gateway,
+            'PowerOnVM_Task',
+            { _this: ref },
+            { type: 'VirtualMachine', obj: ref, paths: guest.toolsPaths(VM_PROPERTIES) },
+          )
         } catch (e) {
           // On already: by whom is not known yet; the next step checks the run is still ours.
           if (faultOf(e) !== 'InvalidPowerState') throw e
@@ -116,7 +123,13 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
     {
       name: `waiting for the guest tools of container ${id}`,
       run: async () => {
-        const content = await guest.waitForTools(ref, ctx.settings.guestToolsTimeoutMs, id, VM_PROPERTIES)
+        const content = await guest.waitForTools(
+          ref,
+          ctx.settings.guestToolsTimeoutMs,
+          id,
+          VM_PROPERTIES,
+          afterPowerOn,
+        )
         seen = content ? snapshotOf(content) : undefined
         if (seen?.record?.mainState?.run !== run) {
           if (input.staged) throw takenBack(id)

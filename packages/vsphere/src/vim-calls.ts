@@ -62,3 +62,43 @@ export async function collect(
   }
   return objects
 }
+
+/**
+ * Calls a `*_Task` method, then reads `paths` of `obj` in the same call that looks at the task:
+ * where a read follows a task anyway, the task's end costs no poll of its own. Resolves with what
+ * the read found when the task had succeeded by then; when it was still running (or failed), the
+ * gateway's own wait settles it (throwing its fault) and the caller reads again (`undefined`).
+ */
+export async function runTaskThenRead<M extends TaskMethod>(
+  gateway: VmomiGateway,
+  method: M,
+  args: VimArgs<M>,
+  read: { readonly type: string; readonly obj: MoRef; readonly paths: readonly string[] },
+): Promise<ObjectContent | undefined> {
+  const task = (await gateway.call(method, args)) as MoRef
+  let objects: ObjectContent[]
+  try {
+    const answer = await gateway.call('RetrievePropertiesEx', {
+      _this: gateway.serviceContent.propertyCollector,
+      specSet: [
+        { propSet: [{ type: task.type, pathSet: ['info.state'] }], objectSet: [{ obj: task, skip: false }] },
+        {
+          propSet: [{ type: read.type, pathSet: [...read.paths] }],
+          objectSet: [{ obj: read.obj, skip: false }],
+        },
+      ],
+      options: {},
+    })
+    objects = answer?.objects ?? []
+  } catch {
+    // A failed read says nothing of the task: the gateway's wait finds out (or says `unknown`).
+    objects = []
+  }
+  const state = objects
+    .find((o) => o.obj.value === task.value && o.obj.type === task.type)
+    ?.propSet?.find((p) => p.name === 'info.state')?.val
+  if (state === 'success')
+    return objects.find((o) => o.obj.value === read.obj.value && o.obj.type === read.obj.type)
+  await gateway.waitForTask(task)
+  return undefined
+}
