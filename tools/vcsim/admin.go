@@ -13,8 +13,8 @@ import (
 )
 
 // faultPlan holds what the admin endpoint asked for: per SOAP method, queued SOAP faults, queued
-// task faults, a delay, responses to drop and responses to hold back. It also counts the calls
-// served.
+// task faults, a delay, calls to answer with a running task and apply later, responses to drop
+// and responses to hold back. It also counts the calls served.
 type faultPlan struct {
 	mu        sync.Mutex
 	fails     map[string][]queued
@@ -22,6 +22,7 @@ type faultPlan struct {
 	delays    map[string]time.Duration
 	drops     map[string]int
 	lates     map[string][]queued
+	slows     map[string][]queued
 	calls     map[string]int
 }
 
@@ -39,11 +40,15 @@ type callPlan struct {
 	taskFault string        // a vim25 fault type for a failed task to answer with instead of serving
 	drop      bool          // serve the call, then close the connection without answering
 	late      time.Duration // serve the call, then hold its answer back this long
+	slow      time.Duration // answer with a running task, serve the call this much later
 }
 
 // maxLateAnswer bounds delayResponse: an answer held longer would outlive any client's patience
 // and only tie up a connection.
 const maxLateAnswer = 10 * time.Minute
+
+// maxSlowTask bounds slowTask: a task that runs longer would outlive any client's patience.
+const maxSlowTask = 10 * time.Minute
 
 // maxDelay bounds delay, so that a delay in milliseconds cannot overflow a time.Duration.
 const maxDelay = 24 * time.Hour
@@ -62,6 +67,7 @@ func (p *faultPlan) reset() {
 	p.delays = map[string]time.Duration{}
 	p.drops = map[string]int{}
 	p.lates = map[string][]queued{}
+	p.slows = map[string][]queued{}
 	p.calls = map[string]int{}
 }
 
@@ -84,8 +90,9 @@ func pop(queues map[string][]queued, method string) (queued, bool) {
 }
 
 // take counts a call of method and consumes what was planned for it. A queued SOAP fault wins,
-// then a queued task fault (only for a call in a live session: a session that has ended gets no
-// task), then a queued drop, then a queued late answer; what loses waits for the next call.
+// then a queued task fault, then a queued slow task (these two only for a call in a live session:
+// a session that has ended gets no task), then a queued drop, then a queued late answer; what
+// loses waits for the next call.
 func (p *faultPlan) take(method string, live bool) callPlan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -101,6 +108,10 @@ func (p *faultPlan) take(method string, live bool) callPlan {
 	if live {
 		if q, ok := pop(p.taskFails, method); ok {
 			plan.taskFault = q.fault
+			return plan
+		}
+		if q, ok := pop(p.slows, method); ok {
+			plan.slow = q.ms
 			return plan
 		}
 	}
@@ -245,6 +256,25 @@ func adminHandler(plan *faultPlan, sessions *sessionKeys) http.Handler {
 		}
 		plan.mu.Lock()
 		plan.lates[req.Method] = append(plan.lates[req.Method], queued{ms: ms, left: n})
+		plan.mu.Unlock()
+		return map[string]interface{}{"method": req.Method, "ms": req.Ms, "count": n}, nil
+	})
+	post("slow-task", func(req adminRequest) (interface{}, error) {
+		if err := needMethod(req); err != nil {
+			return nil, err
+		}
+		if !isTaskMethod(req.Method) {
+			return nil, fmt.Errorf("%q is not a vim25 *_Task method", req.Method)
+		}
+		if req.Ms <= 0 || req.Ms > maxSlowTask.Milliseconds() {
+			return nil, fmt.Errorf("ms must be between 1 and %d", maxSlowTask.Milliseconds())
+		}
+		n, err := count(req)
+		if err != nil {
+			return nil, err
+		}
+		plan.mu.Lock()
+		plan.slows[req.Method] = append(plan.slows[req.Method], queued{ms: time.Duration(req.Ms) * time.Millisecond, left: n})
 		plan.mu.Unlock()
 		return map[string]interface{}{"method": req.Method, "ms": req.Ms, "count": n}, nil
 	})

@@ -47,9 +47,25 @@ func failedTask(call *simulator.Method, fault types.BaseMethodFault) types.Manag
 	return task.Run()
 }
 
-// taskDescription turns a method name into the last part of a task's descriptionId, in vcsim's
-// style: "PowerOnVM_Task" → "powerOnVm".
+// vcsimDescriptions are the descriptionIds vcsim 0.24 gives the tasks of these methods, where
+// they do not follow from the method's name.
+var vcsimDescriptions = map[string]string{
+	"PowerOnVM_Task":          "powerOn",
+	"PowerOffVM_Task":         "powerOff",
+	"SuspendVM_Task":          "suspend",
+	"ResetVM_Task":            "reset",
+	"RevertToSnapshot_Task":   "revertSnapshot",
+	"RemoveAllSnapshots_Task": "RemoveAllSnapshots",
+	"PowerOnMultiVM_Task":     "powerOnMultiVM",
+	"CloneVApp_Task":          "cloneVapp",
+}
+
+// taskDescription turns a method name into the last part of a task's descriptionId as vcsim
+// gives it: "ReconfigVM_Task" → "reconfigVm", "PowerOnVM_Task" → "powerOn".
 func taskDescription(method string) string {
+	if id, ok := vcsimDescriptions[method]; ok {
+		return id
+	}
 	id := strings.Replace(strings.TrimSuffix(method, "_Task"), "VM", "Vm", 1)
 	if id == "" {
 		return id

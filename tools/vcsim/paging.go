@@ -60,8 +60,12 @@ func installPagingCollector(model *simulator.Model) {
 
 // CreatePropertyCollector makes collectors that page too.
 func (pc *pagingCollector) CreatePropertyCollector(ctx *simulator.Context, req *types.CreatePropertyCollector) soap.HasFault {
+	created := &pagingCollector{}
+	// Of type PropertyCollector, as on vCenter; without a type vcsim would name it after the Go
+	// type, and a client that writes the type itself would not find it.
+	created.Self.Type = "PropertyCollector"
 	return &methods.CreatePropertyCollectorBody{Res: &types.CreatePropertyCollectorResponse{
-		Returnval: ctx.Session.Put(&pagingCollector{}).Reference(),
+		Returnval: ctx.Session.Put(created).Reference(),
 	}}
 }
 

@@ -256,6 +256,9 @@ func TestATokenBelongsToItsSessionAndCollector(t *testing.T) {
 	created, err := methods.CreatePropertyCollector(e.ctx, e.client.Client, &types.CreatePropertyCollector{This: pc})
 	e.must(err)
 	own := created.Returnval
+	if own.Type != "PropertyCollector" {
+		t.Fatalf("a created collector is of type %q, want PropertyCollector", own.Type)
+	}
 	_, err = e.continueRetrieve(own, first.Token)
 	expectFault(t, err, "InvalidArgument")
 	page, err := e.retrieve(own, viewSpec(v, "name"), 10)

@@ -19,13 +19,15 @@ const maxSOAPBody = 64 << 20
 // sdkFront stands in front of vcsim's /sdk handler: it applies the admin endpoint's fault plan,
 // records session keys and answers for the sessions it expired, refuses duplicate names, and
 // passes reconfigure and clone requests to the version keeper, which needs their specs inside
-// the tasks vcsim runs for them.
+// the tasks vcsim runs for them. It also answers the calls planned to be slow with running tasks
+// and applies them later, and cancels those tasks until then.
 type sdkFront struct {
 	inner    http.Handler
 	plan     *faultPlan
 	sessions *sessionKeys
 	versions *versionKeeper
 	names    *nameGuard
+	slows    *slowTasks
 }
 
 func (f *sdkFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +82,7 @@ func (f *sdkFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	held.sendTo(w) // a client that gave up meanwhile just never reads it
 }
 
-// answer applies call (or the task fault planned for it) and writes its answer to w.
+// answer applies call (or the task fault or slow task planned for it) and writes its answer to w.
 func (f *sdkFront) answer(w http.ResponseWriter, r *http.Request, call *simulator.Method, plan callPlan, state sessionState, gone expiredSession) {
 	if call == nil || state != sessionLive {
 		if call != nil && state == sessionExpired && propertyReads[call.Name] {
@@ -101,6 +103,19 @@ func (f *sdkFront) answer(w http.ResponseWriter, r *http.Request, call *simulato
 		answerWithFailedTask(w, call, fault)
 		return
 	}
+	if plan.slow > 0 {
+		f.answerSlowly(w, r, call, plan.slow)
+		return
+	}
+	if call.Name == "CancelTask" && f.slows.cancel(call.This) {
+		writeSOAPResponse(w, "CancelTaskResponse", &types.CancelTaskResponse{})
+		return
+	}
+	f.apply(w, r, call)
+}
+
+// apply serves call in a live session: the name guard, the version keeper, then vcsim.
+func (f *sdkFront) apply(w http.ResponseWriter, r *http.Request, call *simulator.Method) {
 	if claim, ok := vmNameClaim(call); ok {
 		holder, release := f.names.claim(claim)
 		defer release()

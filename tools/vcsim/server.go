@@ -116,7 +116,7 @@ func start(opts options) (*harness, error) {
 	}
 
 	plan, sessions := newFaultPlan(), &sessionKeys{}
-	front := &sdkFront{inner: mux, plan: plan, sessions: sessions, versions: versions, names: &nameGuard{}}
+	front := &sdkFront{inner: mux, plan: plan, sessions: sessions, versions: versions, names: &nameGuard{}, slows: &slowTasks{}}
 	h.sdk = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {

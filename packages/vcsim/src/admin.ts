@@ -23,8 +23,8 @@ export interface ExpireSessionsOptions {
  * fault names are vim25 fault types (`NotAuthenticated`, `ConcurrentAccess`, `InvalidState`, …).
  *
  * When several faults are queued for one method, a call takes the first of: a `failNext` SOAP
- * fault, a `failTask` task fault, a `dropResponse`, a `delayResponse`; the others wait for the
- * next calls. A `delay` applies to every call besides.
+ * fault, a `failTask` task fault, a `slowTask`, a `dropResponse`, a `delayResponse`; the others
+ * wait for the next calls. A `delay` applies to every call besides.
  */
 export interface VcsimAdmin {
   /** The next `count` (default 1) calls of `method` fail with a SOAP fault `fault` and change nothing. */
@@ -39,6 +39,23 @@ export interface VcsimAdmin {
    * expired gets its `NotAuthenticated` as before).
    */
   failTask(method: string, fault: string, count?: number): Promise<void>
+  /**
+   * The next `count` (default 1) calls of `method`, a `*_Task` method, are answered at once with a
+   * task that is still running, as vCenter answers: `info.state` is `running` (`info.name` the
+   * method, `info.descriptionId` and `info.entity` as vcsim gives that task, `info.cancelable`
+   * true), and nothing is applied yet. `ms` (1 to 600000) later the call is applied as it would
+   * have been, and the task ends with its outcome: `success` with the call's `info.result`, or
+   * `error` with its `info.error` (the error of the task the call made, or the SOAP fault the call
+   * got). Property reads and property-collector filters (`WaitForUpdatesEx`) see the task change.
+   * The call goes on if its session ends meanwhile.
+   *
+   * A `CancelTask` before the call is applied succeeds: the call is never applied and the task
+   * ends in `error` with `RequestCanceled` and `info.cancelled` true. Once the call is applied,
+   * `CancelTask` fails as for vcsim's own tasks (`MethodNotFound`: vcsim 0.24 cancels no task).
+   * The call is counted once in {@link calls}; {@link reset} forgets planned slow tasks, and
+   * tasks already running still finish. Only calls of a live session take it.
+   */
+  slowTask(method: string, ms: number, count?: number): Promise<void>
   /**
    * Every later call of `method` waits `ms` (at most a day) before it is served, and is served
    * also when the client gave up meanwhile; 0 removes the delay. The change lands late; compare
@@ -63,17 +80,18 @@ export interface VcsimAdmin {
    */
   expireSessions(options?: ExpireSessionsOptions): Promise<void>
   /**
-   * Removes every pending fault, delay, task fault, held or dropped answer, and zeroes the call
-   * counters. Expired sessions stay expired.
+   * Removes every pending fault, delay, task fault, slow task, held or dropped answer, and zeroes
+   * the call counters. Expired sessions stay expired; tasks already running still finish.
    */
   reset(): Promise<void>
   /** SOAP calls served since start (or the last reset), by method name. */
   calls(): Promise<Record<string, number>>
 }
 
-/** The longest `delay` and `delayResponse` the harness accepts, in milliseconds. */
+/** The longest `delay`, `delayResponse` and `slowTask` the harness accepts, in milliseconds. */
 const MAX_DELAY_MS = 86_400_000
 const MAX_RESPONSE_DELAY_MS = 600_000
+const MAX_SLOW_TASK_MS = 600_000
 
 const VIM_NAME = /^[A-Za-z][A-Za-z0-9_]{0,199}$/
 
@@ -105,10 +123,10 @@ function vimName(value: unknown, what: string): string {
   return value
 }
 
-function taskMethod(value: unknown): string {
+function taskMethod(value: unknown, operation: string): string {
   const method = vimName(value, 'method')
   if (!method.endsWith('_Task'))
-    throw new InvalidArgumentError(`failTask needs a *_Task method, got ${describe(value)}`, {
+    throw new InvalidArgumentError(`${operation} needs a *_Task method, got ${describe(value)}`, {
       backend: 'vcsim',
     })
   return method
@@ -199,8 +217,15 @@ export function createAdmin(adminUrl: string): VcsimAdmin {
     },
     async failTask(method, fault, n) {
       await request('fail-task', {
-        method: taskMethod(method),
+        method: taskMethod(method, 'failTask'),
         fault: vimName(fault, 'fault'),
+        count: count(n),
+      })
+    },
+    async slowTask(method, ms, n) {
+      await request('slow-task', {
+        method: taskMethod(method, 'slowTask'),
+        ms: milliseconds(ms, 1, MAX_SLOW_TASK_MS, 'slowTask ms'),
         count: count(n),
       })
     },
