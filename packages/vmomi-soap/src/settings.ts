@@ -51,7 +51,10 @@ export interface SoapGatewaySettings {
   readonly retries?: number
   /** First retry delay in ms, doubled each attempt (100). */
   readonly retryDelayMs?: number
-  /** First and longest pause between task polls in ms (25 and 1 000). */
+  /**
+   * First and longest pause between task polls in ms (25 and 1 000). Polls are the fallback: a task
+   * still running at its first look is followed through the gateway's long-lived property collector.
+   */
   readonly taskPollMs?: { readonly initial?: number; readonly max?: number }
   /** vim25 API version sent as SOAPAction `urn:vim25/<version>` ("6.5"). */
   readonly apiVersion?: string

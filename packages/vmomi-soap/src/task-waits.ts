@@ -9,7 +9,8 @@ import { toSoapArgs } from './serialize.js'
 import type { Session } from './session.js'
 import { isNotAuthenticatedFault } from './session-lost.js'
 import type { ResolvedSettings } from './settings.js'
-import { isTaskFault, pollTask, readTaskInfo, type TaskPolling } from './tasks.js'
+import { TaskWatch, WatchFailed } from './task-watch.js'
+import { isTaskFault, pollTask, readTaskInfo, type TaskPolling, taskEnd } from './tasks.js'
 import { errorText } from './values.js'
 
 const CANCEL_TIMEOUT_MS = 10_000
@@ -51,9 +52,37 @@ export class TaskWaits {
   readonly #deps: TaskWaitsDeps
   readonly #started = new Map<string, StartedTask>()
   readonly #requests = new Map<string, Record<string, unknown>>()
+  readonly #watch: TaskWatch
 
   constructor(deps: TaskWaitsDeps) {
     this.#deps = deps
+    this.#watch = new TaskWatch({
+      settings: deps.settings,
+      invoker: deps.invoker,
+      session: deps.session,
+      propertyCollector: deps.propertyCollector,
+      readInfo: (task, scope) => readTaskInfo(this.#polling(), task, scope),
+    })
+  }
+
+  /**
+   * One look at the task; a task still queued or running is then followed through the watch (or,
+   * should the watch fail, polled). The task's own fault is thrown as {@link pollTask} throws it.
+   */
+  async #follow(task: MoRef, method: string, scope: CallScope): Promise<TaskInfo> {
+    const polling = this.#polling()
+    const first = await readTaskInfo(polling, task, scope)
+    if (first.state === 'success' || first.state === 'error')
+      return taskEnd(first, method, task, polling.redactor)
+    let info: TaskInfo
+    try {
+      info = await this.#watch.until(task, scope)
+    } catch (error) {
+      if (!(error instanceof WatchFailed) || scope.stopped) throw error
+      this.#deps.invoker.log('debug', `vSphere task ${task.value}: polled (${error.message})`)
+      return pollTask(polling, task, method, scope)
+    }
+    return taskEnd(info, method, task, polling.redactor)
   }
 
   /** A `…_Task` call returned `task`; `request` is kept to start it again if need be. */
@@ -130,7 +159,7 @@ export class TaskWaits {
     const { session, invoker } = this.#deps
     const first = wait.task as MoRef
     try {
-      return await pollTask(this.#polling(), first, method, scope)
+      return await this.#follow(first, method, scope)
     } catch (error) {
       if (!isTaskFault(error) || !isNotAuthenticatedFault(error.detail?.fault) || scope.stopped) throw error
       // The task ended because the server did not know the session: it did nothing. Log in again
@@ -150,7 +179,7 @@ export class TaskWaits {
       wait.task = again
       wait.phase = 'polling'
       try {
-        return await pollTask(this.#polling(), again, method, scope)
+        return await this.#follow(again, method, scope)
       } catch (second) {
         if (!isTaskFault(second) || !isNotAuthenticatedFault(second.detail?.fault)) throw second
         wait.phase = 'resending'

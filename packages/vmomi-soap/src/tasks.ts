@@ -83,14 +83,21 @@ export async function pollTask(
   let delay = polling.initialMs
   for (;;) {
     const info = await readTaskInfo(polling, task, scope)
-    if (info.state === 'success') return info
-    if (info.state === 'error') {
-      const context: FaultContext = info.entity ? { method, task, object: info.entity } : { method, task }
-      const error = faultError(faultFromTask(info), context, polling.redactor)
-      taskFaults.add(error)
-      throw error
-    }
+    if (info.state === 'success' || info.state === 'error')
+      return taskEnd(info, method, task, polling.redactor)
     await sleep(delay, scope.signal)
     delay = Math.min(delay * 2, polling.maxMs)
   }
+}
+
+/**
+ * The info of a task that succeeded; the fault of one that failed, thrown as a `PortLayerError`
+ * naming `method` (and marked as the task's own end for {@link isTaskFault}).
+ */
+export function taskEnd(info: TaskInfo, method: string, task: MoRef, redactor: Redactor): TaskInfo {
+  if (info.state !== 'error') return info
+  const context: FaultContext = info.entity ? { method, task, object: info.entity } : { method, task }
+  const error = faultError(faultFromTask(info), context, redactor)
+  taskFaults.add(error)
+  throw error
 }
