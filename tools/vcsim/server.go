@@ -115,6 +115,13 @@ func start(opts options) (*harness, error) {
 		return nil, err
 	}
 
+	datastores, err := newDatastoreFiles(svc)
+	if err != nil {
+		_ = sdkListener.Close()
+		_ = adminListener.Close()
+		return nil, err
+	}
+
 	plan, sessions := newFaultPlan(), &sessionKeys{}
 	front := &sdkFront{inner: mux, plan: plan, sessions: sessions, versions: versions, names: &nameGuard{}, slows: &slowTasks{}}
 	h.sdk = &http.Server{
@@ -125,6 +132,10 @@ func start(opts options) (*harness, error) {
 			case "/guestFile":
 				h.guests.serveTransfer(w, r)
 			default:
+				if isDatastoreDelete(r) {
+					datastores.serveDelete(w, r)
+					return
+				}
 				mux.ServeHTTP(w, r)
 			}
 		}),
