@@ -35,8 +35,9 @@ describe('HTTP transfers', () => {
     expect(got.headers['set-cookie']).toBeUndefined()
     const head = await gw.transfer({ method: 'HEAD', url })
     expect(head.body).toHaveLength(0)
-    // vcsim 0.24 answers DELETE on /folder like a GET and keeps the file (vCenter deletes it).
+    // The harness deletes the file, as vCenter does (vcsim alone kept it).
     expect((await gw.transfer({ method: 'DELETE', url })).status).toBe(200)
+    await expect(gw.transfer({ method: 'GET', url })).rejects.toMatchObject({ code: 'NOT_FOUND' })
     await expect(
       gw.transfer({ method: 'GET', url: `/folder/transfers/never-written?${DATASTORE_QUERY}` }),
     ).rejects.toMatchObject({
