@@ -55,7 +55,7 @@ const factsMoved = new WeakSet<object>()
 export async function commitExisting(ctx: VsphereContext, handle: Handle): Promise<ID> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await commitExistingOnce(ctx, handle)
+      return await commitExistingOnce(ctx, handle, attempt)
     } catch (e) {
       if (!(typeof e === 'object' && e !== null && factsMoved.has(e))) throw e
       if (attempt >= FACT_RETRIES) {
@@ -74,11 +74,16 @@ export async function commitExisting(ctx: VsphereContext, handle: Handle): Promi
   }
 }
 
-async function commitExistingOnce(ctx: VsphereContext, handle: Handle): Promise<ID> {
+async function commitExistingOnce(ctx: VsphereContext, handle: Handle, attempt: number): Promise<ID> {
   const { factory, guest } = ctx
   const id = handle.containerId
   const p = handle.pending
-  let snap = await ctx.directory.read(id)
+  // A handle got a moment ago needs no second read: the guarded reconfiguration below lands only
+  // if the VM is still as read (when it is not, the commit is planned again on a fresh read).
+  // An empty handle changes nothing, so its commit is only its read.
+  const recent = attempt === 0 && !isEmptyHandle(handle) ? ctx.directory.takeRecent(id) : undefined
+  let snap =
+    recent !== undefined && versionOf(recent) === handle.baseVersion ? recent : await ctx.directory.read(id)
   if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   if (!isEmptyHandle(handle)) {
     // A destroy, a stop, a start or a power-off under way goes first (see turn-taking.ts).
@@ -314,6 +319,7 @@ async function guardedReconfigure(
 ): Promise<void> {
   const { gateway } = ctx
   try {
+    ctx.directory.changing(ref)
     await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
   } catch (e) {
     if (isConflict(e)) {

@@ -82,6 +82,7 @@ export async function restore(
       if (undo.memoryMb !== undefined) spec.memoryMB = undo.memoryMb
       if (undo.cpuMhz !== undefined) spec.cpuAllocation = { limit: undo.cpuMhz }
       sent = true
+      ctx.directory.changing(ref)
       await runTask(gateway, 'ReconfigVM_Task', { _this: ref, spec })
       return 'restored'
     } catch (e) {

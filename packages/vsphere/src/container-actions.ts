@@ -8,13 +8,14 @@ import type {
 import type { VsphereContext } from './context.js'
 import { faultOf, isOutcomeUnknown, wrap } from './errors.js'
 import { Guest } from './guest.js'
-import { runTask } from './vim-calls.js'
-import type { VmSnapshot } from './vm-snapshot.js'
+import { runTask, runTaskThenRead } from './vim-calls.js'
+import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm-snapshot.js'
 
 // The small actions on one container that stops, starts, destroys and reads share.
 
 export async function powerOff(ctx: VsphereContext, id: ID, ref: MoRef): Promise<void> {
   try {
+    ctx.directory.changing(ref)
     await runTask(ctx.gateway, 'PowerOffVM_Task', { _this: ref })
   } catch (e) {
     if (faultOf(e) === 'InvalidPowerState') return
@@ -25,6 +26,7 @@ export async function powerOff(ctx: VsphereContext, id: ID, ref: MoRef): Promise
 /** Records facts (process starts and ends) that do not depend on the version; retried once when the answer is lost. */
 export async function recordFacts(ctx: VsphereContext, ref: MoRef, options: OptionValue[]): Promise<void> {
   const spec = { extraConfig: options }
+  ctx.directory.changing(ref)
   try {
     await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
   } catch (e) {
@@ -56,8 +58,23 @@ export async function writeGuarded(
   ctx: VsphereContext,
   snap: VmSnapshot,
   options: OptionValue[],
+  { readBack = false }: { readBack?: boolean } = {},
 ): Promise<void> {
   const spec: VirtualMachineConfigSpec = { extraConfig: options }
   if (snap.version !== '') spec.changeVersion = snap.version
-  await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+  ctx.directory.changing(snap.ref)
+  if (!readBack) {
+    await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: snap.ref, spec })
+    return
+  }
+  // The VM as this write left it, read in the call that learns the write's end: the base of the
+  // next change this process makes (see ContainerDirectory.takeRecent).
+  const since = ctx.directory.changesTo(snap.ref)
+  const content = await runTaskThenRead(
+    ctx.gateway,
+    'ReconfigVM_Task',
+    { _this: snap.ref, spec },
+    { type: 'VirtualMachine', obj: snap.ref, paths: VM_PROPERTIES },
+  )
+  if (content) ctx.directory.noteRead(snapshotOf(content), since)
 }

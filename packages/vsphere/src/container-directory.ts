@@ -13,6 +13,11 @@ import { type ResolvedSettings, vmNameFor } from './settings.js'
 import { collect, retrieve } from './vim-calls.js'
 import { LIST_PROPERTIES, snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm-snapshot.js'
 
+/** How long a read stays good as the base of a change guarded by its version (see `takeRecent`). */
+const RECENT_MS = 2_000
+/** Recent reads kept at most (the oldest go first). */
+const RECENT_KEPT = 1_000
+
 const VIEW_TRAVERSAL: TraversalSpec = {
   _type: 'TraversalSpec',
   name: 'containerView',
@@ -29,6 +34,9 @@ const VIEW_TRAVERSAL: TraversalSpec = {
 export class ContainerDirectory {
   readonly #refs = new Map<ID, MoRef>()
   readonly #owners = new Map<ID, ID>()
+  /** The last read of each VM (by reference value) and when it was made. */
+  readonly #recent = new Map<string, { readonly snap: VmSnapshot; readonly at: number }>()
+  readonly #changes = new Map<string, number>()
   #view: MoRef | undefined
 
   /**
@@ -52,8 +60,55 @@ export class ContainerDirectory {
   }
 
   forget(id: ID): void {
+    const ref = this.#refs.get(id)
+    if (ref) {
+      this.#recent.delete(ref.value)
+      this.#changes.delete(ref.value)
+    }
     this.#refs.delete(id)
     this.forgotten(id)
+  }
+
+  /**
+   * What this process read of container `id` a moment ago, provided nothing it did since changed
+   * the VM; taken once, by a change guarded by the version it was read at. That guard is what
+   * makes it safe: had anything changed the VM meanwhile, vSphere refuses the change and the caller
+   * reads again. So a change made right after a read (a commit of a handle just got, a destroy
+   * right after a stop) needs no read of its own. Never for answering a query.
+   */
+  takeRecent(id: ID): VmSnapshot | undefined {
+    if (process.env.NO_RECENT) return undefined
+    const ref = this.#refs.get(id)
+    if (!ref) return undefined
+    const recent = this.#recent.get(ref.value)
+    this.#recent.delete(ref.value)
+    if (!recent || Date.now() - recent.at > RECENT_MS || recent.snap.record?.id !== id) return undefined
+    return recent.snap
+  }
+
+  /** How many changes this process began on VM `ref`: a read that saw one begin is not noted. */
+  changesTo(ref: MoRef): number {
+    return this.#changes.get(ref.value) ?? 0
+  }
+
+  /**
+   * A snapshot just read (or read back with a change this process made), sent when
+   * {@link changesTo} said `since`.
+   */
+  noteRead(snap: VmSnapshot, since: number): void {
+    if (this.changesTo(snap.ref) !== since) return
+    this.#recent.delete(snap.ref.value)
+    this.#recent.set(snap.ref.value, { snap, at: Date.now() })
+    if (this.#recent.size > RECENT_KEPT) {
+      const oldest = this.#recent.keys().next().value
+      if (oldest !== undefined) this.#recent.delete(oldest)
+    }
+  }
+
+  /** This process is changing VM `ref` (its configuration or power): earlier reads are no base any more. */
+  changing(ref: MoRef): void {
+    this.#recent.delete(ref.value)
+    this.#changes.set(ref.value, this.changesTo(ref) + 1)
   }
 
   /** The container of exec'd process `processId` when this process has seen it. */
@@ -105,8 +160,12 @@ export class ContainerDirectory {
 
   async #readOnce(ref: MoRef): Promise<VmSnapshot | undefined> {
     try {
+      const since = this.changesTo(ref)
       const [content] = await retrieve(this.gateway, 'VirtualMachine', [ref], VM_PROPERTIES)
-      return content ? snapshotOf(content) : undefined
+      if (!content) return undefined
+      const snap = snapshotOf(content)
+      this.noteRead(snap, since)
+      return snap
     } catch (e) {
       if (isCode(e, 'NOT_FOUND')) return undefined
       throw e

@@ -45,8 +45,9 @@ export async function stateFor(ctx: VsphereContext, id: ID): Promise<ContainerSt
 
 /** The bytes of file `dir`/`name` in the guest of running container `id`. */
 export async function copyOut(ctx: VsphereContext, id: ID, dir: string, name: string): Promise<Uint8Array> {
-  const snap = visibleOf(await ctx.directory.read(id))
-  if (statusOf(snap.record as ContainerRecord, snap.powerState) !== RunState.Running) {
+  // As for exec: a main process that ended unnoticed left the container stopped.
+  const { snap, record, procs } = await observeShown(ctx, id)
+  if (statusOf(record, snap.powerState, procs) !== RunState.Running) {
     throw invalidState(`container ${id} is not running: files are copied out of running containers`, id)
   }
   return ctx.guest.copyOut(snap.ref, guestPath(dir, name), id)

@@ -32,7 +32,10 @@ const CLAIM_ATTEMPTS = 8
 
 export async function destroyContainer(ctx: VsphereContext, id: ID): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const read = await ctx.directory.read(id)
+    // Right after this process read or changed the container (a stop), that read is the base of
+    // the claim: guarded by its version, a claim on a container changed since is refused and
+    // the destroy reads again.
+    const read = (attempt === 0 ? ctx.directory.takeRecent(id) : undefined) ?? (await ctx.directory.read(id))
     if (hasClaim(ctx, read) && attempt < CLAIM_ATTEMPTS) {
       // Another destroy, a start, a stop or a power-off is under way: it goes first (a destroy
       // that takes the container makes this one NOT_FOUND).
@@ -106,6 +109,7 @@ async function destroyClaimed(
   const { gateway } = ctx
   try {
     if (snap.powerState !== 'poweredOff') await powerOff(ctx, id, snap.ref)
+    ctx.directory.changing(snap.ref)
     await runTask(gateway, 'Destroy_Task', { _this: snap.ref })
   } catch (e) {
     const failed = wrap(e, `destroying container ${id}`, id)

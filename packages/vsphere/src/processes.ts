@@ -18,7 +18,6 @@ import { commandLine, Guest, launchedSince, programNotFound } from './guest.js'
 import { observeShown } from './observe-exits.js'
 import { capturedCommandLine } from './output-capture.js'
 import { dropOldExited } from './run-records.js'
-import { visibleOf } from './vm-snapshot.js'
 
 // Processes other than a start's main process: exec'd ones, and signals to any process, all
 // through guest operations on a running container.
@@ -29,9 +28,10 @@ import { visibleOf } from './vm-snapshot.js'
  */
 export async function execIn(ctx: VsphereContext, id: ID, proc: EntryPoint): Promise<ID> {
   const { factory, guest } = ctx
-  const snap = visibleOf(await ctx.directory.read(id))
-  const record = snap.record as ContainerRecord
-  if (statusOf(record, snap.powerState) !== RunState.Running) {
+  // The guest is asked whether the main process still runs: one that ended unnoticed left the
+  // container stopped, and a process started in it would run in a stopped container.
+  const { snap, record, procs } = await observeShown(ctx, id)
+  if (statusOf(record, snap.powerState, procs) !== RunState.Running) {
     throw invalidState(`container ${id} is not running: processes are started in running containers`, id)
   }
   const processId = factory.newId()

@@ -56,6 +56,7 @@ export async function takeBack(ctx: VsphereContext, id: ID, ref: MoRef, token: s
     if (pending.memoryMb !== undefined) spec.memoryMB = pending.memoryMb
     if (pending.cpuMhz !== undefined) spec.cpuAllocation = { limit: pending.cpuMhz }
     try {
+      ctx.directory.changing(ref)
       await runTask(ctx.gateway, 'ReconfigVM_Task', { _this: ref, spec })
     } catch (e) {
       // Facts (an exit, an exec) moved the version, or the answer was lost: look again (a lost

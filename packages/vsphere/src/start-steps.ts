@@ -93,6 +93,7 @@ export function startSteps(ctx: VsphereContext, input: StartInput, progress: Sta
       name: `powering on container ${id}`,
       run: async () => {
         try {
+          ctx.directory.changing(ref)
           afterPowerOn = await runTaskThenRead(
             gateway,
             'PowerOnVM_Task',

@@ -87,7 +87,8 @@ async function recordStop(
     const ending = endOfRun(now.record, procs ?? [], new Date(), true, ctx.settings.maxExitedExecs)
     if (ending.options.length === 0) return true
     try {
-      await writeGuarded(ctx, now, ending.options)
+      // Read back: a destroy usually follows a stop, and needs no read of its own then.
+      await writeGuarded(ctx, now, ending.options, { readBack: true })
       ctx.directory.forgetDeleted(ending.options)
       return true
     } catch (e) {

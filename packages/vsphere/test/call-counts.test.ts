@@ -1,5 +1,5 @@
 import type { Handle, ID } from '@portlayer/contracts'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { PortLayerVsphere } from '../src/index.js'
 import { CountingGateway } from './support/counting-gateway.js'
 import { useVcsim } from './support/vcsim.js'
@@ -80,11 +80,10 @@ describe('SOAP round trips per operation', () => {
     expect(await counting.measure(() => pl.commit(h))).toEqual({ RetrievePropertiesEx: 1 })
   })
 
-  it('a handle that asks for the state the container already has is a commit (as on every backend): one read, one reconfigure', async () => {
+  it('a handle that asks for the state the container already has is a commit (as on every backend): one reconfigure, on the read the handle was made from', async () => {
     const id = await newContainer(withEntry)
     const stopped = await pl.setRunState(await pl.getHandle(id), 'stopped')
     expect(await counting.measure(() => pl.commit(stopped))).toEqual({
-      RetrievePropertiesEx: 1,
       ReconfigVM_Task: 1,
       waitForTask: 1,
     })
@@ -100,7 +99,7 @@ describe('SOAP round trips per operation', () => {
     expect(counting.snapshot()).toEqual({ RetrievePropertiesEx: 1 })
   })
 
-  it('limits, entry point and files on a stopped container: one read and one reconfigure', async () => {
+  it('limits, entry point and files on a stopped container, committed right after getHandle: one reconfigure, guarded by the version the handle was read at', async () => {
     const id = await newContainer(withEntry)
     let h = await pl.getHandle(id)
     h = await pl.setLimits(h, 300, 600)
@@ -108,19 +107,18 @@ describe('SOAP round trips per operation', () => {
     h = await pl.copyTo(h, '/etc/app', 'a.conf', 0o600, text.encode('a=1'))
     expect(await counting.measure(() => pl.commit(h))).toEqual({
       ReconfigVM_Task: 1,
-      RetrievePropertiesEx: 1,
       waitForTask: 1,
     })
   })
 
-  it('start: read, one guarded reconfigure, power-on read with the tools check, file copy, program start, record', async () => {
+  it('start: one guarded reconfigure (on the handle’s read), power-on read with the tools check, file copy, program start, record', async () => {
     const id = await newContainer(withEntry)
     const h = await pl.setRunState(await pl.getHandle(id), 'running')
     expect(await counting.measure(() => pl.commit(h))).toEqual({
       InitiateFileTransferToGuest: 1,
       PowerOnVM_Task: 1,
       ReconfigVM_Task: 2,
-      RetrievePropertiesEx: 2,
+      RetrievePropertiesEx: 1,
       StartProgramInGuest: 1,
       'transfer:PUT': 1,
       waitForTask: 2,
@@ -142,7 +140,10 @@ describe('SOAP round trips per operation', () => {
 
   it('exec, copyFrom and signal through the guest', async () => {
     const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    // Each first asks the guest whether the main process still runs (a container whose main
+    // process ended unnoticed is stopped).
     expect(await counting.measure(() => pl.execProcess(id, '/', '/bin/sleep', '100'))).toEqual({
+      ListProcessesInGuest: 1,
       ReconfigVM_Task: 1,
       RetrievePropertiesEx: 1,
       StartProgramInGuest: 1,
@@ -150,6 +151,7 @@ describe('SOAP round trips per operation', () => {
     })
     expect(await counting.measure(() => pl.copyFrom(id, '/tmp', 'seed.txt'))).toEqual({
       InitiateFileTransferFromGuest: 1,
+      ListProcessesInGuest: 1,
       RetrievePropertiesEx: 1,
       'transfer:GET': 1,
     })
@@ -178,13 +180,12 @@ describe('SOAP round trips per operation', () => {
       ListProcessesInGuest: 1,
       MakeDirectoryInGuest: 1,
       ReconfigVM_Task: 1,
-      RetrievePropertiesEx: 1,
       'transfer:PUT': 1,
       waitForTask: 1,
     })
   })
 
-  it('stop: guarded reconfigure, SIGTERM, one look at the guest, a fresh read, the output kept on the datastore, power-off, the record guarded by the read', async () => {
+  it('stop: guarded reconfigure (on the handle’s read), SIGTERM, one look at the guest, a fresh read, the output kept on the datastore, power-off, the record guarded by the read and read back', async () => {
     const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
     const h = await pl.setRunState(await pl.getHandle(id), 'stopped')
     expect(await counting.measure(() => pl.commit(h))).toEqual({
@@ -195,7 +196,7 @@ describe('SOAP round trips per operation', () => {
       ReconfigVM_Task: 2,
       RetrievePropertiesEx: 2,
       StartProgramInGuest: 1,
-      waitForTask: 3,
+      waitForTask: 2,
     })
     expect((await pl.getContainerState(id)).mainProcess).toMatchObject({ status: 'exited', exitCode: 143 })
   })
@@ -226,7 +227,7 @@ describe('SOAP round trips per operation', () => {
       ReconfigVM_Task: 2,
       RetrievePropertiesEx: 2,
       StartProgramInGuest: 1,
-      waitForTask: 3,
+      waitForTask: 2,
     })
     // Polled every 100 ms (a twentieth of the 2 s grace period), the last look once the whole
     // period has passed since the SIGTERM: the process is given all of it, and no busy loop.
@@ -250,6 +251,63 @@ describe('SOAP round trips per operation', () => {
       'transfer:DELETE': 2,
       waitForTask: 2,
     })
+  })
+
+  it('destroy right after a stop: the stop’s record was read back, so the claim needs no read of its own', async () => {
+    const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+    await pl.commit(await pl.setRunState(await pl.getHandle(id), 'stopped'))
+    expect(await counting.measure(() => pl.destroyContainer(id))).toEqual({
+      Destroy_Task: 1,
+      ReconfigVM_Task: 1,
+      'transfer:DELETE': 2,
+      waitForTask: 2,
+    })
+  })
+
+  it('a read more than a moment old is no base: the commit reads again', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const id = await newContainer(withEntry)
+      const h = await pl.setLimits(await pl.getHandle(id), 300, 600)
+      vi.setSystemTime(Date.now() + 60_000)
+      expect(await counting.measure(() => pl.commit(h))).toEqual({
+        ReconfigVM_Task: 1,
+        RetrievePropertiesEx: 1,
+        waitForTask: 1,
+      })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('the VM changed by another client between getHandle and commit (a fact, not a commit): the guarded reconfigure is refused, the commit reads again and lands', async () => {
+    const other = await vcsim.backend({ exitPollIntervalMs: 0 })
+    try {
+      const id = await newContainer(async (h) => pl.setRunState(await withEntry(h), 'running'))
+      const h = await pl.setRunState(await pl.getHandle(id), 'stopped')
+      // An exec is recorded on the VM: its changeVersion moves, the container's version does not.
+      await other.execProcess(id, '/', '/bin/sleep', '100')
+      const counts = await counting.measure(() => pl.commit(h))
+      expect(counts.ReconfigVM_Task).toBe(3) // refused, then the stop's claim and its record
+      expect((await pl.getContainerState(id)).status).toBe('stopped')
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('another client committed between getHandle and commit: the refused reconfigure is followed by a read, then CONFLICT, and nothing of the handle lands', async () => {
+    const other = await vcsim.backend({ exitPollIntervalMs: 0 })
+    try {
+      const id = await newContainer(withEntry)
+      const h = await pl.setLimits(await pl.getHandle(id), 300, 600)
+      await other.commit(await other.setLimits(await other.getHandle(id), 400, 700))
+      counting.reset()
+      await expect(pl.commit(h)).rejects.toMatchObject({ code: 'CONFLICT' })
+      expect(counting.snapshot()).toEqual({ ReconfigVM_Task: 1, RetrievePropertiesEx: 1, waitForTask: 1 })
+      expect((await pl.getContainerConfig(id)).limits).toMatchObject({ memoryMb: 400, cpuMhz: 700 })
+    } finally {
+      await other.close()
+    }
   })
 
   it('listContainers stays one property read however many containers there are', async () => {

@@ -253,7 +253,13 @@ const METHODS: Record<string, readonly string[]> = {
     'RetrievePropertiesEx',
   ],
   destroy: ['Destroy_Task', 'FindByInventoryPath', 'ReconfigVM_Task', 'RetrievePropertiesEx'],
-  exec: ['FindByInventoryPath', 'ReconfigVM_Task', 'RetrievePropertiesEx', 'StartProgramInGuest'],
+  exec: [
+    'FindByInventoryPath',
+    'ListProcessesInGuest',
+    'ReconfigVM_Task',
+    'RetrievePropertiesEx',
+    'StartProgramInGuest',
+  ],
   signal: [
     'CreateContainerView',
     'FindByInventoryPath',
@@ -261,7 +267,12 @@ const METHODS: Record<string, readonly string[]> = {
     'RetrievePropertiesEx',
     'StartProgramInGuest',
   ],
-  copyFrom: ['FindByInventoryPath', 'InitiateFileTransferFromGuest', 'RetrievePropertiesEx'],
+  copyFrom: [
+    'FindByInventoryPath',
+    'InitiateFileTransferFromGuest',
+    'ListProcessesInGuest',
+    'RetrievePropertiesEx',
+  ],
   getContainerState: ['FindByInventoryPath', 'ListProcessesInGuest', 'RetrievePropertiesEx'],
   getContainerConfig: ['FindByInventoryPath', 'RetrievePropertiesEx'],
   getHandle: ['FindByInventoryPath', 'ListProcessesInGuest', 'RetrievePropertiesEx'],

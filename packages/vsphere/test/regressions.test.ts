@@ -468,3 +468,22 @@ describe('a commit on a container whose main process ended unnoticed', () => {
     expect(new TextDecoder().decode(await pl.copyFrom(id, '/srv', 'late.txt'))).toBe('x')
   })
 })
+
+describe('exec and copyFrom on a container whose main process ended unnoticed (fuzzer, seed 1116446219)', () => {
+  it('exec is refused with INVALID_STATE: the container is stopped, though nothing recorded the end yet', async () => {
+    const pl = await backend()
+    const id = await createdContainer(pl, true)
+    // The main process dies; nothing records it yet (the background poll is off).
+    await pl.signal(id, 9)
+    expect(await codeOf(pl.execProcess(id, '/', '/bin/sleep', '100'))).toBe('INVALID_STATE')
+    expect((await pl.getContainerState(id)).status).toBe('stopped')
+  })
+
+  it('copyFrom is refused with INVALID_STATE likewise', async () => {
+    const pl = await backend()
+    const id = await createdContainer(pl, true)
+    await pl.signal(id, 9)
+    expect(await codeOf(pl.copyFrom(id, '/tmp', 'seed.txt'))).toBe('INVALID_STATE')
+    expect((await pl.getContainerState(id)).status).toBe('stopped')
+  })
+})
