@@ -5,6 +5,7 @@
 //   pnpm bench:vsphere                                  5 rounds of 20 lifecycles each
 //   pnpm bench:vsphere -- --rounds 3 --lifecycles 10    shorter
 //   ... -- --json                                       also print every measurement as JSON
+//   ... -- --warmup 5                                   fewer warm-up lifecycles per side (40)
 // Typecheck: npx tsc -p packages/vsphere/bench (the package's own tsconfig leaves bench/ out).
 //
 // Per round, each side runs its lifecycles one after another (the order of the two sides
@@ -39,7 +40,9 @@ const numberArg = (name: string, fallback: number): number => {
 }
 const ROUNDS = numberArg('rounds', 5)
 const LIFECYCLES = numberArg('lifecycles', 20)
-const WARMUP = numberArg('warmup', 5)
+// Node compiles hot code only after many runs (the Go peer is compiled ahead of time): 40 warm-up
+// lifecycles bring the client to its steady state (5 left it ~50% above it in CPU per lifecycle).
+const WARMUP = numberArg('warmup', 40)
 const CONCURRENT = 8
 const CONCURRENCY_REPEATS = numberArg('concurrency-repeats', 3)
 const JSON_OUT = args.includes('--json')
