@@ -64,7 +64,10 @@ export class CallScope implements Stoppable {
    * `aborted`) when this operation ends.
    */
   child(what: string, timeoutMs: number): CallScope {
-    return new CallScope(what, timeoutMs, this.signal, undefined)
+    const child = new CallScope(what, timeoutMs, undefined, undefined)
+    // Linked through onStop: a real AbortSignal for the parent costs more than the request.
+    child.#cleanups.push(this.onStop(() => child.#stop('aborted', this.#abortReason)))
+    return child
   }
 
   #follow(signal: AbortSignal, reason: StopReason): void {

@@ -19,6 +19,7 @@ import {
   type ReadOutputOptions,
   type RunState,
   validateAbsolutePath,
+  validateCallOptions,
   validateData,
   validateFileName,
   validateId,
@@ -34,7 +35,7 @@ import {
 } from '@portlayer/contracts'
 import type { VmomiGateway } from '@portlayer/contracts/vmomi'
 import { BasicHandleFactory } from '@portlayer/handles'
-import { callSignal, inScope } from './call-scope.js'
+import { abortedError, callSignal, inScope } from './call-scope.js'
 import { commitCreate } from './commit-create.js'
 import { commitExisting } from './commit-existing.js'
 import { connect, disconnect } from './connect.js'
@@ -128,8 +129,22 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     })
   }
 
+  /**
+   * Runs a call that only builds a handle: the same checks and errors as {@link #op}, without a
+   * scope (it talks to nobody, so there is nothing to abort or time out along the way).
+   */
+  async #local<T>(options: CallOptions | undefined, fn: () => T): Promise<T> {
+    const signal = validateCallOptions(options, BACKEND)?.signal
+    if (signal?.aborted) throw abortedError(signal)
+    try {
+      return fn()
+    } catch (e) {
+      throw PortLayerError.isInstance(e) ? e : wrap(e, 'vsphere failed', undefined)
+    }
+  }
+
   async createContainer(name: string, options?: CallOptions): Promise<Handle> {
-    return this.#op(options, async () => {
+    return this.#local(options, () => {
       const { factory } = this.#context()
       const checked = checkArgument(BACKEND, () => validateName(name, BACKEND))
       const id = factory.newId()
@@ -154,7 +169,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     data: Uint8Array,
     options?: CallOptions,
   ): Promise<Handle> {
-    return this.#op(options, async () => this.#copyTo(h, targetDir, fname, perms, data))
+    return this.#local(options, () => this.#copyTo(h, targetDir, fname, perms, data))
   }
 
   #copyTo(h: Handle, targetDir: string, fname: string, perms: number, data: Uint8Array): Handle {
@@ -179,7 +194,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
     execArgs: string,
     options?: CallOptions,
   ): Promise<Handle> {
-    return this.#op(options, async () => {
+    return this.#local(options, () => {
       const { factory } = this.#context()
       return checkArgument(BACKEND, () => {
         const handle = factory.assertHandle(h)
@@ -191,7 +206,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   }
 
   async setLimits(h: Handle, memoryMb: number, cpuMhz: number, options?: CallOptions): Promise<Handle> {
-    return this.#op(options, async () => {
+    return this.#local(options, () => {
       const { factory } = this.#context()
       return checkArgument(BACKEND, () => {
         const handle = factory.assertHandle(h)
@@ -205,7 +220,7 @@ export class PortLayerVsphere implements PortLayer, ExtensibleBackend {
   }
 
   async setRunState(h: Handle, runState: RunState, options?: CallOptions): Promise<Handle> {
-    return this.#op(options, async () => {
+    return this.#local(options, () => {
       const { factory } = this.#context()
       return checkArgument(BACKEND, () => {
         const handle = factory.assertHandle(h)
