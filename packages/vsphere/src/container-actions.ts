@@ -6,7 +6,8 @@ import type {
   VirtualMachineConfigSpec,
 } from '@portlayer/contracts/vmomi'
 import type { VsphereContext } from './context.js'
-import { faultOf, isOutcomeUnknown, wrap } from './errors.js'
+import { faultOf, isConflict, isOutcomeUnknown, wrap } from './errors.js'
+import { option } from './extra-config.js'
 import { Guest } from './guest.js'
 import { runTask, runTaskThenRead } from './vim-calls.js'
 import { snapshotOf, VM_PROPERTIES, type VmSnapshot } from './vm-snapshot.js'
@@ -77,4 +78,30 @@ export async function writeGuarded(
     { type: 'VirtualMachine', obj: snap.ref, paths: VM_PROPERTIES },
   )
   if (content) ctx.directory.noteRead(snapshotOf(content), since)
+}
+
+/**
+ * Clears claim `key` if it still holds `token` (a claim this process wrote), guarded by a fresh
+ * read, so a claim that was taken over since is left alone; reads again (up to `attempts` times)
+ * when something else moved the version meanwhile.
+ * @returns false when the version kept moving and the claim still stands
+ */
+export async function releaseClaim(
+  ctx: VsphereContext,
+  ref: MoRef,
+  key: string,
+  token: string,
+  attempts = 5,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const now = await ctx.directory.readRef(ref)
+    if (now === undefined || now.entries.get(key) !== token) return true
+    try {
+      await writeGuarded(ctx, now, [option(key, '')])
+      return true
+    } catch (e) {
+      if (!isConflict(e)) throw e
+    }
+  }
+  return false
 }

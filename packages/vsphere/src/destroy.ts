@@ -2,7 +2,7 @@ import { type ID, RunState } from '@portlayer/contracts'
 import type { MoRef } from '@portlayer/contracts/vmomi'
 import { reconciling, scopeSignal } from './call-scope.js'
 import { newToken } from './commit-tokens.js'
-import { powerOff, writeGuarded } from './container-actions.js'
+import { powerOff, releaseClaim, writeGuarded } from './container-actions.js'
 import { statusOf } from './container-status.js'
 import type { VsphereContext } from './context.js'
 import { deleteStaged } from './datastore-staging.js'
@@ -148,9 +148,7 @@ async function destroyClaimed(
 async function giveUp(ctx: VsphereContext, _id: ID, ref: MoRef, token: string, failed: Error): Promise<void> {
   try {
     await reconciling(ctx.settings.reconcileTimeoutMs, async () => {
-      const now = await ctx.directory.readRef(ref)
-      if (!now || now.record?.destroying !== token) return
-      await writeGuarded(ctx, now, [option(Key.destroying, '')])
+      if (!(await releaseClaim(ctx, ref, Key.destroying, token, 1))) throw failed
     })
   } catch {
     throw withOutcome(failed, 'unknown')

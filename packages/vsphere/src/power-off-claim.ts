@@ -1,7 +1,7 @@
 import type { ID } from '@portlayer/contracts'
 import type { MoRef, OptionValue } from '@portlayer/contracts/vmomi'
 import { newToken } from './commit-tokens.js'
-import { powerOff, writeGuarded } from './container-actions.js'
+import { powerOff, releaseClaim, writeGuarded } from './container-actions.js'
 import type { VsphereContext } from './context.js'
 import { isConflict } from './errors.js'
 import { Key, option } from './extra-config.js'
@@ -51,16 +51,7 @@ export async function powerOffClaimed(ctx: VsphereContext, id: ID, ref: MoRef, t
 
 /** Takes back power-off claim `token`, provided it still stands (others may have cleared it). */
 export async function releasePowerOff(ctx: VsphereContext, ref: MoRef, token: string): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = await ctx.directory.readRef(ref)
-    if (now?.record?.poweringOff !== token) return
-    try {
-      await writeGuarded(ctx, now, [option(Key.poweringOff, '')])
-      return
-    } catch (e) {
-      if (!isConflict(e)) throw e
-    }
-  }
+  await releaseClaim(ctx, ref, Key.poweringOff, token)
 }
 
 /**
