@@ -51,12 +51,15 @@ const FACT_RETRIES = 10
 
 // Marks the refusal of a reconfiguration whose `changeVersion` was moved by facts, not commits.
 const factsMoved = new WeakSet<object>()
+// Marks a refusal decided on a recent read before anything changed: decided again on a fresh one.
+const decideAgain = new WeakSet<object>()
 
 export async function commitExisting(ctx: VsphereContext, handle: Handle): Promise<ID> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await commitExistingOnce(ctx, handle, attempt)
     } catch (e) {
+      if (typeof e === 'object' && e !== null && decideAgain.has(e)) continue
       if (!(typeof e === 'object' && e !== null && factsMoved.has(e))) throw e
       if (attempt >= FACT_RETRIES) {
         // No commit came between, so CONFLICT would be untrue: the container kept changing.
@@ -75,15 +78,37 @@ export async function commitExisting(ctx: VsphereContext, handle: Handle): Promi
 }
 
 async function commitExistingOnce(ctx: VsphereContext, handle: Handle, attempt: number): Promise<ID> {
+  const id = handle.containerId
+  // A handle got a moment ago needs no second read: the guarded reconfiguration lands only if the
+  // VM is still as read (when it is not, the commit is planned again on a fresh read). A refusal
+  // decided on that read before anything changed is decided again on a fresh one: the container
+  // may have changed since, and the commit is judged on how it is during the call.
+  // An empty handle changes nothing, so its commit is only its read.
+  const recent = attempt === 0 && !isEmptyHandle(handle) ? ctx.directory.takeRecent(id) : undefined
+  const base = recent !== undefined && versionOf(recent) === handle.baseVersion ? recent : undefined
+  const stage = { changing: false }
+  try {
+    return await commitOn(ctx, handle, base ?? (await ctx.directory.read(id)), stage)
+  } catch (e) {
+    if (base !== undefined && !stage.changing && typeof e === 'object' && e !== null) decideAgain.add(e)
+    throw e
+  }
+}
+
+/**
+ * The commit of `handle` planned on `first`; `stage.changing` is set once it involves anything
+ * beyond this backend's own checks (the extensions' prepare, then the plan's changes).
+ */
+async function commitOn(
+  ctx: VsphereContext,
+  handle: Handle,
+  first: VmSnapshot,
+  stage: { changing: boolean },
+): Promise<ID> {
   const { factory, guest } = ctx
   const id = handle.containerId
   const p = handle.pending
-  // A handle got a moment ago needs no second read: the guarded reconfiguration below lands only
-  // if the VM is still as read (when it is not, the commit is planned again on a fresh read).
-  // An empty handle changes nothing, so its commit is only its read.
-  const recent = attempt === 0 && !isEmptyHandle(handle) ? ctx.directory.takeRecent(id) : undefined
-  let snap =
-    recent !== undefined && versionOf(recent) === handle.baseVersion ? recent : await ctx.directory.read(id)
+  let snap = first
   if (versionOf(snap) !== handle.baseVersion) throw changedSince(id, handle.baseVersion, versionOf(snap))
   if (!isEmptyHandle(handle)) {
     // A destroy, a stop, a start or a power-off under way goes first (see turn-taking.ts).
@@ -127,6 +152,8 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle, attempt: 
       throw new InvalidArgumentError(`container ${id}: ${conflict}`, { backend: BACKEND, target: id })
     }
   }
+  // From here on the extensions are involved (they prepare once per commit): no planning again.
+  stage.changing = true
   const prepared = await PreparedExtensions.prepare(ctx.extensions, handle, record, status)
   const token = newToken()
   const options: OptionValue[] = [option(Key.rev, appendRev(record.revs, token))]

@@ -35,7 +35,8 @@ export async function destroyContainer(ctx: VsphereContext, id: ID): Promise<voi
     // Right after this process read or changed the container (a stop), that read is the base of
     // the claim: guarded by its version, a claim on a container changed since is refused and
     // the destroy reads again.
-    const read = (attempt === 0 ? ctx.directory.takeRecent(id) : undefined) ?? (await ctx.directory.read(id))
+    const recent = attempt === 0 ? ctx.directory.takeRecent(id) : undefined
+    const read = recent ?? (await ctx.directory.read(id))
     if (hasClaim(ctx, read) && attempt < CLAIM_ATTEMPTS) {
       // Another destroy, a start, a stop or a power-off is under way: it goes first (a destroy
       // that takes the container makes this one NOT_FOUND).
@@ -45,6 +46,8 @@ export async function destroyContainer(ctx: VsphereContext, id: ID): Promise<voi
     const { snap, procs } = await observe(ctx, id, read)
     const record = snap.record as ContainerRecord
     if (statusOf(record, snap.powerState, procs) === RunState.Running) {
+      // Refused on a fresh read only: the container may have been stopped since that one.
+      if (recent !== undefined) continue
       throw invalidState(`container ${id} is running: stop it before destroying it`, id)
     }
     const token = newToken()

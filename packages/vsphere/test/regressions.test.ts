@@ -487,3 +487,27 @@ describe('exec and copyFrom on a container whose main process ended unnoticed (f
     expect((await pl.getContainerState(id)).status).toBe('stopped')
   })
 })
+
+describe('a refusal is never decided on a read made before the call', () => {
+  // A commit or destroy right after a read of this process builds on that read (takeRecent); a
+  // refusal must still reflect the container as it is during the call.
+  it('a start of a handle without entry point, after another client gave the container one: CONFLICT (the handle is stale), not INVALID_STATE', async () => {
+    const pl = await backend()
+    const other = await backend()
+    const id = await pl.commit(await pl.createContainer('no-entry-yet'))
+    created.push(id)
+    const h = await pl.setRunState(await pl.getHandle(id), 'running')
+    await other.commit(await other.setEntryPoint(await other.getHandle(id), '/', '/bin/sleep', MAIN_ARGS))
+    expect(await codeOf(pl.commit(h))).toBe('CONFLICT')
+  })
+
+  it('a destroy right after a read that showed the container running, stopped since by another client: it is destroyed', async () => {
+    const pl = await backend()
+    const other = await backend()
+    const id = await createdContainer(pl, true)
+    expect((await pl.getContainerState(id)).status).toBe('running')
+    await other.commit(await other.setRunState(await other.getHandle(id), 'stopped'))
+    expect(await codeOf(pl.destroyContainer(id))).toBe('ok')
+    expect(await vmsOf(id)).toBe(0)
+  })
+})
