@@ -3,30 +3,16 @@
 // Prints; asserts nothing. A writer backend commits changes; a listener backend (another session)
 // measures the time from each commit resolving to its event arriving.
 import { startVcsim } from '@portlayer/vcsim'
-import { createSoapGateway } from '@portlayer/vmomi-soap'
 import { createVsphere, type PortLayerVsphere } from '../src/index.js'
+import { harnessGateway, harnessSettings } from './harness-backend.js'
 
 const args = process.argv.slice(2)
 const idleSeconds = Number(args[args.indexOf('--idle-seconds') + 1] ?? 65) || 65
 const samples = Number(args[args.indexOf('--samples') + 1] ?? 20) || 20
 
 const vc = await startVcsim({ tls: true })
-const settings = {
-  datacenter: 'DC0',
-  vmFolder: 'DC0/vm',
-  resourcePool: 'DC0/host/DC0_C0/Resources',
-  datastore: 'LocalDS_0',
-  guest: vc.guest,
-  exitPollIntervalMs: 0,
-}
 async function backend(): Promise<PortLayerVsphere> {
-  const gateway = await createSoapGateway({
-    url: vc.url,
-    username: vc.username,
-    password: vc.password,
-    tls: { thumbprint: vc.thumbprint as string },
-  })
-  return createVsphere({ gateway, ...settings })
+  return createVsphere({ gateway: await harnessGateway(vc), ...harnessSettings(vc) })
 }
 
 const percentile = (xs: number[], p: number) => {

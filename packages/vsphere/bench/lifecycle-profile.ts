@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { startVcsim } from '@portlayer/vcsim'
-import { createSoapGateway } from '@portlayer/vmomi-soap'
-import { createVsphere, type PortLayerVsphere } from '../src/index.js'
+import { createVsphere } from '../src/index.js'
+import { harnessGateway, harnessSettings, lifecycle } from './harness-backend.js'
 
 const args = process.argv.slice(2)
 const option = (name: string): string | undefined => {
@@ -18,7 +18,6 @@ const LIFECYCLES = Number(option('lifecycles') ?? 150)
 const WARMUP = 40
 const PROFILE = args.includes('--prof')
 const OUT = option('out')
-const SEED = new TextEncoder().encode('seed')
 
 interface Profile {
   nodes: {
@@ -44,22 +43,6 @@ async function op<T>(name: string, work: () => Promise<T>): Promise<T> {
   o.cpu += cpuMs() - cpu
   perOp.set(name, o)
   return result
-}
-
-async function lifecycle(pl: PortLayerVsphere): Promise<void> {
-  const id = await op('create + commit', async () => {
-    let h = await pl.createContainer('bench')
-    h = await pl.setEntryPoint(h, '/', '/bin/sleep', '3600')
-    h = await pl.setLimits(h, 256, 500)
-    h = await pl.copyTo(h, '/tmp', 'seed.txt', 0o644, SEED)
-    return pl.commit(h)
-  })
-  const stopped = await op('getHandle (stopped)', () => pl.getHandle(id))
-  await op('start commit', async () => pl.commit(await pl.setRunState(stopped, 'running')))
-  await op('getContainerState', () => pl.getContainerState(id))
-  const running = await op('getHandle (running)', () => pl.getHandle(id))
-  await op('stop commit', async () => pl.commit(await pl.setRunState(running, 'stopped')))
-  await op('destroyContainer', () => pl.destroyContainer(id))
 }
 
 /** Self samples summed by package (or Node area) and by function, idle left out. */
@@ -97,23 +80,10 @@ function summarise(profile: Profile): string {
 }
 
 const vc = await startVcsim({ tls: true })
-const gateway = await createSoapGateway({
-  url: vc.url,
-  username: vc.username,
-  password: vc.password,
-  tls: { thumbprint: vc.thumbprint as string },
-})
-const pl = await createVsphere({
-  gateway,
-  datacenter: 'DC0',
-  vmFolder: 'DC0/vm',
-  resourcePool: 'DC0/host/DC0_C0/Resources',
-  datastore: 'LocalDS_0',
-  guest: vc.guest,
-  exitPollIntervalMs: 0,
-})
+const gateway = await harnessGateway(vc)
+const pl = await createVsphere({ gateway, ...harnessSettings(vc) })
 try {
-  for (let i = 0; i < WARMUP; i++) await lifecycle(pl)
+  for (let i = 0; i < WARMUP; i++) await lifecycle(pl, op)
   perOp.clear()
   const session = new Session()
   session.connect()
@@ -125,7 +95,7 @@ try {
   await vc.admin.reset()
   const wall0 = performance.now()
   const cpu0 = cpuMs()
-  for (let i = 0; i < LIFECYCLES; i++) await lifecycle(pl)
+  for (let i = 0; i < LIFECYCLES; i++) await lifecycle(pl, op)
   const wall = (performance.now() - wall0) / LIFECYCLES
   const cpu = (cpuMs() - cpu0) / LIFECYCLES
   const calls = await vc.admin.calls()

@@ -22,8 +22,9 @@ import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_GOPATH, startVcsim, type Vcsim } from '@portlayer/vcsim'
-import { createSoapGateway } from '@portlayer/vmomi-soap'
+import type { SoapGateway } from '@portlayer/vmomi-soap'
 import { createVsphere, type PortLayerVsphere } from '../src/index.js'
+import { harnessGateway, harnessSettings, lifecycle } from './harness-backend.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '../../..')
@@ -46,8 +47,6 @@ const WARMUP = numberArg('warmup', 40)
 const CONCURRENT = 8
 const CONCURRENCY_REPEATS = numberArg('concurrency-repeats', 3)
 const JSON_OUT = args.includes('--json')
-
-const SEED = new TextEncoder().encode('seed')
 
 interface Phase {
   wallMs: number
@@ -123,20 +122,6 @@ function processCpuMs(pid: number): number {
 function ownCpuMs(): number {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1000
-}
-
-/** One portlayer container from create to destroy. */
-async function lifecycle(pl: PortLayerVsphere): Promise<void> {
-  let h = await pl.createContainer('bench')
-  h = await pl.setEntryPoint(h, '/', '/bin/sleep', '3600')
-  h = await pl.setLimits(h, 256, 500)
-  h = await pl.copyTo(h, '/tmp', 'seed.txt', 0o644, SEED)
-  const id = await pl.commit(h)
-  await pl.commit(await pl.setRunState(await pl.getHandle(id), 'running'))
-  const state = await pl.getContainerState(id)
-  if (state.status !== 'running') throw new Error(`container ${id} reads ${state.status} after its start`)
-  await pl.commit(await pl.setRunState(await pl.getHandle(id), 'stopped'))
-  await pl.destroyContainer(id)
 }
 
 async function portlayerPhase(vc: Vcsim, pl: PortLayerVsphere, n: number): Promise<Phase> {
@@ -227,25 +212,11 @@ async function main(): Promise<void> {
   const started = new Date()
   const binary = await buildPeer()
   const vc = await startVcsim({ tls: true })
-  let gateway: Awaited<ReturnType<typeof createSoapGateway>> | undefined
+  let gateway: SoapGateway | undefined
   let pl: PortLayerVsphere | undefined
   try {
-    gateway = await createSoapGateway({
-      url: vc.url,
-      username: vc.username,
-      password: vc.password,
-      tls: { thumbprint: vc.thumbprint as string },
-    })
-    pl = await createVsphere({
-      gateway,
-      datacenter: 'DC0',
-      vmFolder: 'DC0/vm',
-      resourcePool: 'DC0/host/DC0_C0/Resources',
-      datastore: 'LocalDS_0',
-      guest: vc.guest,
-      // The background exit poll would add calls no lifecycle asked for.
-      exitPollIntervalMs: 0,
-    })
+    gateway = await harnessGateway(vc)
+    pl = await createVsphere({ gateway, ...harnessSettings(vc) })
     const backend = pl
 
     // Warm-up: JIT, sockets, the first container view and the harness's own caches.

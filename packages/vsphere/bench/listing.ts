@@ -15,8 +15,9 @@ import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { MoRef, OptionValue } from '@portlayer/contracts/vmomi'
 import { startVcsim, type Vcsim } from '@portlayer/vcsim'
-import { createSoapGateway, type SoapGateway } from '@portlayer/vmomi-soap'
+import type { SoapGateway } from '@portlayer/vmomi-soap'
 import { createVsphere, type PortLayerVsphere } from '../src/index.js'
+import { harnessGateway, harnessSettings } from './harness-backend.js'
 
 const args = process.argv.slice(2)
 const listArg = (name: string, fallback: number[]): number[] => {
@@ -61,17 +62,7 @@ const ownCpuMs = (): number => {
 const vmName = (id: string): string => `pl-${id}`
 
 function backend(gateway: SoapGateway, vc: Vcsim, listPageSize: number): Promise<PortLayerVsphere> {
-  return createVsphere({
-    gateway,
-    datacenter: 'DC0',
-    vmFolder: FOLDER,
-    resourcePool: 'DC0/host/DC0_C0/Resources',
-    datastore: 'LocalDS_0',
-    guest: vc.guest,
-    exitPollIntervalMs: 0,
-    vmName,
-    listPageSize,
-  })
+  return createVsphere({ gateway, ...harnessSettings(vc), vmFolder: FOLDER, vmName, listPageSize })
 }
 
 async function find(gw: SoapGateway, path: string): Promise<MoRef> {
@@ -146,13 +137,7 @@ async function main(): Promise<void> {
   const gateways: SoapGateway[] = []
   try {
     const connect = async (pageSize: number) => {
-      const gw = await createSoapGateway({
-        url: vc.url,
-        username: vc.username,
-        password: vc.password,
-        tls: { thumbprint: vc.thumbprint as string },
-        pageSize,
-      })
+      const gw = await harnessGateway(vc, { pageSize })
       gateways.push(gw)
       return gw
     }
