@@ -46,7 +46,8 @@ export class TaskWatch {
   #collector: { ref: MoRef; generation: number } | undefined
   #creating: Promise<MoRef> | undefined
   #version = ''
-  readonly #waiters = new Map<string, Waiter>()
+  /** The waits per task (a task may be waited for by more than one caller). */
+  readonly #waiters = new Map<string, Set<Waiter>>()
   #looping = false
 
   constructor(deps: TaskWatchDeps) {
@@ -77,8 +78,12 @@ export class TaskWatch {
       throw scope.stopped ? error : new WatchFailed(errorText(error), { cause: error })
     }
     let stopListening = (): void => {}
+    let waiter: Waiter | undefined
     const settled = new Promise<TaskInfo>((resolve, reject) => {
-      this.#waiters.set(task.value, { settle: resolve, fail: reject })
+      waiter = { settle: resolve, fail: reject }
+      const waits = this.#waiters.get(task.value) ?? new Set<Waiter>()
+      waits.add(waiter)
+      this.#waiters.set(task.value, waits)
       stopListening = scope.onStop(() => reject(scope.error()))
     })
     // Rejections are taken by the await below, or dropped when the read settles the wait first.
@@ -92,7 +97,9 @@ export class TaskWatch {
       return await settled
     } finally {
       stopListening()
-      this.#waiters.delete(task.value)
+      const waits = this.#waiters.get(task.value)
+      if (waits && waiter) waits.delete(waiter)
+      if (waits?.size === 0) this.#waiters.delete(task.value)
       this.#dropFilter(filter)
     }
   }
@@ -160,7 +167,7 @@ export class TaskWatch {
       invoker.log('debug', `vSphere task watch stopped: ${errorText(error)}`)
       this.#collector = undefined
       const failure = new WatchFailed(errorText(error), { cause: error })
-      for (const waiter of this.#waiters.values()) waiter.fail(failure)
+      for (const waits of this.#waiters.values()) for (const waiter of waits) waiter.fail(failure)
     } finally {
       this.#looping = false
     }
@@ -170,16 +177,17 @@ export class TaskWatch {
     this.#version = set.version
     for (const update of set.filterSet ?? []) {
       for (const object of update.objectSet ?? []) {
-        const waiter = this.#waiters.get(object.obj.value)
-        if (!waiter) continue
+        const waits = this.#waiters.get(object.obj.value)
+        if (!waits) continue
         if (object.kind === 'leave') {
-          waiter.fail(new WatchFailed(`task ${object.obj.value} left the watch`))
+          const left = new WatchFailed(`task ${object.obj.value} left the watch`)
+          for (const waiter of waits) waiter.fail(left)
           continue
         }
         const info = object.changeSet?.find((change) => change.name === 'info')?.val
         if (typeof info !== 'object' || info === null) continue
         const { _type, ...rest } = info as TaskInfo & { _type?: string }
-        if (finished(rest as TaskInfo)) waiter.settle(rest as TaskInfo)
+        if (finished(rest as TaskInfo)) for (const waiter of waits) waiter.settle(rest as TaskInfo)
       }
     }
   }

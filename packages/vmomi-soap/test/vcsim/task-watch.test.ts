@@ -74,6 +74,16 @@ describe('task waits through a long-lived property collector', () => {
     }
   })
 
+  it('two callers waiting for the same slow task both learn its end', async () => {
+    const vm = await createVm(gw, 'watch-twice')
+    await vcsim().admin.slowTask('PowerOnVM_Task', 600)
+    const task = await gw.call('PowerOnVM_Task', { _this: vm })
+    const [a, b] = await Promise.all([gw.waitForTask(task), gw.waitForTask(task)])
+    expect([a.state, b.state]).toEqual(['success', 'success'])
+    await run(gw, gw.call('PowerOffVM_Task', { _this: vm }))
+    await run(gw, gw.call('Destroy_Task', { _this: vm }))
+  })
+
   it('aborting a wait through the collector cancels the task, which then did nothing', async () => {
     const vm = await createVm(gw, 'watch-abort')
     await vcsim().admin.slowTask('PowerOnVM_Task', 3_000)
