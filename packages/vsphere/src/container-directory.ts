@@ -77,7 +77,6 @@ export class ContainerDirectory {
    * right after a stop) needs no read of its own. Never for answering a query.
    */
   takeRecent(id: ID): VmSnapshot | undefined {
-    if (process.env.NO_RECENT) return undefined
     const ref = this.#refs.get(id)
     if (!ref) return undefined
     const recent = this.#recent.get(ref.value)
