@@ -37,7 +37,7 @@ import { abandonedStart, endOfRun, startingState, stoppingState } from './run-re
 import { pendingOption, takeBack, takeBackLater } from './staged-start.js'
 import type { StartProgress } from './start-steps.js'
 import { stopRun } from './stop.js'
-import { afterClaimsUnderWay } from './turn-taking.js'
+import { afterClaimsUnderWay, hasClaim } from './turn-taking.js'
 import { runTask } from './vim-calls.js'
 import { type VmSnapshot, versionOf, withEntries } from './vm-snapshot.js'
 
@@ -85,7 +85,11 @@ async function commitExistingOnce(ctx: VsphereContext, handle: Handle, attempt: 
   // may have changed since, and the commit is judged on how it is during the call.
   // An empty handle changes nothing, so its commit is only its read.
   const recent = attempt === 0 && !isEmptyHandle(handle) ? ctx.directory.takeRecent(id) : undefined
-  const base = recent !== undefined && versionOf(recent) === handle.baseVersion ? recent : undefined
+  // One that shows a claim under way is no base: the commit waits for the claim on fresh reads.
+  const base =
+    recent !== undefined && versionOf(recent) === handle.baseVersion && !hasClaim(ctx, recent)
+      ? recent
+      : undefined
   const stage = { changing: false }
   try {
     return await commitOn(ctx, handle, base ?? (await ctx.directory.read(id)), stage)
