@@ -10,7 +10,7 @@ import type { Session } from './session.js'
 import { isNotAuthenticatedFault } from './session-lost.js'
 import type { ResolvedSettings } from './settings.js'
 import { TaskWatch, WatchFailed } from './task-watch.js'
-import { isTaskFault, pollTask, readTaskInfo, type TaskPolling, taskEnd } from './tasks.js'
+import { isTaskFault, pollTask, readTaskInfo, type TaskPolling, taskEnd, taskEnded } from './tasks.js'
 import { errorText } from './values.js'
 
 const CANCEL_TIMEOUT_MS = 10_000
@@ -72,8 +72,7 @@ export class TaskWaits {
   async #follow(task: MoRef, method: string, scope: CallScope): Promise<TaskInfo> {
     const polling = this.#polling()
     const first = await readTaskInfo(polling, task, scope)
-    if (first.state === 'success' || first.state === 'error')
-      return taskEnd(first, method, task, polling.redactor)
+    if (taskEnded(first)) return taskEnd(first, method, task, polling.redactor)
     let info: TaskInfo
     try {
       info = await this.#watch.until(task, scope)

@@ -5,6 +5,7 @@ import type { CallScope } from './scope.js'
 import { toSoapArgs } from './serialize.js'
 import type { Session } from './session.js'
 import type { ResolvedSettings } from './settings.js'
+import { taskEnded, taskInfoOf } from './tasks.js'
 import { errorText } from './values.js'
 
 // A task that has not finished at its first look is awaited through one long-lived property
@@ -37,8 +38,6 @@ export interface TaskWatchDeps {
   /** One read of a task's `info`. */
   readInfo(task: MoRef, scope: CallScope): Promise<TaskInfo>
 }
-
-const finished = (info: TaskInfo): boolean => info.state === 'success' || info.state === 'error'
 
 export class TaskWatch {
   readonly #deps: TaskWatchDeps
@@ -92,7 +91,7 @@ export class TaskWatch {
       // A task that finished between the first look and the filter: not every server reports a
       // new filter's content in a wait already under way (vcsim reports later changes only).
       const now = await this.#deps.readInfo(task, scope)
-      if (finished(now)) return now
+      if (taskEnded(now)) return now
       void this.#loop()
       return await settled
     } finally {
@@ -184,10 +183,8 @@ export class TaskWatch {
           for (const waiter of waits) waiter.fail(left)
           continue
         }
-        const info = object.changeSet?.find((change) => change.name === 'info')?.val
-        if (typeof info !== 'object' || info === null) continue
-        const { _type, ...rest } = info as TaskInfo & { _type?: string }
-        if (finished(rest as TaskInfo)) for (const waiter of waits) waiter.settle(rest as TaskInfo)
+        const info = taskInfoOf(object.changeSet?.find((change) => change.name === 'info')?.val)
+        if (info !== undefined && taskEnded(info)) for (const waiter of waits) waiter.settle(info)
       }
     }
   }

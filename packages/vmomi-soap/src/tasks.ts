@@ -57,16 +57,27 @@ export async function readTaskInfo(polling: TaskPolling, task: MoRef, scope: Cal
       poll.dispose()
     }
   }
-  const info = result?.objects[0]?.propSet.find((p) => p.name === 'info')?.val
-  if (typeof info !== 'object' || info === null) {
+  const info = taskInfoOf(result?.objects[0]?.propSet.find((p) => p.name === 'info')?.val)
+  if (info === undefined) {
     throw gatewayError(ErrorCode.NotFound, `vSphere task ${task.value} not found`, {
       fault: 'ManagedObjectNotFound',
       task,
     })
   }
+  return info
+}
+
+/** The `TaskInfo` in a task's `info` property value (read or reported by a filter), if it is one. */
+export function taskInfoOf(value: unknown): TaskInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
   // A property value always names its type; TaskInfo is what was asked for.
-  const { _type, ...rest } = info as TaskInfo & { _type?: string }
+  const { _type, ...rest } = value as TaskInfo & { _type?: string }
   return rest as TaskInfo
+}
+
+/** True once the task has ended, in success or error. */
+export function taskEnded(info: TaskInfo): boolean {
+  return info.state === 'success' || info.state === 'error'
 }
 
 /**
@@ -83,8 +94,7 @@ export async function pollTask(
   let delay = polling.initialMs
   for (;;) {
     const info = await readTaskInfo(polling, task, scope)
-    if (info.state === 'success' || info.state === 'error')
-      return taskEnd(info, method, task, polling.redactor)
+    if (taskEnded(info)) return taskEnd(info, method, task, polling.redactor)
     await sleep(delay, scope.signal)
     delay = Math.min(delay * 2, polling.maxMs)
   }
