@@ -26,6 +26,16 @@ func adminCalls(t *testing.T) map[string]int {
 }
 
 // expectRunning checks that a call answered with a proxy task that is still running, for entity.
+// slowPowerOn powers vm on through a slow task (answered running, applied ms later) and checks
+// that the answer is that running task.
+func (e *env) slowPowerOn(vm *object.VirtualMachine, ms int) *object.Task {
+	e.t.Helper()
+	mustAdmin(e.t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": ms})
+	task, err := vm.PowerOn(e.ctx)
+	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	return task
+}
+
 func (e *env) expectRunning(task *object.Task, err error, method, description string, entity types.ManagedObjectReference) {
 	e.t.Helper()
 	if err != nil {
@@ -52,9 +62,7 @@ func TestASlowTaskRunsFirstAndItsCallIsAppliedLater(t *testing.T) {
 	resetFaults(t)
 	e := newEnv(t)
 	vm := e.createVM()
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 400})
-	task, err := vm.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	task := e.slowPowerOn(vm, 400)
 	if state := e.powerState(vm); state != types.VirtualMachinePowerStatePoweredOff {
 		t.Fatalf("the VM is %s before the slowed call was applied", state)
 	}
@@ -125,9 +133,7 @@ func TestASlowTaskEndsWithTheFaultOfItsCall(t *testing.T) {
 	// A task error of the applied call: power on a VM that is on.
 	vm := e.createVM()
 	e.powerOn(vm)
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 200})
-	task, err := vm.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	task := e.slowPowerOn(vm, 200)
 	werr := task.Wait(e.ctx)
 	expectFault(t, werr, "InvalidPowerState")
 	if !isTaskError(werr) {
@@ -139,9 +145,7 @@ func TestASlowTaskEndsWithTheFaultOfItsCall(t *testing.T) {
 
 	// A SOAP fault of the applied call: the VM is gone by then.
 	gone := e.createVM()
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 300})
-	task, err = gone.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", gone.Reference())
+	task = e.slowPowerOn(gone, 300)
 	e.must(e.wait(gone.Destroy(e.ctx)))
 	werr = task.Wait(e.ctx)
 	expectFault(t, werr, "ManagedObjectNotFound")
@@ -154,9 +158,7 @@ func TestCancelTaskEndsASlowTaskWhoseCallWasNotApplied(t *testing.T) {
 	resetFaults(t)
 	e := newEnv(t)
 	vm := e.createVM()
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 300})
-	task, err := vm.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	task := e.slowPowerOn(vm, 300)
 	e.must(task.Cancel(e.ctx))
 	info := e.taskInfo(task)
 	if info.State != types.TaskInfoStateError || !info.Cancelled || info.Cancelable || info.CompleteTime == nil {
@@ -177,9 +179,7 @@ func TestCancelTaskEndsASlowTaskWhoseCallWasNotApplied(t *testing.T) {
 	// A task that has ended fails CancelTask as vcsim's own tasks do (MethodNotFound: vcsim 0.24
 	// cancels no task), whether it ended by a cancel or by its applied call.
 	expectFault(t, task.Cancel(e.ctx), "MethodNotFound")
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 100})
-	task, err = vm.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	task = e.slowPowerOn(vm, 100)
 	e.must(task.Wait(e.ctx))
 	expectFault(t, task.Cancel(e.ctx), "MethodNotFound")
 	own, err := vm.PowerOff(e.ctx)
@@ -191,9 +191,7 @@ func TestAPropertyCollectorFilterSeesASlowTaskFinish(t *testing.T) {
 	resetFaults(t)
 	e := newEnv(t)
 	vm := e.createVM()
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 600})
-	task, err := vm.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	task := e.slowPowerOn(vm, 600)
 
 	pc, err := property.DefaultCollector(e.client.Client).Create(e.ctx)
 	e.must(err)
@@ -233,9 +231,7 @@ func TestASlowTaskOutlivesItsSession(t *testing.T) {
 	resetFaults(t)
 	e := newEnv(t)
 	vm := e.createVM()
-	mustAdmin(t, "slow-task", map[string]interface{}{"method": "PowerOnVM_Task", "ms": 300})
-	task, err := vm.PowerOn(e.ctx)
-	e.expectRunning(task, err, "PowerOnVM_Task", "VirtualMachine.powerOn", vm.Reference())
+	task := e.slowPowerOn(vm, 300)
 	// As on vCenter, a task goes on after the session that started it has ended.
 	mustAdmin(t, "expire-sessions", nil)
 	fresh := newEnv(t)
