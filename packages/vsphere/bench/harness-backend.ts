@@ -3,6 +3,7 @@
 import type { Vcsim } from '@portlayer/vcsim'
 import { createSoapGateway, type SoapGateway, type SoapGatewaySettings } from '@portlayer/vmomi-soap'
 import type { PortLayerVsphere, VsphereSettings } from '../src/index.js'
+import { vcsimSettings } from '../test/support/vcsim-settings.js'
 
 /** A gateway logged in to the harness, its certificate pinned by thumbprint. */
 export function harnessGateway(
@@ -20,14 +21,7 @@ export function harnessGateway(
 
 /** Backend settings for vcsim's default inventory; the background exit poll off (it would add calls). */
 export function harnessSettings(vc: Vcsim): VsphereSettings {
-  return {
-    datacenter: 'DC0',
-    vmFolder: 'DC0/vm',
-    resourcePool: 'DC0/host/DC0_C0/Resources',
-    datastore: 'LocalDS_0',
-    guest: vc.guest,
-    exitPollIntervalMs: 0,
-  }
+  return vcsimSettings(vc, { exitPollIntervalMs: 0 })
 }
 
 const SEED = new TextEncoder().encode('seed')

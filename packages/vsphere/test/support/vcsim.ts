@@ -3,18 +3,9 @@ import { startVcsim, type Vcsim } from '@portlayer/vcsim'
 import { createSoapGateway, type SoapGateway } from '@portlayer/vmomi-soap'
 import { afterAll, beforeAll } from 'vitest'
 import { PortLayerVsphere, type VsphereSettings } from '../../src/index.js'
+import { vcsimSettings } from './vcsim-settings.js'
 
-/** The default vcsim inventory, and the harness's guest credentials. */
-export function vcsimSettings(vc: Vcsim, overrides: Partial<VsphereSettings> = {}): VsphereSettings {
-  return {
-    datacenter: 'DC0',
-    vmFolder: 'DC0/vm',
-    resourcePool: 'DC0/host/DC0_C0/Resources',
-    datastore: 'LocalDS_0',
-    guest: vc.guest,
-    ...overrides,
-  }
-}
+export { vcsimSettings }
 
 /** One vcsim harness and one logged-in gateway for the whole test file. */
 export interface VcsimFixture {
